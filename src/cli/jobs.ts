@@ -1,0 +1,105 @@
+/** `herald jobs status|dead|replay`: the operator's view of the queue. */
+import { Command } from 'commander';
+import { openForCommand, withDbFlags, type SettingsFlags } from './common.js';
+import { ValidationError } from '../errors.js';
+
+export function jobsCommand(): Command {
+  const jobs = new Command('jobs').description('inspect and repair the job queue');
+
+  withDbFlags(jobs.command('status'))
+    .description('counts by queue, kind and status; the lag of the oldest due job; whether a worker handles it')
+    .option('--json', 'print JSON')
+    .action(async (flags: SettingsFlags & { json?: boolean }) => {
+      const herald = await openForCommand(flags);
+      try {
+        const rows = await herald.queue.status();
+        if (flags.json) return print(JSON.stringify(rows, null, 2));
+        if (rows.length === 0) return print('no jobs');
+        print(
+          table(
+            ['QUEUE', 'KIND', 'STATUS', 'COUNT', 'OLDEST DUE LAG', 'WORKER'],
+            rows.map((r) => [
+              r.queue,
+              r.kind,
+              r.status,
+              String(r.count),
+              r.oldestDueLagMs === null ? '-' : duration(r.oldestDueLagMs),
+              r.handled ? 'running' : r.status === 'queued' ? 'NONE handles this kind' : '-',
+            ]),
+          ),
+        );
+      } finally {
+        await herald.close();
+      }
+    });
+
+  withDbFlags(jobs.command('dead'))
+    .description('dead jobs (failed every attempt, or permanently), newest first, with their last error')
+    .option('--limit <n>', 'how many', '20')
+    .option('--json', 'print JSON, with every attempt\'s error')
+    .action(async (flags: SettingsFlags & { json?: boolean; limit: string }) => {
+      const limit = Number(flags.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new ValidationError([{ field: '--limit', message: 'must be a positive integer' }]);
+      const herald = await openForCommand(flags);
+      try {
+        const dead = await herald.queue.dead(limit);
+        if (flags.json) return print(JSON.stringify(dead, null, 2));
+        if (dead.length === 0) return print('no dead jobs');
+        print(
+          table(
+            ['ID', 'KIND', 'ATTEMPTS', 'DIED', 'LAST ERROR'],
+            dead.map((j) => [
+              j.id,
+              j.kind,
+              `${j.attempts}/${j.maxAttempts}`,
+              j.updatedAt.toISOString(),
+              (j.lastError ?? '').split('\n')[0]?.slice(0, 80) ?? '',
+            ]),
+          ),
+        );
+      } finally {
+        await herald.close();
+      }
+    });
+
+  withDbFlags(jobs.command('replay'))
+    .description('queue dead jobs again as a new series of attempts')
+    .argument('[id]', 'the dead job to replay')
+    .option('--all', 'replay every dead job')
+    .action(async (id: string | undefined, flags: SettingsFlags & { all?: boolean }) => {
+      if (!id === !flags.all) {
+        throw new ValidationError([{ field: 'id', message: 'give one job id, or --all (not both)' }]);
+      }
+      const herald = await openForCommand(flags);
+      try {
+        const replayed = await herald.queue.replay(flags.all ? 'all' : [id as string]);
+        if (!flags.all && replayed.length === 0) {
+          process.stderr.write(`herald: job ${id} is not dead (or its key is live in another job); nothing replayed\n`);
+          process.exitCode = 1;
+          return;
+        }
+        print(`replayed ${replayed.length} job${replayed.length === 1 ? '' : 's'}`);
+      } finally {
+        await herald.close();
+      }
+    });
+
+  return jobs;
+}
+
+function print(text: string): void {
+  process.stdout.write(text + '\n');
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+function duration(ms: number): string {
+  if (ms < 1_000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}

@@ -1,0 +1,83 @@
+/** The `herald` command. Every subcommand has --help; errors are one line and exit non-zero. */
+import { Command } from 'commander';
+import { configFrom, fail, withDbFlags, type SettingsFlags } from './common.js';
+import { jobsCommand } from './jobs.js';
+import { createHerald } from '../herald.js';
+import { migrate } from '../db/migrate.js';
+import { openDb } from '../db/open.js';
+import { makeLogger } from '../obs/log.js';
+import { makeApp } from '../http/app.js';
+import { startServer } from '../http/server.js';
+import { runUntilSignal } from '../process.js';
+import type { Worker } from '../queue/worker.js';
+import { builtinHandlers } from '../handlers.js';
+
+type Role = 'api' | 'worker';
+
+async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
+  const config = configFrom(flags);
+  const herald = await createHerald({ config });
+  const workers: Worker[] = [];
+  if (roles.includes('worker')) {
+    const worker = herald.worker({ handlers: builtinHandlers(herald) });
+    await worker.start();
+    workers.push(worker);
+  }
+  const server = roles.includes('api') ? await startServer(makeApp(herald), config.port, config.host) : undefined;
+  herald.log.info(
+    { roles, database: herald.db.kind, where: herald.db.where, ...(server ? { url: `http://${config.host}:${server.port}` } : {}) },
+    'herald:started',
+  );
+  await runUntilSignal({ herald, workers, ...(server ? { server } : {}) });
+}
+
+function serveCommand(name: string, roles: Role[], description: string): Command {
+  const cmd = withDbFlags(new Command(name)).description(description);
+  if (roles.includes('api')) {
+    cmd
+      .option('--port <port>', 'HTTP port (env HERALD_PORT, default 8710)')
+      .option('--host <host>', 'HTTP bind address (env HERALD_HOST, default 127.0.0.1)');
+  }
+  if (roles.includes('worker')) cmd.option('--concurrency <n>', 'jobs run at once (env HERALD_CONCURRENCY, default 10)');
+  return cmd.option('--log-level <level>', 'trace|debug|info|warn|error (env HERALD_LOG_LEVEL)').action((flags: SettingsFlags) => run(roles, flags));
+}
+
+export function program(): Command {
+  const prog = new Command('herald')
+    .description('Herald: a self-hosted notification engine (docs: README.md and docs/)')
+    .showSuggestionAfterError()
+    .configureOutput({ outputError: (str, write) => write(`herald: ${str.replace(/^error: /, '')}`) });
+
+  prog.addCommand(serveCommand('start', ['api', 'worker'], 'run the API and the workers in one process'));
+  prog.addCommand(serveCommand('api', ['api'], 'run only the HTTP API'));
+  prog.addCommand(serveCommand('worker', ['worker'], 'run only the workers'));
+
+  withDbFlags(prog.command('migrate'))
+    .description('bring the database schema up to date (start does this too)')
+    .action(async (flags: SettingsFlags) => {
+      const config = configFrom(flags);
+      const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: makeLogger('warn') });
+      try {
+        const { applied, current } = await migrate(db, config.schema);
+        process.stdout.write(
+          applied.length === 0
+            ? `schema "${config.schema}" is up to date (migration ${current})\n`
+            : applied.map((m) => `applied ${String(m.id).padStart(4, '0')}_${m.name}\n`).join('') +
+                `schema "${config.schema}" is at migration ${current}\n`,
+        );
+      } finally {
+        await db.close();
+      }
+    });
+
+  prog.addCommand(jobsCommand());
+  return prog;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (err) {
+    fail(err);
+  }
+}

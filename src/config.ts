@@ -1,0 +1,145 @@
+/**
+ * Herald's configuration has one resolved shape, built from (later wins): defaults, the
+ * config file, environment variables, command-line flags. It is validated once at start; a
+ * bad setting fails fast with the setting's name and what to do.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { HeraldError } from './errors.js';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+export const configSchema = z.object({
+  /** A PostgreSQL server; absent: the embedded PGlite database in `dataDir`. */
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+  /** Where the embedded database keeps its data. */
+  dataDir: z.string().min(1).default('./.herald'),
+  /** The PostgreSQL schema of Herald's tables. */
+  schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _').default('herald'),
+  port: int(0, 65_535).default(8710),
+  host: z.string().min(1).default('127.0.0.1'),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Connections in the PostgreSQL pool of one process. */
+  poolSize: int(1, 1000).default(10),
+  maxPayloadBytes: int(1, 256 * 1024).default(256 * 1024),
+  worker: z
+    .object({
+      concurrency: int(1, 10_000).default(10),
+      prefetch: int(0, 10_000).optional(),
+      leaseMs: int(100).default(30_000),
+      pollIntervalMs: int(10).default(1_000),
+      jobTimeoutMs: int(1).default(300_000),
+      shutdownGraceMs: int(0).default(25_000),
+    })
+    .prefault({}),
+  backoff: z.object({ baseMs: int(1).default(1_000), capMs: int(1).default(3_600_000) }).prefault({}),
+});
+
+export type HeraldConfig = z.infer<typeof configSchema>;
+export type HeraldConfigInput = z.input<typeof configSchema>;
+
+/** Environment variables and the settings they set (the README lists them all). */
+export const ENV_SETTINGS: Record<string, string> = {
+  DATABASE_URL: 'databaseUrl',
+  HERALD_DATA_DIR: 'dataDir',
+  HERALD_SCHEMA: 'schema',
+  HERALD_PORT: 'port',
+  HERALD_HOST: 'host',
+  HERALD_LOG_LEVEL: 'logLevel',
+  HERALD_POOL_SIZE: 'poolSize',
+  HERALD_MAX_PAYLOAD_BYTES: 'maxPayloadBytes',
+  HERALD_CONCURRENCY: 'worker.concurrency',
+  HERALD_PREFETCH: 'worker.prefetch',
+  HERALD_LEASE_MS: 'worker.leaseMs',
+  HERALD_POLL_INTERVAL_MS: 'worker.pollIntervalMs',
+  HERALD_JOB_TIMEOUT_MS: 'worker.jobTimeoutMs',
+  HERALD_SHUTDOWN_GRACE_MS: 'worker.shutdownGraceMs',
+  HERALD_BACKOFF_BASE_MS: 'backoff.baseMs',
+  HERALD_BACKOFF_CAP_MS: 'backoff.capMs',
+};
+
+export const CONFIG_FILE = 'herald.config.json';
+
+type Tree = Record<string, unknown>;
+
+function setPath(target: Tree, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    node[part] ??= {};
+    node = node[part] as Tree;
+  }
+  node[parts.at(-1) as string] = value;
+}
+
+function merge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object'
+        ? merge(b as Tree, v as Tree)
+        : v;
+  }
+  return out;
+}
+
+/**
+ * Reads `herald.config.json` from `configPath` (a folder or the file itself; default the
+ * current folder). A missing file is fine; a broken one is an error.
+ */
+export function readConfigFile(configPath?: string): Tree {
+  const base = resolve(configPath ?? '.');
+  const file = existsSync(base) && statSync(base).isDirectory() ? join(base, CONFIG_FILE) : base;
+  if (!existsSync(file)) {
+    if (configPath && !existsSync(base)) {
+      throw new HeraldError('config_invalid', `config path ${base} does not exist (from --config / HERALD_CONFIG)`);
+    }
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be an object');
+    return parsed as Tree;
+  } catch (err) {
+    throw new HeraldError('config_invalid', `${file} is not valid: ${(err as Error).message}`);
+  }
+}
+
+export interface ResolveSources {
+  /** Settings from command-line flags (already in config shape). */
+  flags?: HeraldConfigInput;
+  env?: NodeJS.ProcessEnv;
+  /** The config folder or file; default HERALD_CONFIG, then the current folder. */
+  configPath?: string;
+  /** Skip the config file (library use passes settings directly). */
+  noFile?: boolean;
+}
+
+export function resolveConfig(sources: ResolveSources = {}): HeraldConfig {
+  const env = sources.env ?? process.env;
+  const fromFile = sources.noFile ? {} : readConfigFile(sources.configPath ?? env.HERALD_CONFIG);
+  const fromEnv: Tree = {};
+  for (const [name, path] of Object.entries(ENV_SETTINGS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(fromEnv, path, value);
+  }
+  const merged = merge(merge(fromFile, fromEnv), (sources.flags ?? {}) as Tree);
+  return parseConfig(merged);
+}
+
+export function parseConfig(input: unknown): HeraldConfig {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const envFor = (path: string) => Object.entries(ENV_SETTINGS).find(([, p]) => p === path)?.[0];
+    const lines = parsed.error.issues.map((i) => {
+      const path = i.path.join('.');
+      const env = envFor(path);
+      return `${path}${env ? ` (${env})` : ''}: ${i.message}`;
+    });
+    throw new HeraldError('config_invalid', `invalid configuration: ${lines.join('; ')}`);
+  }
+  return parsed.data;
+}

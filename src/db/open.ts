@@ -1,0 +1,52 @@
+/**
+ * Opens the configured database: a PostgreSQL server when a URL is given, otherwise the
+ * embedded PGlite in the data folder. Connection failures become one clear error.
+ */
+import type { Db } from './db.js';
+import { makePgDb, describeUrl } from './pg.js';
+import { makePgliteDb } from './pglite.js';
+import { HeraldError } from '../errors.js';
+import type { Logger } from '../obs/log.js';
+
+export interface OpenDbOptions {
+  databaseUrl?: string | undefined;
+  /** A folder, or `':memory:'` for a throw-away embedded database. */
+  dataDir?: string;
+  poolSize?: number;
+  log: Logger;
+}
+
+export async function openDb(options: OpenDbOptions): Promise<Db> {
+  if (options.databaseUrl) {
+    const db = await makePgDb({ url: options.databaseUrl, log: options.log, poolSize: options.poolSize ?? 10 });
+    try {
+      await db.query('SELECT 1');
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw unreachable(err, options.databaseUrl);
+    }
+    return db;
+  }
+  const dataDir = options.dataDir === ':memory:' ? undefined : (options.dataDir ?? './.herald');
+  return makePgliteDb(dataDir ? { dataDir } : {});
+}
+
+/** Why a PostgreSQL server could not be used, in words that say what to do. */
+export function unreachable(err: unknown, url: string): HeraldError {
+  const e = err as { code?: string; message?: string };
+  const where = describeUrl(url);
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'connection refused: is the server running?',
+    ENOTFOUND: 'host not found',
+    ETIMEDOUT: 'connection timed out',
+    EHOSTUNREACH: 'host unreachable',
+    '3D000': 'the database does not exist: create it first (createdb)',
+    '28P01': 'password authentication failed',
+    '28000': 'the server refused this user',
+  };
+  const reason = (e.code && reasons[e.code]) ?? e.message ?? String(err);
+  return new HeraldError(
+    'database_unreachable',
+    `cannot use PostgreSQL at ${where}: ${reason}. Check DATABASE_URL / --database-url, or unset it to use the embedded database`,
+  );
+}

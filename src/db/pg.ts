@@ -1,0 +1,234 @@
+/**
+ * The PostgreSQL server implementation of `Db`, through `pg`.
+ *
+ * Contract: queries go through a pool whose broken connections are dropped and replaced
+ * (an idle connection's error is logged, never thrown into the process); a query that hangs
+ * past `queryTimeoutMs` fails and its connection is destroyed. LISTEN uses one dedicated
+ * connection that is checked every `listenCheckMs` and re-established, with backoff, after an
+ * error, an end or an unanswered check (a black-holed socket never reports an error).
+ */
+import pg from 'pg';
+import type { Connection, Db, ListenHandlers, Queryable, QueryResult } from './db.js';
+import type { Logger } from '../obs/log.js';
+import { quoteIdent } from './sql.js';
+import { toError } from '../errors.js';
+
+export interface PgDbOptions {
+  url: string;
+  log: Logger;
+  poolSize?: number;
+  /** A query not answered within this time fails and its connection is discarded. Default 30 s. */
+  queryTimeoutMs?: number;
+  /** How often the LISTEN connection is checked with a round trip. Default 10 s. */
+  listenCheckMs?: number;
+  /** Application name shown in pg_stat_activity. */
+  applicationName?: string;
+}
+
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = u.password ? '***' : '';
+    return u.toString();
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
+
+export async function makePgDb(options: PgDbOptions): Promise<Db> {
+  const { url, log } = options;
+  const queryTimeoutMs = options.queryTimeoutMs ?? 30_000;
+  const connection = {
+    connectionString: url,
+    keepAlive: true,
+    connectionTimeoutMillis: 10_000,
+    query_timeout: queryTimeoutMs,
+    application_name: options.applicationName ?? 'herald',
+  };
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 });
+  // An idle client's error (server restart, cut connection) is emitted on the pool; without
+  // a listener it would crash the process. The pool drops that client by itself.
+  pool.on('error', (err) => log.warn({ err: err.message }, 'db:idle-connection-error'));
+
+  const listener = new PgListener(connection, log, options.listenCheckMs ?? 10_000);
+
+  const db: Db = {
+    kind: 'pg',
+    where: describeUrl(url),
+    async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+      const res = await pool.query(text, params);
+      return { rows: res.rows as R[] };
+    },
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(wrapClient(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          broken = toError(rollbackErr);
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        return await fn(wrapClient(client));
+      } catch (err) {
+        broken = toError(err);
+        throw err;
+      } finally {
+        // A connection that saw an error may hold session state (locks): discard it.
+        client.release(broken);
+      }
+    },
+    listen: (channel, handlers) => listener.add(channel, handlers),
+    async close() {
+      await listener.close();
+      await pool.end();
+    },
+  };
+  return db;
+}
+
+function wrapClient(client: pg.ClientBase): Connection {
+  return {
+    async exec(script: string): Promise<void> {
+      await client.query(script); // no parameters: the simple protocol runs every statement
+    },
+    async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+      const res = await client.query(text, params);
+      return { rows: res.rows as R[] };
+    },
+  };
+}
+
+/** One LISTEN connection shared by all channels of a Db, kept alive across outages. */
+class PgListener {
+  private client: pg.Client | undefined;
+  private readonly channels = new Map<string, Set<ListenHandlers>>();
+  private connecting: Promise<void> | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 100;
+  private closed = false;
+
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly log: Logger,
+    private readonly checkMs: number,
+  ) {}
+
+  async add(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>> {
+    let set = this.channels.get(channel);
+    const isNew = !set;
+    if (!set) {
+      set = new Set();
+      this.channels.set(channel, set);
+    }
+    set.add(handlers);
+    if (!this.client) {
+      await this.ensureConnected();
+    } else if (isNew) {
+      await this.client.query(`LISTEN ${quoteIdent(channel)}`);
+    }
+    return async () => {
+      set.delete(handlers);
+      if (set.size === 0) {
+        this.channels.delete(channel);
+        await this.client?.query(`UNLISTEN ${quoteIdent(channel)}`).catch(() => undefined);
+      }
+    };
+  }
+
+  private ensureConnected(): Promise<void> {
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client(this.config);
+    // Errors of a client that is not (or no longer) the live one are ignored: a failed
+    // connect is reported by connect() itself.
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client, new Error('connection ended')));
+    client.on('notification', (msg) => {
+      for (const h of this.channels.get(msg.channel) ?? []) h.onNotify(msg.payload ?? '');
+    });
+    try {
+      await client.connect();
+      for (const channel of this.channels.keys()) await client.query(`LISTEN ${quoteIdent(channel)}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    this.client = client;
+    this.retryDelayMs = 100;
+    this.checkTimer = setInterval(() => void this.check(client), this.checkMs);
+    this.checkTimer.unref();
+  }
+
+  /** A round trip on the LISTEN connection; a black-holed socket shows up as no answer. */
+  private async check(client: pg.Client): Promise<void> {
+    const timeout = new Promise<'timeout'>((resolve) => {
+      const t = setTimeout(() => resolve('timeout'), Math.min(5_000, this.checkMs));
+      t.unref();
+    });
+    const answer = await Promise.race([client.query('SELECT 1').then(() => 'ok' as const), timeout]).catch(
+      (err: unknown) => toError(err),
+    );
+    if (answer !== 'ok') this.lost(client, answer === 'timeout' ? new Error('no answer to a check') : answer);
+  }
+
+  private lost(client: pg.Client, err: Error): void {
+    if (this.client !== client) return; // not the live connection: nothing to recover
+    this.client = undefined;
+    clearInterval(this.checkTimer);
+    // Destroy the socket: a black-holed connection would otherwise linger half-open.
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    client.end().catch(() => undefined);
+    if (this.closed) return;
+    this.log.warn({ err: err.message }, 'db:listen-lost');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.retryTimer || this.closed) return;
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.ensureConnected().then(
+        () => {
+          this.log.info('db:listen-reconnected');
+          for (const set of this.channels.values()) for (const h of set) h.onReconnect?.();
+        },
+        (err: unknown) => {
+          this.log.warn({ err: toError(err).message }, 'db:listen-reconnect-failed');
+          this.scheduleReconnect();
+        },
+      );
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.checkTimer);
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+}

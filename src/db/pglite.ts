@@ -1,0 +1,93 @@
+/**
+ * The embedded implementation of `Db`: PGlite, real PostgreSQL compiled to WebAssembly,
+ * storing its data in a folder (default `./.herald`) or in memory.
+ *
+ * Contract: PGlite is one connection in one process. Queries are serialized by PGlite
+ * itself; a transaction holds the connection until it ends. A data folder is opened by one
+ * process at a time: a lock file with the owner's pid refuses a second live process, because
+ * two processes writing one folder would corrupt it. Several processes need a PostgreSQL
+ * server (`DATABASE_URL`).
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import type { Connection, Db, Queryable, QueryResult } from './db.js';
+import { HeraldError } from '../errors.js';
+
+export interface PgliteDbOptions {
+  /** A folder for the data, or undefined for a throw-away in-memory database. */
+  dataDir?: string;
+}
+
+export async function makePgliteDb(options: PgliteDbOptions = {}): Promise<Db> {
+  const dir = options.dataDir ? resolve(options.dataDir) : undefined;
+  const releaseLock = dir ? takeFolderLock(dir) : () => undefined;
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dir ? join(dir, 'pgdata') : undefined);
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
+  const asQueryable = (q: Pick<PGlite, 'query'>): Queryable => ({
+    async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+      const res = await q.query<R>(text, params);
+      return { rows: res.rows };
+    },
+  });
+  const self = asQueryable(pglite);
+  return {
+    kind: 'pglite',
+    where: dir ?? '(in memory)',
+    query: self.query,
+    transaction: (fn) => pglite.transaction((tx) => fn(asQueryable(tx))),
+    withConnection: (fn) => {
+      const conn: Connection = {
+        query: self.query,
+        exec: async (script) => {
+          await pglite.exec(script);
+        },
+      };
+      return fn(conn);
+    },
+    async listen(channel, handlers) {
+      // One process, one connection: a notification cannot be lost to a dropped connection,
+      // so there is nothing to reconnect.
+      const unlisten = await pglite.listen(channel, (payload) => handlers.onNotify(payload));
+      return unlisten;
+    },
+    async close() {
+      await pglite.close();
+      releaseLock();
+    },
+  };
+}
+
+/** A pid file in the data folder; a stale one (its process is gone) is taken over. */
+function takeFolderLock(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const lockPath = join(dir, 'herald.lock');
+  let owner: number | undefined;
+  try {
+    owner = Number(readFileSync(lockPath, 'utf8').trim());
+  } catch {
+    owner = undefined;
+  }
+  if (owner && owner !== process.pid && isAlive(owner)) {
+    throw new HeraldError(
+      'config_invalid',
+      `the data folder ${dir} is in use by another Herald process (pid ${owner}); stop it, choose another --data-dir, or set DATABASE_URL to share a PostgreSQL server between processes`,
+    );
+  }
+  writeFileSync(lockPath, String(process.pid));
+  return () => rmSync(lockPath, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

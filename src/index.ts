@@ -1,0 +1,10 @@
+/** Herald's public library surface. */
+export { createHerald, type Herald, type CreateHeraldOptions } from './herald.js';
+export { resolveConfig, parseConfig, type HeraldConfig, type HeraldConfigInput } from './config.js';
+export { HeraldError, ValidationError, type ErrorCode, type FieldIssue } from './errors.js';
+export { PermanentError, RetryLaterError } from './queue/errors.js';
+export type { Queue, EnqueueOptions, QueueStatusRow } from './queue/queue.js';
+export type { Worker, WorkerOptions, JobHandler, JobContext, WorkerEvents } from './queue/worker.js';
+export type { Db, Queryable } from './db/db.js';
+export type { Job, JobSpec, JobStatus, DeadJob, JobError, Enqueued } from './types.js';
+export { runUntilSignal } from './process.js';

@@ -1,0 +1,200 @@
+/**
+ * Every statement of the queue, in one place. Values are always parameters; the only thing
+ * spliced in is the validated, quoted schema name (see db/sql.ts).
+ */
+import { quoteIdent } from '../db/sql.js';
+
+/** Columns returned for a job, with the 64-bit id as text (pg and PGlite agree on that). */
+const JOB_COLUMNS = `id::text AS id, queue, kind, payload, priority, run_at, status, attempts,
+  max_attempts, key, last_error, created_at`;
+
+export type QueueSql = ReturnType<typeof makeQueueSql>;
+
+export function makeQueueSql(schema: string) {
+  const jobs = `${quoteIdent(schema)}.jobs`;
+  const workers = `${quoteIdent(schema)}.workers`;
+  const errorEntry = (error: string) =>
+    `jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', now(), 'error', ${error}, 'worker', locked_by))`;
+
+  return {
+    /** $1..$8: queue, kind, payload, priority, run_at, delay_ms, max_attempts, key. */
+    insert: `
+      INSERT INTO ${jobs} (queue, kind, payload, priority, run_at, max_attempts, key)
+      VALUES ($1, $2, $3::jsonb, $4, coalesce($5::timestamptz, now() + coalesce($6::float8, 0) * interval '1 millisecond'), $7, $8)
+      ON CONFLICT (key) WHERE key IS NOT NULL AND status IN ('queued', 'processing') DO NOTHING
+      RETURNING ${JOB_COLUMNS}`,
+
+    /** Same parameters; replaces a keyed job that is still queued (not one that is running). */
+    insertOrReplace: `
+      INSERT INTO ${jobs} (queue, kind, payload, priority, run_at, max_attempts, key)
+      VALUES ($1, $2, $3::jsonb, $4, coalesce($5::timestamptz, now() + coalesce($6::float8, 0) * interval '1 millisecond'), $7, $8)
+      ON CONFLICT (key) WHERE key IS NOT NULL AND status IN ('queued', 'processing')
+      DO UPDATE SET queue = excluded.queue, kind = excluded.kind, payload = excluded.payload,
+        priority = excluded.priority, run_at = excluded.run_at, max_attempts = excluded.max_attempts,
+        updated_at = now()
+      WHERE ${jobs}.status = 'queued'
+      RETURNING ${JOB_COLUMNS}, (xmax <> 0) AS replaced`,
+
+    liveByKey: `SELECT ${JOB_COLUMNS} FROM ${jobs} WHERE key = $1 AND status IN ('queued', 'processing')`,
+
+    liveByKeys: `SELECT ${JOB_COLUMNS} FROM ${jobs}
+      WHERE key = ANY($1::text[]) AND status IN ('queued', 'processing')`,
+
+    /**
+     * Many jobs in one statement: the batch travels as one JSON array ($1), unpacked by
+     * jsonb_to_recordset, which is both drivers' fastest path and keeps one parameter.
+     * `ord` keeps the input order so RETURNING rows map back to the caller's list.
+     */
+    insertMany: `
+      INSERT INTO ${jobs} (queue, kind, payload, priority, run_at, max_attempts, key)
+      SELECT queue, kind, payload, priority,
+        coalesce(run_at, now() + coalesce(delay_ms, 0) * interval '1 millisecond'), max_attempts, key
+      FROM jsonb_to_recordset($1::jsonb) AS x(ord int, queue text, kind text, payload jsonb,
+        priority int, run_at timestamptz, delay_ms float8, max_attempts int, key text)
+      ORDER BY ord
+      ON CONFLICT (key) WHERE key IS NOT NULL AND status IN ('queued', 'processing') DO NOTHING
+      RETURNING ${JOB_COLUMNS}`,
+
+    /**
+     * The claim: lock up to $3 due jobs of queue $1 whose kind is in $2, skipping rows other
+     * workers hold (SKIP LOCKED, so claimers never wait on each other), and lease them to
+     * worker $4 for $5 ms. Each claim increments `attempts`: the fence for completion.
+     */
+    claim: `
+      WITH next AS (
+        SELECT id FROM ${jobs}
+        WHERE status = 'queued' AND queue = $1 AND run_at <= now() AND kind = ANY($2::text[])
+        ORDER BY priority DESC, run_at, id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+      )
+      UPDATE ${jobs} j
+      SET status = 'processing', attempts = j.attempts + 1, locked_by = $4,
+        locked_until = now() + $5::float8 * interval '1 millisecond', updated_at = now()
+      FROM next WHERE j.id = next.id
+      RETURNING j.id::text AS id, j.queue, j.kind, j.payload, j.priority, j.run_at, j.attempts,
+        j.max_attempts, j.key, j.created_at`,
+
+    /**
+     * Batched, fenced completion: a job is deleted only if the attempt reporting is still the
+     * job's current attempt and the job is still processing. A stale attempt (its lease was
+     * reclaimed and the job claimed again) matches nothing. Returns the ids that were recorded.
+     */
+    complete: `
+      DELETE FROM ${jobs} j
+      USING unnest($1::bigint[], $2::int[]) AS done(id, attempt)
+      WHERE j.id = done.id AND j.attempts = done.attempt AND j.status = 'processing'
+      RETURNING j.id::text AS id`,
+
+    /**
+     * Fenced failure of one attempt ($1 id, $2 attempt): back to queued after $3 ms, or dead
+     * when $5 (permanent) or out of attempts. The error ($4) is appended to `errors`.
+     */
+    fail: `
+      UPDATE ${jobs}
+      SET status = CASE WHEN $5::boolean OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+        run_at = CASE WHEN $5::boolean OR attempts >= max_attempts THEN run_at
+                      ELSE now() + $3::float8 * interval '1 millisecond' END,
+        last_error = $4, errors = errors || ${errorEntry('$4::text')},
+        locked_by = NULL, locked_until = NULL, updated_at = now()
+      WHERE id = $1::bigint AND attempts = $2 AND status = 'processing'
+      RETURNING status, run_at`,
+
+    /** Extends the leases of held jobs ($1 ids, $2 attempts) by $3 ms; returns those still held. */
+    heartbeat: `
+      UPDATE ${jobs} j
+      SET locked_until = now() + $3::float8 * interval '1 millisecond'
+      FROM unnest($1::bigint[], $2::int[]) AS held(id, attempt)
+      WHERE j.id = held.id AND j.attempts = held.attempt AND j.status = 'processing'
+      RETURNING j.id::text AS id`,
+
+    /**
+     * Gives back held jobs at shutdown. $3 says whether each was started: an attempt that
+     * never ran is not counted.
+     */
+    release: `
+      UPDATE ${jobs} j
+      SET status = 'queued', run_at = now(), locked_by = NULL, locked_until = NULL,
+        attempts = CASE WHEN r.started THEN j.attempts ELSE j.attempts - 1 END, updated_at = now()
+      FROM unnest($1::bigint[], $2::int[], $3::boolean[]) AS r(id, attempt, started)
+      WHERE j.id = r.id AND j.attempts = r.attempt AND j.status = 'processing'
+      RETURNING j.id::text AS id`,
+
+    /**
+     * Reclaims expired leases (their worker crashed or froze): back to queued at once, or
+     * dead if that was the last attempt. SKIP LOCKED lets several sweepers run side by side.
+     */
+    reclaim: `
+      UPDATE ${jobs}
+      SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+        run_at = now(),
+        last_error = 'lease expired: worker ' || coalesce(locked_by, '?') || ' stopped renewing it',
+        errors = errors || ${errorEntry(`'lease expired: worker ' || coalesce(locked_by, '?') || ' stopped renewing it'`)},
+        locked_by = NULL, locked_until = NULL, updated_at = now()
+      WHERE id IN (
+        SELECT id FROM ${jobs} WHERE status = 'processing' AND locked_until < now()
+        ORDER BY locked_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
+      RETURNING id::text AS id, status`,
+
+    cancel: `
+      UPDATE ${jobs} SET status = 'cancelled', locked_by = NULL, locked_until = NULL, updated_at = now()
+      WHERE id = $1::bigint AND status = 'queued'
+      RETURNING ${JOB_COLUMNS}`,
+
+    cancelByKey: `
+      UPDATE ${jobs} SET status = 'cancelled', updated_at = now()
+      WHERE key = $1 AND status = 'queued'
+      RETURNING ${JOB_COLUMNS}`,
+
+    getJob: `SELECT ${JOB_COLUMNS}, errors, updated_at FROM ${jobs} WHERE id = $1::bigint`,
+
+    /**
+     * Replays dead jobs ($1 ids, or all when null) as a new series of attempts. A dead job whose
+     * key is live again in another job is left dead (the unique key would refuse it anyway).
+     */
+    replay: `
+      WITH candidates AS (
+        -- One job per key: two dead jobs sharing a key cannot both be live again.
+        SELECT DISTINCT ON (coalesce(d.key, d.id::text)) d.id FROM ${jobs} d
+        WHERE d.status = 'dead' AND ($1::bigint[] IS NULL OR d.id = ANY($1::bigint[]))
+          AND (d.key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM ${jobs} live WHERE live.key = d.key AND live.status IN ('queued', 'processing')))
+        ORDER BY coalesce(d.key, d.id::text), d.updated_at DESC
+      )
+      UPDATE ${jobs} j
+      SET status = 'queued', attempts = 0, run_at = now(), locked_by = NULL, locked_until = NULL,
+        updated_at = now()
+      FROM candidates WHERE j.id = candidates.id
+      RETURNING j.id::text AS id`,
+
+    dead: `SELECT ${JOB_COLUMNS}, errors, updated_at FROM ${jobs}
+      WHERE status = 'dead' ORDER BY updated_at DESC, id DESC LIMIT $1`,
+
+    /**
+     * Counts per queue, kind and status, with the lag of the oldest due queued job and whether
+     * any live worker (seen within a minute) handles that kind on that queue.
+     */
+    status: `
+      SELECT s.*, EXISTS (
+          SELECT 1 FROM ${workers} w
+          WHERE w.queue = s.queue AND s.kind = ANY(w.kinds) AND w.last_seen_at > now() - interval '1 minute'
+        ) AS handled
+      FROM (
+        SELECT queue, kind, status, count(*)::int AS count,
+          extract(epoch FROM now() - min(run_at) FILTER (WHERE status = 'queued' AND run_at <= now())) * 1000
+            AS oldest_due_lag_ms
+        FROM ${jobs} GROUP BY queue, kind, status
+      ) s
+      ORDER BY queue, kind, status`,
+
+    /** $1 id, $2 queue, $3 kinds. */
+    workerSeen: `
+      INSERT INTO ${workers} (id, queue, kinds) VALUES ($1, $2, $3::text[])
+      ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), kinds = excluded.kinds`,
+
+    /** Also forgets workers not seen for a day (crashed without saying goodbye). */
+    workerGone: `DELETE FROM ${workers} WHERE id = $1 OR last_seen_at < now() - interval '1 day'`,
+
+    notify: `SELECT pg_notify($1, $2)`,
+  };
+}
