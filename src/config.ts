@@ -22,6 +22,10 @@ export const configSchema = z.object({
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Connections in the PostgreSQL pool of one process. */
   poolSize: int(1, 1000).default(10),
+  /** A database call not answered in this time fails and its connection is replaced. */
+  queryTimeoutMs: int(100).default(30_000),
+  /** How often the LISTEN connection is checked with a round trip (catches black-holed sockets). */
+  listenCheckMs: int(100).default(10_000),
   maxPayloadBytes: int(1, 256 * 1024).default(256 * 1024),
   worker: z
     .object({
@@ -48,6 +52,8 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_HOST: 'host',
   HERALD_LOG_LEVEL: 'logLevel',
   HERALD_POOL_SIZE: 'poolSize',
+  HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
+  HERALD_LISTEN_CHECK_MS: 'listenCheckMs',
   HERALD_MAX_PAYLOAD_BYTES: 'maxPayloadBytes',
   HERALD_CONCURRENCY: 'worker.concurrency',
   HERALD_PREFETCH: 'worker.prefetch',

@@ -45,6 +45,8 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.poolSize,
+    queryTimeoutMs: config.queryTimeoutMs,
+    listenCheckMs: config.listenCheckMs,
     log,
   });
   try {

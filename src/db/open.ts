@@ -13,12 +13,20 @@ export interface OpenDbOptions {
   /** A folder, or `':memory:'` for a throw-away embedded database. */
   dataDir?: string;
   poolSize?: number;
+  queryTimeoutMs?: number;
+  listenCheckMs?: number;
   log: Logger;
 }
 
 export async function openDb(options: OpenDbOptions): Promise<Db> {
   if (options.databaseUrl) {
-    const db = await makePgDb({ url: options.databaseUrl, log: options.log, poolSize: options.poolSize ?? 10 });
+    const db = await makePgDb({
+      url: options.databaseUrl,
+      log: options.log,
+      poolSize: options.poolSize ?? 10,
+      queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
+      listenCheckMs: options.listenCheckMs ?? 10_000,
+    });
     try {
       await db.query('SELECT 1');
     } catch (err) {
