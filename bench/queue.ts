@@ -475,6 +475,19 @@ async function main(): Promise<void> {
   if (runs.some((run) => run.errors.length > 0)) process.exitCode = 1;
 }
 
+/** Names what keeps the event loop alive, via Node's undocumented but long-standing hook. */
+function describeHandles(): string[] {
+  // Not in @types/node: process._getActiveHandles() returns the live handle objects.
+  const hooks = process as unknown as { _getActiveHandles?: () => object[] };
+  return (hooks._getActiveHandles?.() ?? []).map((handle) => {
+    const h = handle as { _onTimeout?: unknown; _idleTimeout?: number; hasRef?: () => boolean };
+    const kind = handle.constructor.name;
+    if (typeof h._onTimeout !== 'function') return kind;
+    const source = String(h._onTimeout).replace(/\s+/g, ' ').slice(0, 160);
+    return `${kind} every/after ${h._idleTimeout} ms, ref=${h.hasRef?.()}: ${source}`;
+  });
+}
+
 main().then(
   () => {
     // Every adapter closes its connections; if something still holds the event loop, say what
@@ -484,6 +497,7 @@ main().then(
         `warning: still running 10 s after the end; open handles: ` +
           process.getActiveResourcesInfo().join(', '),
       );
+      for (const line of describeHandles()) progress(`  ${line}`);
       process.exit(process.exitCode ?? 0);
     }, 10_000);
     watchdog.unref();

@@ -20,12 +20,13 @@
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { BenchJob, QueueAdapter } from '../adapter.js';
-import { DATABASE_URL, progress } from '../env.js';
+import { DATABASE_URL, progress, sleep } from '../env.js';
 
 const SCHEMA = 'bench_pgboss';
 const QUEUE = 'bench';
 const TUNED_BATCH_SIZE = 100;
 const TUNED_POLLING_INTERVAL_S = 0.5;
+const OFFWORK_GRACE_MS = 1_500;
 
 async function dropSchema(): Promise<void> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
@@ -87,10 +88,19 @@ class PgBossAdapter implements QueueAdapter {
   }
 
   /**
-   * pg-boss has no public way to wait for `offWork()` loops to finish, but `stop()` waits for the
-   * jobs in hand and closes the pool; the next `setup()` starts a fresh instance.
+   * Stops the polling loops, then the whole instance; the next `setup()` starts a fresh one.
+   *
+   * `stop()` alone can leave the process hanging: it closes the pool while a worker's fetch may
+   * still be queued for a pool client, and pg-pool never settles a request queued while it ends,
+   * so that worker never reports stopped and pg-boss's `offWork` clean-up polls for it every
+   * second forever. pg-boss has no public way to wait for the loops, so `offWork()` first and give
+   * the in-flight fetches time to return while the pool is still open.
    */
   async stopWorkers(): Promise<void> {
+    if (this.boss) {
+      await this.boss.offWork(QUEUE);
+      await sleep(OFFWORK_GRACE_MS);
+    }
     await this.stopBoss();
   }
 

@@ -132,7 +132,8 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       return;
     }
     const want = concurrency + prefetch - held.size;
-    if (want <= 0 || kinds.length === 0) return;
+    // Claim in batches: nothing while the buffer is more than half full.
+    if (want <= 0 || kinds.length === 0 || buffer.length > prefetch / 2) return;
     fetchAgain = false;
     fetchInFlight = claim(want).finally(() => {
       fetchInFlight = undefined;
@@ -173,8 +174,9 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       if (h.lost) continue;
       void runJob(h);
     }
-    // Refill before the buffer runs dry, so slots do not wait for a claim round trip.
-    if (state === 'running' && buffer.length <= prefetch / 2 && held.size < concurrency + prefetch) fetch();
+    // Refill before the buffer runs dry, so slots do not wait for a claim round trip. (A claim
+    // in flight decides by itself whether to go on: only outside triggers set fetchAgain.)
+    if (!fetchInFlight && buffer.length <= prefetch / 2 && held.size < concurrency + prefetch) fetch();
   }
 
   async function runJob(h: Held): Promise<void> {
@@ -430,8 +432,12 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       if (running > 0) {
         log.info({ running }, 'worker:stopping (waiting for running jobs)');
         const heartbeats = setInterval(() => void heartbeat(), heartbeatMs);
-        const idle = new Promise<void>((resolve) => idleWaiters.push(resolve));
-        await Promise.race([idle, sleep(shutdownGraceMs)]);
+        let graceTimer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          idleWaiters.push(resolve);
+          graceTimer = setTimeout(resolve, shutdownGraceMs);
+        });
+        clearTimeout(graceTimer);
         clearInterval(heartbeats);
       }
       const unfinished = [...held.values()].filter((h) => h.started);

@@ -1,0 +1,55 @@
+/** Child worker processes (test/fixtures/worker.mjs) and what they report on stdout. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './db.js';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/worker.mjs', import.meta.url));
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  lines: string[];
+  stderr: string[];
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Numbers n of jobs whose handler finished (DONE lines). */
+  done(): number[];
+  started(): number[];
+  has(prefix: string): boolean;
+  workerId(): string | undefined;
+}
+
+export function spawnWorker(env: Record<string, string | number>): WorkerProcess {
+  const child = spawn(process.execPath, [FIXTURE], {
+    env: { ...process.env, ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  let partial = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const text = partial + chunk.toString();
+    const parts = text.split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts.filter(Boolean));
+  });
+  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const numbers = (word: string) =>
+    lines.filter((l) => l.startsWith(word + ' ')).map((l) => Number(l.split(' ')[1]));
+  return {
+    child,
+    lines,
+    stderr,
+    exit,
+    done: () => numbers('DONE'),
+    started: () => numbers('START'),
+    has: (prefix) => lines.some((l) => l.startsWith(prefix)),
+    workerId: () => lines.find((l) => l.startsWith('READY '))?.slice(6),
+  };
+}
+
+export async function ready(w: WorkerProcess, timeoutMs = 20_000): Promise<void> {
+  await waitFor(() => w.has('READY') || w.child.exitCode !== null, timeoutMs, 'a worker process to start');
+  if (!w.has('READY')) throw new Error(`worker exited: ${w.stderr.join('')}`);
+}
