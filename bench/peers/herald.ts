@@ -1,9 +1,80 @@
 /**
- * Placeholder: the Herald adapter is written alongside the queue in src/. Until then the benchmark
- * runs the peers only (`--only graphile-worker,pg-boss,bullmq`).
+ * Herald behind the benchmark seam, in its own schema of the shared PostgreSQL.
+ *
+ * - defaults: `createHerald()` and `herald.worker({ concurrency })` as shipped: prefetch equal
+ *   to the concurrency, pool of 10.
+ * - tuned: the throughput settings of docs/queue.md: `prefetch: 500` (claim up to 500 jobs
+ *   ahead of free slots, as graphile-worker's local queue does) for short jobs.
+ *
+ * Enqueueing is the same in both: `queue.enqueue` per job, `queue.enqueueMany` for bulk.
  */
-import type { QueueAdapter } from '../adapter.js';
+import pg from 'pg';
+import { createHerald, type Herald, type Worker } from '../../src/index.js';
+import type { BenchJob, QueueAdapter } from '../adapter.js';
+import { DATABASE_URL } from '../env.js';
 
-export function makeAdapter(_variant: 'defaults' | 'tuned'): QueueAdapter {
-  throw new Error('herald adapter not written yet');
+const SCHEMA = 'bench_herald';
+const TUNED_PREFETCH = 500;
+
+class HeraldAdapter implements QueueAdapter {
+  readonly name = 'herald';
+  readonly settings: string;
+  private herald: Herald | null = null;
+  private worker: Worker | null = null;
+
+  constructor(readonly variant: 'defaults' | 'tuned') {
+    this.settings =
+      variant === 'tuned'
+        ? `worker({ concurrency, prefetch: ${TUNED_PREFETCH} }), pool 10; enqueue via queue.enqueue, bulk via queue.enqueueMany`
+        : 'worker({ concurrency }) as shipped (prefetch = concurrency, pool 10); enqueue via queue.enqueue, bulk via queue.enqueueMany';
+  }
+
+  async setup(): Promise<void> {
+    await this.teardown();
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+    } finally {
+      await client.end();
+    }
+    this.herald = await createHerald({ databaseUrl: DATABASE_URL, schema: SCHEMA, logLevel: 'warn' });
+  }
+
+  private get h(): Herald {
+    if (!this.herald) throw new Error('setup() first');
+    return this.herald;
+  }
+
+  async enqueueOne(job: BenchJob): Promise<void> {
+    await this.h.queue.enqueue({ kind: 'bench', payload: job });
+  }
+
+  async enqueueBulk(jobs: BenchJob[]): Promise<void> {
+    await this.h.queue.enqueueMany(jobs.map((payload) => ({ kind: 'bench', payload })));
+  }
+
+  async startWorkers(concurrency: number, onJob: (job: BenchJob) => void): Promise<void> {
+    this.worker = this.h.worker({
+      concurrency,
+      ...(this.variant === 'tuned' ? { prefetch: TUNED_PREFETCH } : {}),
+      handlers: { bench: (job: BenchJob) => onJob(job) },
+    });
+    await this.worker.start();
+  }
+
+  async stopWorkers(): Promise<void> {
+    await this.worker?.stop();
+    this.worker = null;
+  }
+
+  async teardown(): Promise<void> {
+    await this.stopWorkers();
+    await this.herald?.close();
+    this.herald = null;
+  }
+}
+
+export function makeAdapter(variant: 'defaults' | 'tuned'): QueueAdapter {
+  return new HeraldAdapter(variant);
 }

@@ -44,9 +44,7 @@ function serveCommand(name: string, roles: Role[], description: string): Command
 
 export function program(): Command {
   const prog = new Command('herald')
-    .description('Herald: a self-hosted notification engine (docs: README.md and docs/)')
-    .showSuggestionAfterError()
-    .configureOutput({ outputError: (str, write) => write(`herald: ${str.replace(/^error: /, '')}`) });
+    .description('Herald: a self-hosted notification engine (docs: README.md and docs/)');
 
   prog.addCommand(serveCommand('start', ['api', 'worker'], 'run the API and the workers in one process'));
   prog.addCommand(serveCommand('api', ['api'], 'run only the HTTP API'));
@@ -71,6 +69,14 @@ export function program(): Command {
     });
 
   prog.addCommand(jobsCommand());
+  // Subcommands added with addCommand do not inherit output settings: give every one the
+  // same one-line `herald: ...` errors.
+  const oneLine = (cmd: Command): void => {
+    cmd.configureOutput({ outputError: (str, write) => write(`herald: ${str.replace(/^error: /, '')}`) });
+    cmd.showSuggestionAfterError();
+    cmd.commands.forEach(oneLine);
+  };
+  oneLine(prog);
   return prog;
 }
 

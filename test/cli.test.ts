@@ -1,0 +1,152 @@
+/**
+ * The `herald` command as a user runs it (the compiled bin): help, one-line errors with a
+ * non-zero exit, migrate, jobs status/dead/replay, refusing a newer schema, and `start`
+ * serving /health and /ready on the embedded database.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createHerald, type Herald } from '../src/index.js';
+import { dropSchema, freshSchema, PG_URL, pgSkipReason, waitFor } from './helpers/db.js';
+
+const BIN = new URL('../bin/herald.js', import.meta.url).pathname;
+const pgSkip = await pgSkipReason();
+
+function herald(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, DATABASE_URL: '' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('herald CLI', () => {
+  it('every command has --help', () => {
+    for (const cmd of [[], ['start'], ['api'], ['worker'], ['migrate'], ['jobs'], ['jobs', 'status'], ['jobs', 'dead'], ['jobs', 'replay']]) {
+      const r = herald(...cmd, '--help');
+      assert.equal(r.code, 0, `herald ${cmd.join(' ')} --help`);
+      assert.match(r.out, /^Usage: herald/m);
+    }
+  });
+
+  it('a bad flag is a one-line error and a non-zero exit', () => {
+    const r = herald('start', '--bogus');
+    assert.notEqual(r.code, 0);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.match(r.err, /^herald: unknown option '--bogus'/);
+  });
+
+  it('a database that cannot be reached is a one-line error, not a stack trace', () => {
+    const r = herald('migrate', '--database-url', 'postgres://postgres@127.0.0.1:1/nothing');
+    assert.equal(r.code, 1);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.match(r.err, /^herald: cannot use PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/nothing: connection refused/);
+  });
+
+  it('a bad setting names the setting and its variable', () => {
+    const r = spawnSync(process.execPath, [BIN, 'migrate'], { encoding: 'utf8', env: { ...process.env, HERALD_PORT: 'eighty' } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^herald: invalid configuration: port \(HERALD_PORT\)/);
+  });
+
+  describe('against PostgreSQL', { skip: pgSkip }, () => {
+    const schema = freshSchema('cli');
+    let h: Herald;
+    before(async () => {
+      h = await createHerald({ databaseUrl: PG_URL, schema, logLevel: 'warn' });
+    });
+    after(async () => {
+      await h.close();
+      await dropSchema(schema);
+    });
+    const db = ['--database-url', PG_URL, '--schema', schema];
+
+    it('migrate reports an up-to-date schema', () => {
+      const r = herald('migrate', ...db);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /is up to date \(migration \d+\)/);
+    });
+
+    it('jobs status shows counts, lag and a kind no worker handles', async () => {
+      await h.queue.enqueueMany([{ kind: 'orphan.kind' }, { kind: 'orphan.kind' }, { kind: 'later', delayMs: 3_600_000 }]);
+      const r = herald('jobs', 'status', ...db);
+      assert.equal(r.code, 0, r.err);
+      const orphan = r.out.split('\n').find((l) => l.includes('orphan.kind'));
+      assert.match(orphan ?? '', /default\s+orphan\.kind\s+queued\s+2\s+\d+ ms\s+NONE handles this kind/);
+      const json = JSON.parse(herald('jobs', 'status', '--json', ...db).out) as { kind: string; count: number }[];
+      assert.equal(json.find((row) => row.kind === 'later')?.count, 1);
+    });
+
+    it('jobs dead lists dead jobs; replay brings one or all back', async () => {
+      const worker = h.worker({
+        queue: 'default',
+        handlers: {
+          doomed: () => {
+            throw new Error('smtp said no');
+          },
+        },
+      });
+      await worker.start();
+      const jobs = await h.queue.enqueueMany([{ kind: 'doomed', maxAttempts: 1 }, { kind: 'doomed', maxAttempts: 1 }]);
+      await waitFor(async () => (await h.queue.dead()).length === 2, 5_000, 'two dead jobs');
+      await worker.stop();
+      const listed = herald('jobs', 'dead', ...db);
+      assert.equal(listed.code, 0, listed.err);
+      assert.match(listed.out, /doomed\s+1\/1\s+\S+\s+Error: smtp said no/);
+      const one = herald('jobs', 'replay', jobs[0]?.job.id ?? '', ...db);
+      assert.equal(one.out.trim(), 'replayed 1 job');
+      const again = herald('jobs', 'replay', jobs[0]?.job.id ?? '', ...db);
+      assert.equal(again.code, 1);
+      assert.match(again.err, /is not dead/);
+      assert.equal(herald('jobs', 'replay', '--all', ...db).out.trim(), 'replayed 1 job');
+      const neither = herald('jobs', 'replay', ...db);
+      assert.equal(neither.code, 2);
+      assert.match(neither.err, /give one job id, or --all/);
+      assert.equal((await h.queue.dead()).length, 0);
+    });
+
+    it('start refuses a database migrated by a newer Herald', async () => {
+      const other = freshSchema('newer');
+      const h2 = await createHerald({ databaseUrl: PG_URL, schema: other, logLevel: 'warn' });
+      await h2.db.query(`INSERT INTO "${other}".migrations (id, name) VALUES (9999, 'from_the_future')`);
+      await h2.close();
+      try {
+        const r = herald('start', '--database-url', PG_URL, '--schema', other, '--port', '0');
+        assert.equal(r.code, 1);
+        assert.match(r.err, /^herald: the database schema is at migration 9999 but this Herald knows only up to \d+/);
+      } finally {
+        await dropSchema(other);
+      }
+    });
+  });
+
+  it('start runs on the embedded database and answers /health and /ready; SIGTERM exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
+    const child = spawn(process.execPath, [BIN, 'start', '--data-dir', dir, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, DATABASE_URL: '' },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      const line = await waitFor(() => out.split('\n').find((l) => l.includes('herald:started')), 60_000, 'herald:started');
+      const url = (JSON.parse(line) as { url: string }).url;
+      const health = await fetch(`${url}/health`);
+      assert.deepEqual(await health.json(), { status: 'ok' });
+      const ready = await fetch(`${url}/ready`);
+      assert.equal(ready.status, 200);
+      assert.deepEqual(await ready.json(), { status: 'ready', database: 'pglite', migration: 1 });
+      // A second process on the same folder is refused with a clear message.
+      const second = herald('migrate', '--data-dir', dir);
+      assert.equal(second.code, 1);
+      assert.match(second.err, /is in use by another Herald process/);
+      child.kill('SIGTERM');
+      assert.equal(await exit, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
