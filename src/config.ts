@@ -8,15 +8,23 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { HeraldError } from './errors.js';
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+// Numbers may arrive as strings (environment, flags): coerced, then checked.
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
 
 export const configSchema = z.object({
   /** A PostgreSQL server; absent: the embedded PGlite database in `dataDir`. */
-  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
   /** Where the embedded database keeps its data. */
   dataDir: z.string().min(1).default('./.herald'),
   /** The PostgreSQL schema of Herald's tables. */
-  schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _').default('herald'),
+  schema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _')
+    .default('herald'),
   port: int(0, 65_535).default(8710),
   host: z.string().min(1).default('127.0.0.1'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -37,7 +45,9 @@ export const configSchema = z.object({
       shutdownGraceMs: int(0).default(25_000),
     })
     .prefault({}),
-  backoff: z.object({ baseMs: int(1).default(1_000), capMs: int(1).default(3_600_000) }).prefault({}),
+  backoff: z
+    .object({ baseMs: int(1).default(1_000), capMs: int(1).default(3_600_000) })
+    .prefault({}),
 });
 
 export type HeraldConfig = z.infer<typeof configSchema>;
@@ -79,7 +89,7 @@ function setPath(target: Tree, path: string, value: unknown): void {
   node[parts.at(-1) as string] = value;
 }
 
-function merge(base: Tree, over: Tree): Tree {
+function merge(base: Tree, over: object): Tree {
   const out: Tree = { ...base };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
@@ -101,13 +111,17 @@ export function readConfigFile(configPath?: string): Tree {
   const file = existsSync(base) && statSync(base).isDirectory() ? join(base, CONFIG_FILE) : base;
   if (!existsSync(file)) {
     if (configPath && !existsSync(base)) {
-      throw new HeraldError('config_invalid', `config path ${base} does not exist (from --config / HERALD_CONFIG)`);
+      throw new HeraldError(
+        'config_invalid',
+        `config path ${base} does not exist (from --config / HERALD_CONFIG)`,
+      );
     }
     return {};
   }
   try {
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be an object');
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('the top level must be an object');
     return parsed as Tree;
   } catch (err) {
     throw new HeraldError('config_invalid', `${file} is not valid: ${(err as Error).message}`);
@@ -132,7 +146,7 @@ export function resolveConfig(sources: ResolveSources = {}): HeraldConfig {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(fromEnv, path, value);
   }
-  const merged = merge(merge(fromFile, fromEnv), (sources.flags ?? {}) as Tree);
+  const merged = merge(merge(fromFile, fromEnv), sources.flags ?? {});
   return parseConfig(merged);
 }
 

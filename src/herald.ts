@@ -52,12 +52,16 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   try {
     if (doMigrate) {
       const { applied } = await migrate(db, config.schema);
-      if (applied.length > 0) log.info({ applied: applied.map((m) => `${m.id}_${m.name}`) }, 'db:migrated');
+      if (applied.length > 0)
+        log.info({ applied: applied.map((m) => `${m.id}_${m.name}`) }, 'db:migrated');
     } else {
       const latest = knownMigrations().at(-1)?.id ?? 0;
       const version = await appliedVersion(db, config.schema);
       if (version < latest) {
-        throw new HeraldError('config_invalid', `the database schema is at migration ${version} of ${latest}: run \`herald migrate\``);
+        throw new HeraldError(
+          'config_invalid',
+          `the database schema is at migration ${version} of ${latest}: run \`herald migrate\``,
+        );
       }
     }
   } catch (err) {

@@ -4,7 +4,13 @@ export { resolveConfig, parseConfig, type HeraldConfig, type HeraldConfigInput }
 export { HeraldError, ValidationError, type ErrorCode, type FieldIssue } from './errors.js';
 export { PermanentError, RetryLaterError } from './queue/errors.js';
 export type { Queue, EnqueueOptions, QueueStatusRow } from './queue/queue.js';
-export type { Worker, WorkerOptions, JobHandler, JobContext, WorkerEvents } from './queue/worker.js';
+export type {
+  Worker,
+  WorkerOptions,
+  JobHandler,
+  JobContext,
+  WorkerEvents,
+} from './queue/worker.js';
 export type { Db, Queryable } from './db/db.js';
 export type { Job, JobSpec, JobStatus, DeadJob, JobError, Enqueued } from './types.js';
 export { runUntilSignal } from './process.js';

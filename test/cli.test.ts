@@ -16,13 +16,26 @@ const BIN = new URL('../bin/herald.js', import.meta.url).pathname;
 const pgSkip = await pgSkipReason();
 
 function herald(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, DATABASE_URL: '' } });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, DATABASE_URL: '' },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 describe('herald CLI', () => {
   it('every command has --help', () => {
-    for (const cmd of [[], ['start'], ['api'], ['worker'], ['migrate'], ['jobs'], ['jobs', 'status'], ['jobs', 'dead'], ['jobs', 'replay']]) {
+    for (const cmd of [
+      [],
+      ['start'],
+      ['api'],
+      ['worker'],
+      ['migrate'],
+      ['jobs'],
+      ['jobs', 'status'],
+      ['jobs', 'dead'],
+      ['jobs', 'replay'],
+    ]) {
       const r = herald(...cmd, '--help');
       assert.equal(r.code, 0, `herald ${cmd.join(' ')} --help`);
       assert.match(r.out, /^Usage: herald/m);
@@ -40,11 +53,17 @@ describe('herald CLI', () => {
     const r = herald('migrate', '--database-url', 'postgres://postgres@127.0.0.1:1/nothing');
     assert.equal(r.code, 1);
     assert.equal(r.err.trim().split('\n').length, 1, r.err);
-    assert.match(r.err, /^herald: cannot use PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/nothing: connection refused/);
+    assert.match(
+      r.err,
+      /^herald: cannot use PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/nothing: connection refused/,
+    );
   });
 
   it('a bad setting names the setting and its variable', () => {
-    const r = spawnSync(process.execPath, [BIN, 'migrate'], { encoding: 'utf8', env: { ...process.env, HERALD_PORT: 'eighty' } });
+    const r = spawnSync(process.execPath, [BIN, 'migrate'], {
+      encoding: 'utf8',
+      env: { ...process.env, HERALD_PORT: 'eighty' },
+    });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^herald: invalid configuration: port \(HERALD_PORT\)/);
   });
@@ -68,12 +87,22 @@ describe('herald CLI', () => {
     });
 
     it('jobs status shows counts, lag and a kind no worker handles', async () => {
-      await h.queue.enqueueMany([{ kind: 'orphan.kind' }, { kind: 'orphan.kind' }, { kind: 'later', delayMs: 3_600_000 }]);
+      await h.queue.enqueueMany([
+        { kind: 'orphan.kind' },
+        { kind: 'orphan.kind' },
+        { kind: 'later', delayMs: 3_600_000 },
+      ]);
       const r = herald('jobs', 'status', ...db);
       assert.equal(r.code, 0, r.err);
       const orphan = r.out.split('\n').find((l) => l.includes('orphan.kind'));
-      assert.match(orphan ?? '', /default\s+orphan\.kind\s+queued\s+2\s+\d+ ms\s+NONE handles this kind/);
-      const json = JSON.parse(herald('jobs', 'status', '--json', ...db).out) as { kind: string; count: number }[];
+      assert.match(
+        orphan ?? '',
+        /default\s+orphan\.kind\s+queued\s+2\s+\d+ ms\s+NONE handles this kind/,
+      );
+      const json = JSON.parse(herald('jobs', 'status', '--json', ...db).out) as {
+        kind: string;
+        count: number;
+      }[];
       assert.equal(json.find((row) => row.kind === 'later')?.count, 1);
     });
 
@@ -87,7 +116,10 @@ describe('herald CLI', () => {
         },
       });
       await worker.start();
-      const jobs = await h.queue.enqueueMany([{ kind: 'doomed', maxAttempts: 1 }, { kind: 'doomed', maxAttempts: 1 }]);
+      const jobs = await h.queue.enqueueMany([
+        { kind: 'doomed', maxAttempts: 1 },
+        { kind: 'doomed', maxAttempts: 1 },
+      ]);
       await waitFor(async () => (await h.queue.dead()).length === 2, 5_000, 'two dead jobs');
       await worker.stop();
       const listed = herald('jobs', 'dead', ...db);
@@ -108,12 +140,17 @@ describe('herald CLI', () => {
     it('start refuses a database migrated by a newer Herald', async () => {
       const other = freshSchema('newer');
       const h2 = await createHerald({ databaseUrl: PG_URL, schema: other, logLevel: 'warn' });
-      await h2.db.query(`INSERT INTO "${other}".migrations (id, name) VALUES (9999, 'from_the_future')`);
+      await h2.db.query(
+        `INSERT INTO "${other}".migrations (id, name) VALUES (9999, 'from_the_future')`,
+      );
       await h2.close();
       try {
         const r = herald('start', '--database-url', PG_URL, '--schema', other, '--port', '0');
         assert.equal(r.code, 1);
-        assert.match(r.err, /^herald: the database schema is at migration 9999 but this Herald knows only up to \d+/);
+        assert.match(
+          r.err,
+          /^herald: the database schema is at migration 9999 but this Herald knows only up to \d+/,
+        );
       } finally {
         await dropSchema(other);
       }
@@ -131,7 +168,11 @@ describe('herald CLI', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
-      const line = await waitFor(() => out.split('\n').find((l) => l.includes('herald:started')), 60_000, 'herald:started');
+      const line = await waitFor(
+        () => out.split('\n').find((l) => l.includes('herald:started')),
+        60_000,
+        'herald:started',
+      );
       const url = (JSON.parse(line) as { url: string }).url;
       const health = await fetch(`${url}/health`);
       assert.deepEqual(await health.json(), { status: 'ok' });

@@ -48,18 +48,63 @@ for (const backend of BACKENDS) {
       const circular: Record<string, unknown> = {};
       circular.self = circular;
       const cases: [string, () => Promise<unknown>, string, string][] = [
-        ['bigint payload', () => herald.queue.enqueue({ kind: 'bad', payload: { n: 10n } }), 'validation_failed', 'payload'],
-        ['circular payload', () => herald.queue.enqueue({ kind: 'bad', payload: circular }), 'validation_failed', 'payload'],
-        ['function payload', () => herald.queue.enqueue({ kind: 'bad', payload: { f: () => 1 } }), 'validation_failed', 'payload'],
-        ['NaN payload', () => herald.queue.enqueue({ kind: 'bad', payload: { n: NaN } }), 'validation_failed', 'payload'],
-        ['oversized payload', () => herald.queue.enqueue({ kind: 'bad', payload: { s: 'x'.repeat(256 * 1024) } }), 'payload_too_large', 'payload'],
-        ['negative delay', () => herald.queue.enqueue({ kind: 'bad', delayMs: -1 }), 'validation_failed', 'delayMs'],
-        ['maxAttempts 0', () => herald.queue.enqueue({ kind: 'bad', maxAttempts: 0 }), 'validation_failed', 'maxAttempts'],
+        [
+          'bigint payload',
+          () => herald.queue.enqueue({ kind: 'bad', payload: { n: 10n } }),
+          'validation_failed',
+          'payload',
+        ],
+        [
+          'circular payload',
+          () => herald.queue.enqueue({ kind: 'bad', payload: circular }),
+          'validation_failed',
+          'payload',
+        ],
+        [
+          'function payload',
+          () => herald.queue.enqueue({ kind: 'bad', payload: { f: () => 1 } }),
+          'validation_failed',
+          'payload',
+        ],
+        [
+          'NaN payload',
+          () => herald.queue.enqueue({ kind: 'bad', payload: { n: NaN } }),
+          'validation_failed',
+          'payload',
+        ],
+        [
+          'oversized payload',
+          () => herald.queue.enqueue({ kind: 'bad', payload: { s: 'x'.repeat(256 * 1024) } }),
+          'payload_too_large',
+          'payload',
+        ],
+        [
+          'negative delay',
+          () => herald.queue.enqueue({ kind: 'bad', delayMs: -1 }),
+          'validation_failed',
+          'delayMs',
+        ],
+        [
+          'maxAttempts 0',
+          () => herald.queue.enqueue({ kind: 'bad', maxAttempts: 0 }),
+          'validation_failed',
+          'maxAttempts',
+        ],
         ['empty kind', () => herald.queue.enqueue({ kind: '' }), 'validation_failed', 'kind'],
-        ['invalid date', () => herald.queue.enqueue({ kind: 'bad', runAt: new Date('nope') }), 'validation_failed', 'runAt'],
+        [
+          'invalid date',
+          () => herald.queue.enqueue({ kind: 'bad', runAt: new Date('nope') }),
+          'validation_failed',
+          'runAt',
+        ],
         [
           'one bad job in a batch',
-          () => herald.queue.enqueueMany([{ kind: 'ok' }, { kind: 'bad', maxAttempts: -3 }, { kind: 'ok' }]),
+          () =>
+            herald.queue.enqueueMany([
+              { kind: 'ok' },
+              { kind: 'bad', maxAttempts: -3 },
+              { kind: 'ok' },
+            ]),
           'validation_failed',
           '[1].maxAttempts',
         ],
@@ -68,7 +113,10 @@ for (const backend of BACKENDS) {
         await assert.rejects(call, (err: unknown) => {
           assert.ok(err instanceof HeraldError, `${name}: a HeraldError`);
           assert.equal(err.code, code, name);
-          assert.ok(err.issues.some((i) => i.field === field), `${name}: names field ${field}, got ${err.message}`);
+          assert.ok(
+            err.issues.some((i) => i.field === field),
+            `${name}: names field ${field}, got ${err.message}`,
+          );
           return true;
         });
       }
@@ -92,7 +140,13 @@ for (const backend of BACKENDS) {
       assert.equal(b.created, false);
       assert.equal(b.job.id, a.job.id);
       assert.deepEqual(b.job.payload, { v: 1 }, 'no-op keeps the first');
-      const c = await herald.queue.enqueue({ kind: 'keyed', key: 'k-1', payload: { v: 3 }, replace: true, delayMs: 60_000 });
+      const c = await herald.queue.enqueue({
+        kind: 'keyed',
+        key: 'k-1',
+        payload: { v: 3 },
+        replace: true,
+        delayMs: 60_000,
+      });
       assert.equal(c.job.id, a.job.id);
       assert.equal(c.created, false);
       assert.deepEqual(c.job.payload, { v: 3 });
@@ -104,7 +158,10 @@ for (const backend of BACKENDS) {
         { kind: 'keyed', key: 'k-2' },
         { kind: 'keyed', key: 'k-2' },
       ]);
-      assert.deepEqual(batch.map((r) => r.created), [false, true, false]);
+      assert.deepEqual(
+        batch.map((r) => r.created),
+        [false, true, false],
+      );
       assert.equal(batch[0]?.job.id, a.job.id);
       assert.equal(batch[1]?.job.id, batch[2]?.job.id);
     });
@@ -151,7 +208,10 @@ for (const backend of BACKENDS) {
       const cancelled = await herald.queue.cancel(job.id);
       assert.equal(cancelled?.status, 'cancelled');
       assert.equal(await herald.queue.cancel(job.id), null, 'only once');
-      await assert.rejects(herald.queue.cancel('not-an-id'), (e: unknown) => e instanceof HeraldError && e.code === 'validation_failed');
+      await assert.rejects(
+        herald.queue.cancel('not-an-id'),
+        (e: unknown) => e instanceof HeraldError && e.code === 'validation_failed',
+      );
     });
 
     it('runs jobs woken by NOTIFY, retries with jittered backoff, kills after maxAttempts keeping every error, and replays', async () => {
@@ -171,25 +231,43 @@ for (const backend of BACKENDS) {
       await worker.start();
       try {
         const t0 = Date.now();
-        const { job } = await herald.queue.enqueue({ kind: 'flaky', queue: 'retry-q', maxAttempts: 4 });
+        const { job } = await herald.queue.enqueue({
+          kind: 'flaky',
+          queue: 'retry-q',
+          maxAttempts: 4,
+        });
         await waitFor(() => starts.length >= 1, 2_000, 'the first attempt');
         assert.ok((starts[0] as number) - t0 < 1_000, 'woken by NOTIFY, not the 30 s poll');
-        await waitFor(async () => (await herald.queue.get(job.id))?.status === 'dead', 10_000, 'the job to die');
+        await waitFor(
+          async () => (await herald.queue.get(job.id))?.status === 'dead',
+          10_000,
+          'the job to die',
+        );
         assert.equal(starts.length, 4);
         for (let attempt = 1; attempt < 4; attempt++) {
           const gap = (starts[attempt] as number) - (starts[attempt - 1] as number);
           const ceiling = backoffCeiling(attempt, { baseMs: 200, capMs: 600 });
-          assert.ok(gap >= 0 && gap <= ceiling + 400, `retry ${attempt}: waited ${gap} ms, at most ${ceiling} ms + slack`);
+          assert.ok(
+            gap >= 0 && gap <= ceiling + 400,
+            `retry ${attempt}: waited ${gap} ms, at most ${ceiling} ms + slack`,
+          );
         }
         const dead = await herald.queue.get(job.id);
         assert.equal(dead?.attempts, 4);
-        assert.deepEqual(dead?.errors.map((e) => e.attempt), [1, 2, 3, 4]);
+        assert.deepEqual(
+          dead?.errors.map((e) => e.attempt),
+          [1, 2, 3, 4],
+        );
         assert.match(dead?.errors[3]?.error ?? '', /failure 4/);
         assert.ok((await herald.queue.dead()).some((d) => d.id === job.id));
 
         // Replay: a new series of attempts.
         assert.deepEqual(await herald.queue.replay([job.id]), [job.id]);
-        await waitFor(async () => starts.length >= 8 && (await herald.queue.get(job.id))?.status === 'dead', 10_000, 'the replayed series');
+        await waitFor(
+          async () => starts.length >= 8 && (await herald.queue.get(job.id))?.status === 'dead',
+          10_000,
+          'the replayed series',
+        );
         const replayed = await herald.queue.get(job.id);
         assert.equal(replayed?.attempts, 4, 'attempts count anew');
         assert.equal(replayed?.errors.length, 8, 'the first series errors are kept');
@@ -220,11 +298,23 @@ for (const backend of BACKENDS) {
       });
       await worker.start();
       try {
-        const p = await herald.queue.enqueue({ kind: 'permanent', queue: 'perm-q', maxAttempts: 5 });
+        const p = await herald.queue.enqueue({
+          kind: 'permanent',
+          queue: 'perm-q',
+          maxAttempts: 5,
+        });
         const l = await herald.queue.enqueue({ kind: 'later', queue: 'perm-q', maxAttempts: 5 });
-        await waitFor(async () => (await herald.queue.get(p.job.id))?.status === 'dead', 5_000, 'permanent → dead');
+        await waitFor(
+          async () => (await herald.queue.get(p.job.id))?.status === 'dead',
+          5_000,
+          'permanent → dead',
+        );
         assert.equal((await herald.queue.get(p.job.id))?.attempts, 1);
-        await waitFor(async () => (await herald.queue.get(l.job.id)) === null, 5_000, 'later → completed');
+        await waitFor(
+          async () => (await herald.queue.get(l.job.id)) === null,
+          5_000,
+          'later → completed',
+        );
         const laters = seen.filter((s) => s.kind === 'later');
         assert.equal(laters.length, 2);
         const gap = (laters[1]?.at ?? 0) - (laters[0]?.at ?? 0);
@@ -236,10 +326,18 @@ for (const backend of BACKENDS) {
 
     it('a job whose kind no worker handles stays queued, shows in status, and is never dead-lettered', async () => {
       const ran: string[] = [];
-      const worker = herald.worker({ queue: 'kinds-q', pollIntervalMs: 50, handlers: { known: (p: { n: string }) => void ran.push(p.n) } });
+      const worker = herald.worker({
+        queue: 'kinds-q',
+        pollIntervalMs: 50,
+        handlers: { known: (p: { n: string }) => void ran.push(p.n) },
+      });
       await worker.start();
       try {
-        const mystery = await herald.queue.enqueue({ kind: 'mystery', queue: 'kinds-q', maxAttempts: 1 });
+        const mystery = await herald.queue.enqueue({
+          kind: 'mystery',
+          queue: 'kinds-q',
+          maxAttempts: 1,
+        });
         await herald.queue.enqueue({ kind: 'known', queue: 'kinds-q', payload: { n: 'k' } });
         await waitFor(() => ran.length === 1, 3_000, 'the known job');
         const job = await herald.queue.get(mystery.job.id);
@@ -260,10 +358,20 @@ for (const backend of BACKENDS) {
       const { sql } = herald.queue;
       const { job } = await herald.queue.enqueue({ kind: 'fence', queue: 'fence-q' });
       const claim = (worker: string) =>
-        herald.db.query<{ id: string; attempts: number }>(sql.claim, ['fence-q', ['fence'], 1, worker, 50]);
+        herald.db.query<{ id: string; attempts: number }>(sql.claim, [
+          'fence-q',
+          ['fence'],
+          1,
+          worker,
+          50,
+        ]);
       const first = (await claim('A')).rows[0];
       assert.equal(first?.attempts, 1);
-      await waitFor(async () => (await herald.db.query(sql.reclaim)).rows.length === 1, 2_000, 'the lease to expire');
+      await waitFor(
+        async () => (await herald.db.query(sql.reclaim)).rows.length === 1,
+        2_000,
+        'the lease to expire',
+      );
       const second = (await claim('B')).rows[0];
       assert.equal(second?.attempts, 2);
       // A reports late: neither its completion nor its failure is recorded.

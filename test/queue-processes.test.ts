@@ -11,7 +11,15 @@ import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { createHerald, type Herald } from '../src/index.js';
 import { knownMigrations } from '../src/db/migrate.js';
-import { dropSchema, freshSchema, PG_URL, pgClient, pgSkipReason, sleep, waitFor } from './helpers/db.js';
+import {
+  dropSchema,
+  freshSchema,
+  PG_URL,
+  pgClient,
+  pgSkipReason,
+  sleep,
+  waitFor,
+} from './helpers/db.js';
 import { ready, spawnWorker, type WorkerProcess } from './helpers/processes.js';
 import { startPgProxy } from './helpers/proxy.js';
 
@@ -36,7 +44,9 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
     const schema = freshSchema(prefix);
     schemas.push(schema);
     const herald = await createHerald({ databaseUrl: PG_URL, schema, logLevel: 'warn' });
-    await herald.queue.enqueueMany(Array.from({ length: count }, (_, n) => ({ kind: 'job', payload: { n } })));
+    await herald.queue.enqueueMany(
+      Array.from({ length: count }, (_, n) => ({ kind: 'job', payload: { n } })),
+    );
     return { schema, herald };
   }
 
@@ -69,14 +79,23 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
     assert.equal(runs.size, 20_000, 'every job ran');
     const twice = [...runs].filter(([, c]) => c > 1);
     assert.deepEqual(twice, [], 'no job ran twice');
-    assert.ok(a.done().length > 1_000 && b.done().length > 1_000, `both shared the work: ${a.done().length} / ${b.done().length}`);
+    assert.ok(
+      a.done().length > 1_000 && b.done().length > 1_000,
+      `both shared the work: ${a.done().length} / ${b.done().length}`,
+    );
   });
 
   it('kill -9 of a worker holding 100 leased jobs loses none: they run again after the lease, and only they', async () => {
     const { schema, herald } = await seed(300, 'kill');
     await herald.close();
     const lease = { LEASE_MS: 2_000, RECLAIM_MS: 250 };
-    const victim = worker({ HERALD_SCHEMA: schema, MODE: 'hang', CONCURRENCY: 100, PREFETCH: 0, ...lease });
+    const victim = worker({
+      HERALD_SCHEMA: schema,
+      MODE: 'hang',
+      CONCURRENCY: 100,
+      PREFETCH: 0,
+      ...lease,
+    });
     await waitFor(() => victim.started().length === 100, 20_000, 'the victim to hold 100 jobs');
     const held = new Set(victim.started());
     const b = worker({ HERALD_SCHEMA: schema, CONCURRENCY: 10, MODE: 'sleep:5', ...lease });
@@ -85,14 +104,23 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
     victim.child.kill('SIGKILL');
     const killedAt = Date.now();
     await victim.exit;
-    await waitFor(async () => (await jobsLeft(schema)) === 0, 20_000, 'the victim\'s jobs to complete');
+    await waitFor(
+      async () => (await jobsLeft(schema)) === 0,
+      20_000,
+      "the victim's jobs to complete",
+    );
     const recoveredIn = Date.now() - killedAt;
     assert.ok(recoveredIn < 2_000 + 5_000, `recovered in ${recoveredIn} ms (lease 2 s + 5 s)`);
     const runs = countRuns(b, c);
     assert.equal(runs.size, 300, 'no job lost');
-    assert.ok([...runs.values()].every((n) => n === 1), 'the survivors ran each job once');
+    assert.ok(
+      [...runs.values()].every((n) => n === 1),
+      'the survivors ran each job once',
+    );
     // Only the victim's 100 were attempted twice.
-    const second = [...b.lines, ...c.lines].filter((l) => l.startsWith('DONE ') && l.endsWith(' 2')).map((l) => Number(l.split(' ')[1]));
+    const second = [...b.lines, ...c.lines]
+      .filter((l) => l.startsWith('DONE ') && l.endsWith(' 2'))
+      .map((l) => Number(l.split(' ')[1]));
     assert.deepEqual(new Set(second), held);
     assert.equal(second.length, 100);
     b.child.kill('SIGTERM');
@@ -106,7 +134,15 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
     await herald.close();
     const proxy = await startPgProxy(PG_URL);
     try {
-      const env = { DATABASE_URL: proxy.url, HERALD_SCHEMA: schema, CONCURRENCY: 8, MODE: 'sleep:1', LEASE_MS: 10_000, QUERY_TIMEOUT_MS: 3_000, LISTEN_CHECK_MS: 1_000 };
+      const env = {
+        DATABASE_URL: proxy.url,
+        HERALD_SCHEMA: schema,
+        CONCURRENCY: 8,
+        MODE: 'sleep:1',
+        LEASE_MS: 10_000,
+        QUERY_TIMEOUT_MS: 3_000,
+        LISTEN_CHECK_MS: 1_000,
+      };
       const a = worker(env);
       const b = worker(env);
       await waitFor(() => a.done().length + b.done().length >= 2_000, 60_000, '2,000 jobs done');
@@ -116,7 +152,11 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
       const doneAtRestart = a.done().length + b.done().length;
       proxy.refuse(false);
       const restartedAt = Date.now();
-      await waitFor(() => a.done().length + b.done().length > doneAtRestart + 100, 10_000, 'throughput to come back');
+      await waitFor(
+        () => a.done().length + b.done().length > doneAtRestart + 100,
+        10_000,
+        'throughput to come back',
+      );
       const resumedIn = Date.now() - restartedAt;
       await waitFor(async () => (await jobsLeft(schema)) === 0, 120_000, 'the rest of the drain');
       assert.equal(a.child.exitCode, null, 'worker a still running');
@@ -124,7 +164,9 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
       const runs = countRuns(a, b);
       assert.equal(runs.size, 10_000, 'no job lost');
       const dup = [...runs.values()].filter((n) => n > 1).length;
-      process.stderr.write(`  restart: resumed in ${resumedIn} ms; ${dup} jobs ran twice (at-least-once)\n`);
+      process.stderr.write(
+        `  restart: resumed in ${resumedIn} ms; ${dup} jobs ran twice (at-least-once)\n`,
+      );
       assert.ok(resumedIn < 10_000);
       for (const w of [a, b]) {
         w.child.kill('SIGTERM');
@@ -140,7 +182,13 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
     const proxy = await startPgProxy(PG_URL);
     try {
       // A 60 s poll: only a working (or re-established) LISTEN starts jobs quickly.
-      const w = worker({ DATABASE_URL: proxy.url, HERALD_SCHEMA: schema, POLL_MS: 60_000, LISTEN_CHECK_MS: 1_000, LOG_LEVEL: 'info' });
+      const w = worker({
+        DATABASE_URL: proxy.url,
+        HERALD_SCHEMA: schema,
+        POLL_MS: 60_000,
+        LISTEN_CHECK_MS: 1_000,
+        LOG_LEVEL: 'info',
+      });
       await ready(w);
       let t = Date.now();
       await herald.queue.enqueue({ kind: 'job', payload: { n: 1 } });
@@ -150,14 +198,26 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
       proxy.blackhole('listen');
       t = Date.now();
       await herald.queue.enqueue({ kind: 'job', payload: { n: 2 } });
-      await waitFor(() => w.done().includes(2), 8_000, 'job 2, enqueued while LISTEN was black-holed');
+      await waitFor(
+        () => w.done().includes(2),
+        8_000,
+        'job 2, enqueued while LISTEN was black-holed',
+      );
       const recovered = Date.now() - t;
-      assert.ok(w.lines.some((l) => l.includes('db:listen-lost')), 'the loss was noticed');
-      assert.ok(w.lines.some((l) => l.includes('db:listen-reconnected')), 'and LISTEN re-established');
+      assert.ok(
+        w.lines.some((l) => l.includes('db:listen-lost')),
+        'the loss was noticed',
+      );
+      assert.ok(
+        w.lines.some((l) => l.includes('db:listen-reconnected')),
+        'and LISTEN re-established',
+      );
       t = Date.now();
       await herald.queue.enqueue({ kind: 'job', payload: { n: 3 } });
       await waitFor(() => w.done().includes(3), 2_000, 'job 3 (new LISTEN working)');
-      process.stderr.write(`  listen-drop: job enqueued during the black hole started after ${recovered} ms; next job ${Date.now() - t} ms\n`);
+      process.stderr.write(
+        `  listen-drop: job enqueued during the black hole started after ${recovered} ms; next job ${Date.now() - t} ms\n`,
+      );
       w.child.kill('SIGTERM');
       assert.equal((await w.exit).code, 0);
     } finally {
@@ -173,14 +233,20 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
       const a = worker({ HERALD_SCHEMA: schema, MODE: 'freeze:3500', CONCURRENCY: 1, ...lease });
       const jobs = `"${schema}".jobs`;
       // A's event loop is frozen as soon as it claims, so watch the table, not its output.
-      await waitFor(async () => (await client.query(`SELECT 1 FROM ${jobs} WHERE attempts = 1 AND status = 'processing'`)).rowCount, 20_000, 'A to claim');
+      await waitFor(
+        async () =>
+          (await client.query(`SELECT 1 FROM ${jobs} WHERE attempts = 1 AND status = 'processing'`))
+            .rowCount,
+        20_000,
+        'A to claim',
+      );
       const b = worker({ HERALD_SCHEMA: schema, MODE: 'sleep:4000', CONCURRENCY: 1, ...lease });
       await waitFor(() => a.has('STALE'), 15_000, 'A to report a refused (stale) completion');
       const row = (await client.query(`SELECT attempts, status, locked_by FROM ${jobs}`)).rows[0];
       assert.equal(row.attempts, 2, 'the new attempt');
       assert.equal(row.status, 'processing');
       assert.equal(row.locked_by, b.workerId());
-      assert.deepEqual(a.done(), [0], 'A\'s handler did finish');
+      assert.deepEqual(a.done(), [0], "A's handler did finish");
       await waitFor(async () => (await jobsLeft(schema)) === 0, 10_000, 'B to complete');
       assert.deepEqual(b.done(), [0]);
       for (const w of [a, b]) {
@@ -195,7 +261,12 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
   it('SIGTERM: no new claims, the 50 running jobs finish, the rest go back untouched, exit 0', async () => {
     const { schema, herald } = await seed(200, 'shutdown');
     try {
-      const w = worker({ HERALD_SCHEMA: schema, MODE: 'sleep:2000', CONCURRENCY: 50, GRACE_MS: 10_000 });
+      const w = worker({
+        HERALD_SCHEMA: schema,
+        MODE: 'sleep:2000',
+        CONCURRENCY: 50,
+        GRACE_MS: 10_000,
+      });
       await waitFor(() => w.started().length === 50, 20_000, '50 jobs running');
       const t = Date.now();
       w.child.kill('SIGTERM');
@@ -204,8 +275,16 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
       assert.ok(Date.now() - t < 10_000, 'within the grace period');
       assert.equal(w.started().length, 50, 'no new claims');
       assert.deepEqual(new Set(w.done()), new Set(w.started()), 'the running jobs finished');
-      const rows = (await client.query(`SELECT status, attempts, count(*)::int AS n FROM "${schema}".jobs GROUP BY 1, 2`)).rows;
-      assert.deepEqual(rows, [{ status: 'queued', attempts: 0, n: 150 }], 'nothing stuck in processing; unstarted attempts not counted');
+      const rows = (
+        await client.query(
+          `SELECT status, attempts, count(*)::int AS n FROM "${schema}".jobs GROUP BY 1, 2`,
+        )
+      ).rows;
+      assert.deepEqual(
+        rows,
+        [{ status: 'queued', attempts: 0, n: 150 }],
+        'nothing stuck in processing; unstarted attempts not counted',
+      );
     } finally {
       await herald.close();
     }
@@ -216,23 +295,41 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
     schemas.push(schema);
     const bin = new URL('../bin/herald.js', import.meta.url).pathname;
     const children = Array.from({ length: 20 }, () => {
-      const child = spawn(process.execPath, [bin, 'worker', '--database-url', PG_URL, '--schema', schema], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [bin, 'worker', '--database-url', PG_URL, '--schema', schema],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const exit = new Promise<number | null>((resolve) =>
+        child.on('exit', (code) => resolve(code)),
+      );
       return { child, exit, out: () => out };
     });
     try {
-      await waitFor(() => children.every((c) => c.out().includes('herald:started') || c.child.exitCode !== null), 60_000, 'all 20 to start');
+      await waitFor(
+        () =>
+          children.every((c) => c.out().includes('herald:started') || c.child.exitCode !== null),
+        60_000,
+        'all 20 to start',
+      );
       const failed = children.filter((c) => !c.out().includes('herald:started'));
-      assert.deepEqual(failed.map((c) => c.out()), [], 'every process started');
+      assert.deepEqual(
+        failed.map((c) => c.out()),
+        [],
+        'every process started',
+      );
       const migrated = children.filter((c) => c.out().includes('db:migrated'));
       assert.equal(migrated.length, 1, 'exactly one process installed the schema');
       const { rows } = await client.query(`SELECT id FROM "${schema}".migrations ORDER BY id`);
-      assert.deepEqual(rows.map((r: { id: number }) => r.id), knownMigrations().map((m) => m.id));
+      assert.deepEqual(
+        rows.map((r: { id: number }) => r.id),
+        knownMigrations().map((m) => m.id),
+      );
       for (const c of children) c.child.kill('SIGTERM');
       const codes = await Promise.all(children.map((c) => c.exit));
       assert.deepEqual(codes, Array(20).fill(0));

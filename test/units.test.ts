@@ -26,7 +26,10 @@ describe('backoff', () => {
 
   it('grows exponentially up to the cap', () => {
     const o = { baseMs: 1_000, capMs: 10_000 };
-    assert.deepEqual([1, 2, 3, 4, 5, 60].map((n) => backoffCeiling(n, o)), [1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 60].map((n) => backoffCeiling(n, o)),
+      [1_000, 2_000, 4_000, 8_000, 10_000, 10_000],
+    );
   });
 });
 
@@ -44,14 +47,23 @@ describe('job validation', () => {
   it('reports every bad field at once', () => {
     assert.throws(
       () => toJobRow({ kind: '', delayMs: -5, maxAttempts: 0, priority: 1.5 }, 1000),
-      (e: unknown) => e instanceof ValidationError && e.issues.map((i) => i.field).sort().join() === 'delayMs,kind,maxAttempts,priority',
+      (e: unknown) =>
+        e instanceof ValidationError &&
+        e.issues
+          .map((i) => i.field)
+          .sort()
+          .join() === 'delayMs,kind,maxAttempts,priority',
     );
   });
 });
 
 describe('configuration', () => {
   it('flags win over environment, environment over defaults', () => {
-    const c = resolveConfig({ env: { HERALD_PORT: '9000', HERALD_CONCURRENCY: '4' }, flags: { port: 9100 }, noFile: true });
+    const c = resolveConfig({
+      env: { HERALD_PORT: '9000', HERALD_CONCURRENCY: '4' },
+      flags: { port: 9100 },
+      noFile: true,
+    });
     assert.equal(c.port, 9100);
     assert.equal(c.worker.concurrency, 4);
     assert.equal(c.worker.leaseMs, 30_000);
@@ -60,9 +72,16 @@ describe('configuration', () => {
 
   it('a bad setting names the setting and its environment variable', () => {
     assert.throws(
-      () => resolveConfig({ env: { HERALD_LEASE_MS: '-1', HERALD_SCHEMA: 'Robert"); DROP' }, noFile: true }),
+      () =>
+        resolveConfig({
+          env: { HERALD_LEASE_MS: '-1', HERALD_SCHEMA: 'Robert"); DROP' },
+          noFile: true,
+        }),
       (e: unknown) =>
-        e instanceof HeraldError && e.code === 'config_invalid' && /worker\.leaseMs \(HERALD_LEASE_MS\)/.test(e.message) && /schema \(HERALD_SCHEMA\)/.test(e.message),
+        e instanceof HeraldError &&
+        e.code === 'config_invalid' &&
+        /worker\.leaseMs \(HERALD_LEASE_MS\)/.test(e.message) &&
+        /schema \(HERALD_SCHEMA\)/.test(e.message),
     );
   });
 });

@@ -38,7 +38,11 @@ class HeraldAdapter implements QueueAdapter {
     } finally {
       await client.end();
     }
-    this.herald = await createHerald({ databaseUrl: DATABASE_URL, schema: SCHEMA, logLevel: 'warn' });
+    this.herald = await createHerald({
+      databaseUrl: DATABASE_URL,
+      schema: SCHEMA,
+      logLevel: 'warn',
+    });
   }
 
   private get h(): Herald {

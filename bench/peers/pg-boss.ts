@@ -24,7 +24,7 @@ import { DATABASE_URL, progress, sleep } from '../env.js';
 
 const SCHEMA = 'bench_pgboss';
 const QUEUE = 'bench';
-const TUNED_BATCH_SIZE = 100;
+const TUNED_BATCH_SIZE = Number(process.env.HERALD_BENCH_PGBOSS_BATCH_SIZE ?? 100);
 const TUNED_POLLING_INTERVAL_S = 0.5;
 const OFFWORK_GRACE_MS = 1_500;
 

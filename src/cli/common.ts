@@ -18,10 +18,16 @@ export interface SettingsFlags {
 /** Adds the database flags every command takes. */
 export function withDbFlags(cmd: Command): Command {
   return cmd
-    .option('--database-url <url>', 'PostgreSQL server (env DATABASE_URL); absent: the embedded database')
+    .option(
+      '--database-url <url>',
+      'PostgreSQL server (env DATABASE_URL); absent: the embedded database',
+    )
     .option('--data-dir <dir>', 'embedded database folder (env HERALD_DATA_DIR, default ./.herald)')
     .option('--config <path>', 'folder or file holding herald.config.json (env HERALD_CONFIG)')
-    .option('--schema <name>', 'PostgreSQL schema for Herald\'s tables (env HERALD_SCHEMA, default herald)');
+    .option(
+      '--schema <name>',
+      "PostgreSQL schema for Herald's tables (env HERALD_SCHEMA, default herald)",
+    );
 }
 
 export function configFrom(flags: SettingsFlags, overrides: HeraldConfigInput = {}): HeraldConfig {
@@ -29,7 +35,7 @@ export function configFrom(flags: SettingsFlags, overrides: HeraldConfigInput = 
   if (flags.databaseUrl) fromFlags.databaseUrl = flags.databaseUrl;
   if (flags.dataDir) fromFlags.dataDir = flags.dataDir;
   if (flags.schema) fromFlags.schema = flags.schema;
-  if (flags.port) fromFlags.port = flags.port as unknown as number; // coerced and checked by the schema
+  if (flags.port) fromFlags.port = flags.port; // a string: coerced and checked by the schema
   if (flags.host) fromFlags.host = flags.host;
   if (flags.logLevel) fromFlags.logLevel = flags.logLevel as HeraldConfig['logLevel'];
   if (flags.concurrency) fromFlags.worker = { concurrency: flags.concurrency as unknown as number };

@@ -7,7 +7,9 @@ export function jobsCommand(): Command {
   const jobs = new Command('jobs').description('inspect and repair the job queue');
 
   withDbFlags(jobs.command('status'))
-    .description('counts by queue, kind and status; the lag of the oldest due job; whether a worker handles it')
+    .description(
+      'counts by queue, kind and status; the lag of the oldest due job; whether a worker handles it',
+    )
     .option('--json', 'print JSON')
     .action(async (flags: SettingsFlags & { json?: boolean }) => {
       const herald = await openForCommand(flags);
@@ -34,12 +36,15 @@ export function jobsCommand(): Command {
     });
 
   withDbFlags(jobs.command('dead'))
-    .description('dead jobs (failed every attempt, or permanently), newest first, with their last error')
+    .description(
+      'dead jobs (failed every attempt, or permanently), newest first, with their last error',
+    )
     .option('--limit <n>', 'how many', '20')
-    .option('--json', 'print JSON, with every attempt\'s error')
+    .option('--json', "print JSON, with every attempt's error")
     .action(async (flags: SettingsFlags & { json?: boolean; limit: string }) => {
       const limit = Number(flags.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new ValidationError([{ field: '--limit', message: 'must be a positive integer' }]);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new ValidationError([{ field: '--limit', message: 'must be a positive integer' }]);
       const herald = await openForCommand(flags);
       try {
         const dead = await herald.queue.dead(limit);
@@ -68,13 +73,17 @@ export function jobsCommand(): Command {
     .option('--all', 'replay every dead job')
     .action(async (id: string | undefined, flags: SettingsFlags & { all?: boolean }) => {
       if (!id === !flags.all) {
-        throw new ValidationError([{ field: 'id', message: 'give one job id, or --all (not both)' }]);
+        throw new ValidationError([
+          { field: 'id', message: 'give one job id, or --all (not both)' },
+        ]);
       }
       const herald = await openForCommand(flags);
       try {
         const replayed = await herald.queue.replay(flags.all ? 'all' : [id as string]);
         if (!flags.all && replayed.length === 0) {
-          process.stderr.write(`herald: job ${id} is not dead (or its key is live in another job); nothing replayed\n`);
+          process.stderr.write(
+            `herald: job ${id} is not dead (or its key is live in another job); nothing replayed\n`,
+          );
           process.exitCode = 1;
           return;
         }
@@ -93,7 +102,11 @@ function print(text: string): void {
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)].join('\n');
 }
 

@@ -23,9 +23,16 @@ async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
     await worker.start();
     workers.push(worker);
   }
-  const server = roles.includes('api') ? await startServer(makeApp(herald), config.port, config.host) : undefined;
+  const server = roles.includes('api')
+    ? await startServer(makeApp(herald), config.port, config.host)
+    : undefined;
   herald.log.info(
-    { roles, database: herald.db.kind, where: herald.db.where, ...(server ? { url: `http://${config.host}:${server.port}` } : {}) },
+    {
+      roles,
+      database: herald.db.kind,
+      where: herald.db.where,
+      ...(server ? { url: `http://${config.host}:${server.port}` } : {}),
+    },
     'herald:started',
   );
   await runUntilSignal({ herald, workers, ...(server ? { server } : {}) });
@@ -38,15 +45,21 @@ function serveCommand(name: string, roles: Role[], description: string): Command
       .option('--port <port>', 'HTTP port (env HERALD_PORT, default 8710)')
       .option('--host <host>', 'HTTP bind address (env HERALD_HOST, default 127.0.0.1)');
   }
-  if (roles.includes('worker')) cmd.option('--concurrency <n>', 'jobs run at once (env HERALD_CONCURRENCY, default 10)');
-  return cmd.option('--log-level <level>', 'trace|debug|info|warn|error (env HERALD_LOG_LEVEL)').action((flags: SettingsFlags) => run(roles, flags));
+  if (roles.includes('worker'))
+    cmd.option('--concurrency <n>', 'jobs run at once (env HERALD_CONCURRENCY, default 10)');
+  return cmd
+    .option('--log-level <level>', 'trace|debug|info|warn|error (env HERALD_LOG_LEVEL)')
+    .action((flags: SettingsFlags) => run(roles, flags));
 }
 
 export function program(): Command {
-  const prog = new Command('herald')
-    .description('Herald: a self-hosted notification engine (docs: README.md and docs/)');
+  const prog = new Command('herald').description(
+    'Herald: a self-hosted notification engine (docs: README.md and docs/)',
+  );
 
-  prog.addCommand(serveCommand('start', ['api', 'worker'], 'run the API and the workers in one process'));
+  prog.addCommand(
+    serveCommand('start', ['api', 'worker'], 'run the API and the workers in one process'),
+  );
   prog.addCommand(serveCommand('api', ['api'], 'run only the HTTP API'));
   prog.addCommand(serveCommand('worker', ['worker'], 'run only the workers'));
 
@@ -54,7 +67,11 @@ export function program(): Command {
     .description('bring the database schema up to date (start does this too)')
     .action(async (flags: SettingsFlags) => {
       const config = configFrom(flags);
-      const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: makeLogger('warn') });
+      const db = await openDb({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        log: makeLogger('warn'),
+      });
       try {
         const { applied, current } = await migrate(db, config.schema);
         process.stdout.write(
@@ -72,7 +89,9 @@ export function program(): Command {
   // Subcommands added with addCommand do not inherit output settings: give every one the
   // same one-line `herald: ...` errors.
   const oneLine = (cmd: Command): void => {
-    cmd.configureOutput({ outputError: (str, write) => write(`herald: ${str.replace(/^error: /, '')}`) });
+    cmd.configureOutput({
+      outputError: (str, write) => write(`herald: ${str.replace(/^error: /, '')}`),
+    });
     cmd.showSuggestionAfterError();
     cmd.commands.forEach(oneLine);
   };

@@ -78,10 +78,10 @@ export async function migrate(db: Db, schema: string): Promise<MigrateResult> {
         if (done.has(m.id)) continue;
         try {
           await conn.exec(`BEGIN;\n${render(m.sql, schema)}`);
-          await conn.query(`INSERT INTO ${quoteIdent(schema)}.migrations (id, name) VALUES ($1, $2)`, [
-            m.id,
-            m.name,
-          ]);
+          await conn.query(
+            `INSERT INTO ${quoteIdent(schema)}.migrations (id, name) VALUES ($1, $2)`,
+            [m.id, m.name],
+          );
           await conn.exec('COMMIT');
         } catch (err) {
           await conn.exec('ROLLBACK').catch(() => undefined);

@@ -20,7 +20,7 @@ export interface OpenDbOptions {
 
 export async function openDb(options: OpenDbOptions): Promise<Db> {
   if (options.databaseUrl) {
-    const db = await makePgDb({
+    const db = makePgDb({
       url: options.databaseUrl,
       log: options.log,
       poolSize: options.poolSize ?? 10,

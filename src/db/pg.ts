@@ -35,7 +35,7 @@ export function describeUrl(url: string): string {
   }
 }
 
-export async function makePgDb(options: PgDbOptions): Promise<Db> {
+export function makePgDb(options: PgDbOptions): Db {
   const { url, log } = options;
   const queryTimeoutMs = options.queryTimeoutMs ?? 30_000;
   const connection = {
@@ -168,7 +168,8 @@ class PgListener {
     });
     try {
       await client.connect();
-      for (const channel of this.channels.keys()) await client.query(`LISTEN ${quoteIdent(channel)}`);
+      for (const channel of this.channels.keys())
+        await client.query(`LISTEN ${quoteIdent(channel)}`);
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
@@ -185,10 +186,12 @@ class PgListener {
       const t = setTimeout(() => resolve('timeout'), Math.min(5_000, this.checkMs));
       t.unref();
     });
-    const answer = await Promise.race([client.query('SELECT 1').then(() => 'ok' as const), timeout]).catch(
-      (err: unknown) => toError(err),
-    );
-    if (answer !== 'ok') this.lost(client, answer === 'timeout' ? new Error('no answer to a check') : answer);
+    const answer = await Promise.race([
+      client.query('SELECT 1').then(() => 'ok' as const),
+      timeout,
+    ]).catch((err: unknown) => toError(err));
+    if (answer !== 'ok')
+      this.lost(client, answer === 'timeout' ? new Error('no answer to a check') : answer);
   }
 
   private lost(client: pg.Client, err: Error): void {
@@ -196,7 +199,9 @@ class PgListener {
     this.client = undefined;
     clearInterval(this.checkTimer);
     // Destroy the socket: a black-holed connection would otherwise linger half-open.
-    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    (
+      client as unknown as { connection?: { stream?: { destroy(): void } } }
+    ).connection?.stream?.destroy();
     client.end().catch(() => undefined);
     if (this.closed) return;
     this.log.warn({ err: err.message }, 'db:listen-lost');

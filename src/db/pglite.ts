@@ -39,11 +39,11 @@ export async function makePgliteDb(options: PgliteDbOptions = {}): Promise<Db> {
   return {
     kind: 'pglite',
     where: dir ?? '(in memory)',
-    query: self.query,
+    query: (text, params) => self.query(text, params),
     transaction: (fn) => pglite.transaction((tx) => fn(asQueryable(tx))),
     withConnection: (fn) => {
       const conn: Connection = {
-        query: self.query,
+        query: (text, params) => self.query(text, params),
         exec: async (script) => {
           await pglite.exec(script);
         },

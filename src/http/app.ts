@@ -19,11 +19,21 @@ export function makeApp(herald: Herald): Hono {
     try {
       const version = await appliedVersion(herald.db, herald.config.schema);
       if (version !== latest) {
-        return problem(c, 503, 'not_ready', `the database schema is at migration ${version} of ${latest}; run \`herald migrate\``);
+        return problem(
+          c,
+          503,
+          'not_ready',
+          `the database schema is at migration ${version} of ${latest}; run \`herald migrate\``,
+        );
       }
       return c.json({ status: 'ready', database: herald.db.kind, migration: version });
     } catch (err) {
-      return problem(c, 503, 'database_unreachable', `the database does not answer: ${toError(err).message}`);
+      return problem(
+        c,
+        503,
+        'database_unreachable',
+        `the database does not answer: ${toError(err).message}`,
+      );
     }
   });
 
@@ -37,6 +47,12 @@ export function problem(
   code: string,
   detail: string,
 ): Response {
-  const body = { type: `https://herald.dev/problems/${code}`, title: code.replace(/_/g, ' '), status, detail, code };
+  const body = {
+    type: `https://herald.dev/problems/${code}`,
+    title: code.replace(/_/g, ' '),
+    status,
+    detail,
+    code,
+  };
   return c.body(JSON.stringify(body), status, { 'content-type': 'application/problem+json' });
 }

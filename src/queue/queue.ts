@@ -7,7 +7,12 @@ import { jobsChannel } from '../db/migrate.js';
 import { HeraldError, ValidationError, type FieldIssue } from '../errors.js';
 import type { DeadJob, Enqueued, Job, JobError, JobSpec, JobStatus } from '../types.js';
 import { makeQueueSql, type QueueSql } from './sql.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES_CEILING, toJobRow, type JobRow } from './validate.js';
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  MAX_PAYLOAD_BYTES_CEILING,
+  toJobRow,
+  type JobRow,
+} from './validate.js';
 
 export interface QueueOptions {
   schema: string;
@@ -53,11 +58,23 @@ export function makeQueue(db: Db, options: QueueOptions) {
   async function enqueue(spec: JobSpec, opts: EnqueueOptions = {}): Promise<Enqueued> {
     const row = toJobRow(spec, maxPayloadBytes);
     const q = opts.tx ?? db;
-    const params = [row.queue, row.kind, row.payload, row.priority, row.run_at, row.delay_ms, row.max_attempts, row.key];
+    const params = [
+      row.queue,
+      row.kind,
+      row.payload,
+      row.priority,
+      row.run_at,
+      row.delay_ms,
+      row.max_attempts,
+      row.key,
+    ];
     // A keyed insert that meets a live job returns that job. The live job may finish between
     // our insert and our look-up; then the insert is tried again.
     for (let round = 0; round < 10; round++) {
-      const inserted = await q.query<JobDbRow & { replaced?: boolean }>(spec.replace ? sql.insertOrReplace : sql.insert, params);
+      const inserted = await q.query<JobDbRow & { replaced?: boolean }>(
+        spec.replace ? sql.insertOrReplace : sql.insert,
+        params,
+      );
       const first = inserted.rows[0];
       if (first) return { job: toJob(first), created: !first.replaced };
       const live = await q.query<JobDbRow>(sql.liveByKey, [row.key]);
@@ -72,12 +89,16 @@ export function makeQueue(db: Db, options: QueueOptions) {
    * result per spec, in order.
    */
   async function enqueueMany(specs: JobSpec[], opts: EnqueueOptions = {}): Promise<Enqueued[]> {
-    if (!Array.isArray(specs)) throw new ValidationError([{ field: 'jobs', message: 'must be an array' }]);
+    if (!Array.isArray(specs))
+      throw new ValidationError([{ field: 'jobs', message: 'must be an array' }]);
     const rows: JobRow[] = [];
     const issues: FieldIssue[] = [];
     specs.forEach((spec, i) => {
       try {
-        if (spec?.replace) throw new ValidationError([{ field: `[${i}].replace`, message: 'is not supported in enqueueMany; use enqueue' }]);
+        if (spec?.replace)
+          throw new ValidationError([
+            { field: `[${i}].replace`, message: 'is not supported in enqueueMany; use enqueue' },
+          ]);
         rows.push(toJobRow(spec, maxPayloadBytes, `[${i}].`));
       } catch (err) {
         if (err instanceof ValidationError) issues.push(...err.issues);
@@ -85,7 +106,9 @@ export function makeQueue(db: Db, options: QueueOptions) {
       }
     });
     if (issues.length > 0) {
-      const allTooLarge = issues.every((i) => i.field.endsWith('.payload') && i.message.includes('the limit is'));
+      const allTooLarge = issues.every(
+        (i) => i.field.endsWith('.payload') && i.message.includes('the limit is'),
+      );
       throw new ValidationError(issues, allTooLarge ? 'payload_too_large' : 'validation_failed');
     }
     if (rows.length === 0) return [];
@@ -101,7 +124,9 @@ export function makeQueue(db: Db, options: QueueOptions) {
   }
 
   async function insertChunk(q: Queryable, rows: JobRow[]): Promise<Enqueued[]> {
-    const batch = JSON.stringify(rows.map((r, ord) => ({ ...r, ord, payload: JSON.parse(r.payload) as unknown })));
+    const batch = JSON.stringify(
+      rows.map((r, ord) => ({ ...r, ord, payload: JSON.parse(r.payload) as unknown })),
+    );
     const inserted = (await q.query<JobDbRow>(sql.insertMany, [batch])).rows;
     // RETURNING yields rows in insertion order (the SELECT is ordered by input position):
     // unkeyed inputs take them in turn; keyed ones are matched by key.
@@ -112,7 +137,9 @@ export function makeQueue(db: Db, options: QueueOptions) {
       if (job.key === null) unkeyed.push(job);
       else byKey.set(job.key, job);
     }
-    const missingKeys = rows.filter((r) => r.key !== null && !byKey.has(r.key)).map((r) => r.key as string);
+    const missingKeys = rows
+      .filter((r) => r.key !== null && !byKey.has(r.key))
+      .map((r) => r.key as string);
     const existing = new Map<string, Job>();
     if (missingKeys.length > 0) {
       for (const r of (await q.query<JobDbRow>(sql.liveByKeys, [missingKeys])).rows) {
@@ -130,7 +157,11 @@ export function makeQueue(db: Db, options: QueueOptions) {
         return { job: mine, created: true };
       }
       const job = mine ?? existing.get(r.key);
-      if (!job) throw new HeraldError('conflict', `key "${r.key}" changed hands during the insert; try again`);
+      if (!job)
+        throw new HeraldError(
+          'conflict',
+          `key "${r.key}" changed hands during the insert; try again`,
+        );
       return { job, created: false };
     });
   }
@@ -178,7 +209,10 @@ export function makeQueue(db: Db, options: QueueOptions) {
         kind: r.kind,
         status: r.status,
         count: Number(r.count),
-        oldestDueLagMs: r.oldest_due_lag_ms === null ? null : Math.max(0, Math.round(Number(r.oldest_due_lag_ms))),
+        oldestDueLagMs:
+          r.oldest_due_lag_ms === null
+            ? null
+            : Math.max(0, Math.round(Number(r.oldest_due_lag_ms))),
         handled: r.handled,
       }));
     },

@@ -57,11 +57,15 @@ export function toJobRow(spec: JobSpec, maxPayloadBytes: number, prefix = ''): J
   if (spec.runAt !== undefined && spec.delayMs !== undefined) {
     bad('runAt', 'give runAt or delayMs, not both');
   }
-  if (spec.runAt !== undefined && !(spec.runAt instanceof Date && !Number.isNaN(spec.runAt.getTime()))) {
+  if (
+    spec.runAt !== undefined &&
+    !(spec.runAt instanceof Date && !Number.isNaN(spec.runAt.getTime()))
+  ) {
     bad('runAt', 'must be a valid Date');
   }
   if (spec.delayMs !== undefined) {
-    if (typeof spec.delayMs !== 'number' || !Number.isFinite(spec.delayMs)) bad('delayMs', 'must be a finite number');
+    if (typeof spec.delayMs !== 'number' || !Number.isFinite(spec.delayMs))
+      bad('delayMs', 'must be a finite number');
     else if (spec.delayMs < 0) bad('delayMs', 'must not be negative');
   }
   if (spec.priority !== undefined && !isIntIn(spec.priority, -INT32_MAX, INT32_MAX)) {
@@ -70,14 +74,21 @@ export function toJobRow(spec: JobSpec, maxPayloadBytes: number, prefix = ''): J
   if (spec.maxAttempts !== undefined && !isIntIn(spec.maxAttempts, 1, 1000)) {
     bad('maxAttempts', 'must be an integer from 1 to 1000');
   }
-  if (spec.key !== undefined && (typeof spec.key !== 'string' || spec.key.length < 1 || spec.key.length > 512)) {
+  if (
+    spec.key !== undefined &&
+    (typeof spec.key !== 'string' || spec.key.length < 1 || spec.key.length > 512)
+  ) {
     bad('key', 'must be a string of 1 to 512 characters');
   }
-  if (spec.replace !== undefined && typeof spec.replace !== 'boolean') bad('replace', 'must be a boolean');
+  if (spec.replace !== undefined && typeof spec.replace !== 'boolean')
+    bad('replace', 'must be a boolean');
   if (spec.replace && spec.key === undefined) bad('replace', 'needs a key');
 
   if (issues.length > 0) {
-    throw new ValidationError(issues, tooLarge && issues.length === 1 ? 'payload_too_large' : 'validation_failed');
+    throw new ValidationError(
+      issues,
+      tooLarge && issues.length === 1 ? 'payload_too_large' : 'validation_failed',
+    );
   }
   return {
     queue: spec.queue ?? 'default',

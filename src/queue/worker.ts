@@ -104,7 +104,8 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
   const shutdownGraceMs = options.shutdownGraceMs ?? 25_000;
   const backoff = { ...defaultBackoff, ...options.backoff };
   const completionDelayMs = options.completionDelayMs ?? 0;
-  const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const workerId =
+    options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const log = ctx.log.child({ worker: workerId, queue: queueName });
   const events = new EventEmitter<WorkerEvents>();
 
@@ -143,7 +144,8 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
   async function claim(want: number): Promise<void> {
     let rows: JobDbRow[];
     try {
-      rows = (await db.query<JobDbRow>(sql.claim, [queueName, kinds, want, workerId, leaseMs])).rows;
+      rows = (await db.query<JobDbRow>(sql.claim, [queueName, kinds, want, workerId, leaseMs]))
+        .rows;
       claimFailures = 0;
     } catch (err) {
       claimFailures++;
@@ -153,7 +155,13 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       return;
     }
     for (const row of rows) {
-      const h: Held = { job: toJob(row), attempt: row.attempts, controller: new AbortController(), started: false, lost: false };
+      const h: Held = {
+        job: toJob(row),
+        attempt: row.attempts,
+        controller: new AbortController(),
+        started: false,
+        lost: false,
+      };
       held.set(h.job.id, h);
       buffer.push(h);
     }
@@ -176,7 +184,8 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     }
     // Refill before the buffer runs dry, so slots do not wait for a claim round trip. (A claim
     // in flight decides by itself whether to go on: only outside triggers set fetchAgain.)
-    if (!fetchInFlight && buffer.length <= prefetch / 2 && held.size < concurrency + prefetch) fetch();
+    if (!fetchInFlight && buffer.length <= prefetch / 2 && held.size < concurrency + prefetch)
+      fetch();
   }
 
   async function runJob(h: Held): Promise<void> {
@@ -193,7 +202,9 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     let failure: Error | undefined;
     try {
       await Promise.race([
-        (async () => handler(job.payload, { job, signal: h.controller.signal, log: jobLog }))(),
+        Promise.resolve().then(() =>
+          handler(job.payload, { job, signal: h.controller.signal, log: jobLog }),
+        ),
         aborted(h.controller.signal),
       ]);
     } catch (err) {
@@ -242,7 +253,10 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
         completing.delete(h.job.id);
         if (recorded.has(h.job.id)) events.emit('job:complete', h.job);
         else {
-          log.warn({ jobId: h.job.id, attempt: h.attempt }, 'job:stale (completion refused: another attempt holds the job)');
+          log.warn(
+            { jobId: h.job.id, attempt: h.attempt },
+            'job:stale (completion refused: another attempt holds the job)',
+          );
           events.emit('job:stale', h.job);
         }
       }
@@ -260,9 +274,12 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
 
   async function recordFailure(h: Held, error: Error, jobLog: Logger): Promise<void> {
     const { job } = h;
-    const permanent = error instanceof PermanentError || (error as { permanent?: unknown }).permanent === true;
+    const permanent =
+      error instanceof PermanentError || (error as { permanent?: unknown }).permanent === true;
     const retryAfter =
-      error instanceof RetryLaterError ? error.retryAfterMs : (error as { retryAfterMs?: unknown }).retryAfterMs;
+      error instanceof RetryLaterError
+        ? error.retryAfterMs
+        : (error as { retryAfterMs?: unknown }).retryAfterMs;
     const delay =
       typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0
         ? retryAfter
@@ -270,7 +287,13 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     const text = describeError(error);
     for (let tries = 0; ; tries++) {
       try {
-        const { rows } = await db.query<{ status: string }>(sql.fail, [job.id, h.attempt, delay, text, permanent]);
+        const { rows } = await db.query<{ status: string }>(sql.fail, [
+          job.id,
+          h.attempt,
+          delay,
+          text,
+          permanent,
+        ]);
         const row = rows[0];
         if (!row) {
           events.emit('job:stale', job);
@@ -287,7 +310,10 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
         // The database is away. Give up after a while: the lease then expires and the job
         // is retried by the reclaim sweep, which counts the attempt the same way.
         if (tries >= 5 || state === 'stopped') {
-          report(err, `recording the failure of job ${job.id} failed; its lease will expire and it will be retried`);
+          report(
+            err,
+            `recording the failure of job ${job.id} failed; its lease will expire and it will be retried`,
+          );
           return;
         }
         await sleep(500 * (tries + 1));
@@ -351,9 +377,16 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       held.delete(h.job.id);
     }
     try {
-      await db.query(sql.release, [list.map((h) => h.job.id), list.map((h) => h.attempt), list.map((h) => h.started)]);
+      await db.query(sql.release, [
+        list.map((h) => h.job.id),
+        list.map((h) => h.attempt),
+        list.map((h) => h.started),
+      ]);
     } catch (err) {
-      report(err, `releasing ${list.length} jobs failed; they return to the queue when their leases expire`);
+      report(
+        err,
+        `releasing ${list.length} jobs failed; they return to the queue when their leases expire`,
+      );
     }
   }
 
@@ -447,7 +480,9 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
         if (pendingCompletions.length > 0 && flushesInFlight === 0) await flush();
         else await sleep(25);
       }
-      await db.query(sql.workerGone, [workerId]).catch((err: unknown) => report(err, 'deregistering failed'));
+      await db
+        .query(sql.workerGone, [workerId])
+        .catch((err: unknown) => report(err, 'deregistering failed'));
       state = 'stopped';
       log.info('worker:stopped');
     },

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createHerald, type CreateHeraldOptions, type Herald } from '../../src/index.js';
 
-export const PG_URL = process.env.HERALD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const PG_URL =
+  process.env.HERALD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 let reachable: Promise<string | undefined> | undefined;
 
@@ -21,7 +22,8 @@ export function pgSkipReason(): Promise<string | undefined> {
       return undefined;
     } catch (err) {
       const why = `PostgreSQL tests skipped: cannot reach ${PG_URL} (${(err as Error).message}); set HERALD_TEST_DATABASE_URL`;
-      if (process.env.CI === 'true') throw new Error(`${why} — under CI they must run`);
+      if (process.env.CI === 'true')
+        throw new Error(`${why} — under CI they must run`, { cause: err });
       process.stderr.write(why + '\n');
       return why;
     } finally {
@@ -56,7 +58,10 @@ export type Backend = 'pglite' | 'pg';
 export const BACKENDS: Backend[] = ['pglite', 'pg'];
 
 /** Opens Herald on a backend: PGlite in memory, or PostgreSQL in a fresh schema. */
-export async function openHerald(backend: Backend, options: CreateHeraldOptions = {}): Promise<Herald> {
+export async function openHerald(
+  backend: Backend,
+  options: CreateHeraldOptions = {},
+): Promise<Herald> {
   const base: CreateHeraldOptions = { logLevel: 'warn', ...options };
   if (backend === 'pglite') return createHerald({ dataDir: ':memory:', ...base });
   return createHerald({ databaseUrl: PG_URL, schema: freshSchema(), ...base });
@@ -75,12 +80,17 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  timeoutMs: number,
+  what: string,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(25);
   }
 }

@@ -19,7 +19,10 @@ export interface WorkerProcess {
 
 export function spawnWorker(env: Record<string, string | number>): WorkerProcess {
   const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...process.env, ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) },
+    env: {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -50,6 +53,10 @@ export function spawnWorker(env: Record<string, string | number>): WorkerProcess
 }
 
 export async function ready(w: WorkerProcess, timeoutMs = 20_000): Promise<void> {
-  await waitFor(() => w.has('READY') || w.child.exitCode !== null, timeoutMs, 'a worker process to start');
+  await waitFor(
+    () => w.has('READY') || w.child.exitCode !== null,
+    timeoutMs,
+    'a worker process to start',
+  );
   if (!w.has('READY')) throw new Error(`worker exited: ${w.stderr.join('')}`);
 }
