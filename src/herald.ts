@@ -17,6 +17,7 @@ import { parseConfig, type HeraldConfig, type HeraldConfigInput } from './config
 import { makeLogger, type Logger } from './obs/log.js';
 import { makeQueue, type Queue } from './queue/queue.js';
 import { makeWorker, type Worker, type WorkerOptions } from './queue/worker.js';
+import { makeMetrics, type Metrics } from './obs/metrics.js';
 
 export interface CreateHeraldOptions extends HeraldConfigInput {
   /** A resolved configuration (the CLI passes one); other options are ignored when given. */
@@ -31,6 +32,8 @@ export interface Herald {
   readonly db: Db;
   readonly log: Logger;
   readonly queue: Queue;
+  /** Prometheus metrics of this process (served at GET /metrics). */
+  readonly metrics: Metrics;
   /** A worker pool with the configured defaults; options given here win. Call `start()` on it. */
   worker(options: WorkerOptions): Worker;
   /** Stops the workers made here (gracefully) and closes the database. */
@@ -71,12 +74,14 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
 
   const queue = makeQueue(db, { schema: config.schema, maxPayloadBytes: config.maxPayloadBytes });
   const workers = new Set<Worker>();
+  const metrics = makeMetrics(queue);
 
   return {
     config,
     db,
     log,
     queue,
+    metrics,
     worker(workerOptions) {
       const w = config.worker;
       const worker = makeWorker(
@@ -93,6 +98,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
         },
       );
       workers.add(worker);
+      metrics.watch(worker, workerOptions.queue ?? 'default');
       return worker;
     },
     async close() {

@@ -37,6 +37,12 @@ export function makeApp(herald: Herald): Hono {
     }
   });
 
+  /** Prometheus text format. */
+  app.get('/metrics', async (c) => {
+    const { registry } = herald.metrics;
+    return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
+  });
+
   return app;
 }
 

@@ -1,0 +1,74 @@
+/**
+ * Prometheus metrics (prom-client), served at GET /metrics. Counters follow the workers'
+ * events; queue depth and lag are read from the database when scraped (cached for a second, so
+ * a busy scraper costs one query a second at most).
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Queue } from '../queue/queue.js';
+import type { Worker } from '../queue/worker.js';
+
+export type Metrics = ReturnType<typeof makeMetrics>;
+
+export function makeMetrics(queue: Queue) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'herald_' });
+  const labelNames = ['queue', 'kind'] as const;
+  const counter = (name: string, help: string) =>
+    new Counter({ name, help, labelNames, registers: [registry] });
+  const completed = counter(
+    'herald_jobs_completed_total',
+    'Jobs whose handler succeeded and whose completion was recorded.',
+  );
+  const failed = counter('herald_jobs_failed_total', 'Failed attempts that will be retried.');
+  const dead = counter(
+    'herald_jobs_dead_total',
+    'Jobs that failed permanently or used up their attempts.',
+  );
+  const stale = counter(
+    'herald_jobs_stale_total',
+    'Results refused because another attempt held the job (lease lost).',
+  );
+
+  let cached: { at: number; rows: Awaited<ReturnType<Queue['status']>> } | undefined;
+  const rows = async () => {
+    if (!cached || Date.now() - cached.at > 1_000)
+      cached = { at: Date.now(), rows: await queue.status() };
+    return cached.rows;
+  };
+  new Gauge({
+    name: 'herald_jobs',
+    help: 'Jobs in the table by queue, kind and status (completed jobs are deleted).',
+    labelNames: ['queue', 'kind', 'status'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await rows())
+        this.set({ queue: r.queue, kind: r.kind, status: r.status }, r.count);
+    },
+  });
+  new Gauge({
+    name: 'herald_jobs_oldest_due_lag_seconds',
+    help: 'How long the oldest due queued job of each queue and kind has waited.',
+    labelNames,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await rows()) {
+        if (r.status === 'queued' && r.oldestDueLagMs !== null)
+          this.set({ queue: r.queue, kind: r.kind }, r.oldestDueLagMs / 1_000);
+      }
+    },
+  });
+
+  return {
+    registry,
+    /** Counts a worker's job events. */
+    watch(worker: Worker, queueName: string): void {
+      const labels = (kind: string) => ({ queue: queueName, kind });
+      worker.events.on('job:complete', (job) => completed.inc(labels(job.kind)));
+      worker.events.on('job:failed', (job) => failed.inc(labels(job.kind)));
+      worker.events.on('job:dead', (job) => dead.inc(labels(job.kind)));
+      worker.events.on('job:stale', (job) => stale.inc(labels(job.kind)));
+    },
+  };
+}
