@@ -193,7 +193,17 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     h.started = true;
     const { job } = h;
     const handler = options.handlers[job.kind] as JobHandler;
-    const jobLog = log.child({ jobId: job.id, kind: job.kind, attempt: h.attempt });
+    // A child logger per job costs more than a no-op job: made only when something logs.
+    let childLog: Logger | undefined;
+    const jobLog = () =>
+      (childLog ??= log.child({ jobId: job.id, kind: job.kind, attempt: h.attempt }));
+    const ctx: JobContext = {
+      job,
+      signal: h.controller.signal,
+      get log() {
+        return jobLog();
+      },
+    };
     events.emit('job:start', job);
     const timeout = setTimeout(
       () => h.controller.abort(new Error(`timed out after ${jobTimeoutMs} ms`)),
@@ -202,9 +212,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     let failure: Error | undefined;
     try {
       await Promise.race([
-        Promise.resolve().then(() =>
-          handler(job.payload, { job, signal: h.controller.signal, log: jobLog }),
-        ),
+        Promise.resolve().then(() => handler(job.payload, ctx)),
         aborted(h.controller.signal),
       ]);
     } catch (err) {
@@ -217,7 +225,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     if (h.lost) {
       events.emit('job:stale', job);
     } else if (failure) {
-      await recordFailure(h, failure, jobLog);
+      await recordFailure(h, failure, jobLog());
     } else {
       completing.set(job.id, h);
       pendingCompletions.push(h);
