@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { format, resolveConfig } from 'prettier';
 import type { QueueAdapter, QueueMetrics } from './adapter.js';
 import { DATABASE_URL, REDIS_URL, progress } from './env.js';
 import { makeAdapter as makeHerald } from './peers/herald.js';
@@ -193,20 +194,21 @@ function better(name: MetricName, a: VariantRecord, b: VariantRecord): boolean {
 function bestRow(records: Partial<Record<Variant, VariantRecord>>): QueueRow | null {
   const available = VARIANTS.filter((v) => records[v] !== undefined);
   if (available.length === 0) return null;
-  const row = { variants: { chosen: {} } } as QueueRow;
+  const figures = {} as QueueMetrics;
+  const chosen = {} as Record<MetricName, Variant>;
   for (const name of METRIC_NAMES) {
-    let chosen: Variant | undefined;
+    let best: Variant | undefined;
     for (const v of available) {
       const candidate = records[v];
-      const current = chosen ? records[chosen] : undefined;
-      if (candidate && (!current || better(name, candidate, current))) chosen = v;
+      const current = best ? records[best] : undefined;
+      if (candidate && (!current || better(name, candidate, current))) best = v;
     }
-    const from = chosen ?? 'defaults';
-    row[name] = records[from]?.metrics[name] ?? Number.NaN;
-    row.variants.chosen[name] = from;
+    const from = best ?? 'defaults';
+    figures[name] = records[from]?.metrics[name] ?? Number.NaN;
+    chosen[name] = from;
   }
-  for (const v of available) row.variants[v] = records[v];
-  return row;
+  // Key order matters to a reader of queue.json: the figures first, then where they came from.
+  return { ...figures, variants: { chosen, ...records } };
 }
 
 function formatValue(name: MetricName, value: number, flag?: MetricFlag): string {
@@ -262,18 +264,27 @@ function ratioText(name: MetricName, herald: number, peer: number): string {
     : r <= 1
       ? 'Herald lower'
       : 'Herald higher';
-  return `${r.toFixed(2)}× (${verdict})`;
+  return `${r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}× (${verdict})`;
 }
 
+/** `rows` mixes this run's rows with earlier runs' (`earlier` maps those to their run date). */
 function ratios(
   rows: Partial<Record<QueueName, QueueRow>>,
-  heraldNote: string,
-): { text: string; available: boolean } {
+  earlier: Partial<Record<QueueName, string>>,
+): string {
   const herald = rows.herald;
   const metrics: MetricName[] = ['process_c10_per_s', 'process_c50_per_s', 'latency_p99_ms'];
-  if (!herald) return { text: 'Ratios: n/a — no Herald figures yet.', available: false };
+  if (!herald) return 'Ratios: n/a — no Herald figures yet.';
+  const from = (q: QueueName): string => {
+    const date = earlier[q];
+    if (date === undefined) return '';
+    return date
+      ? ` (from the run of ${date.slice(0, 16).replace('T', ' ')} UTC)`
+      : ' (from an earlier run)';
+  };
   const lines = [
-    `Ratios, Herald ÷ peer, best variant of each${heraldNote}:`,
+    `Ratios, Herald ÷ peer, best variant of each${from('herald')}; for throughput above 1 means ` +
+      'Herald is faster, for latency below 1 means Herald is quicker:',
     '',
     `| peer | ${metrics.map((m) => HEADERS[m]).join(' | ')} |`,
     `|---|${metrics.map(() => '---:').join('|')}|`,
@@ -281,9 +292,10 @@ function ratios(
   for (const peer of QUEUES) {
     const row = rows[peer];
     if (peer === 'herald' || !row) continue;
-    lines.push(`| ${peer} | ${metrics.map((m) => ratioText(m, herald[m], row[m])).join(' | ')} |`);
+    const cells = metrics.map((m) => ratioText(m, herald[m], row[m]));
+    lines.push(`| ${peer}${from(peer)} | ${cells.join(' | ')} |`);
   }
-  return { text: lines.join('\n'), available: true };
+  return lines.join('\n');
 }
 
 function readJson<T>(file: string): T | undefined {
@@ -379,18 +391,11 @@ async function main(): Promise<void> {
   const ordered: Partial<Record<QueueName, QueueRow>> = {};
   for (const name of QUEUES) if (merged[name]) ordered[name] = merged[name];
 
-  const heraldNote =
-    ordered.herald && !fresh.has('herald')
-      ? ` (Herald's figures from the run of ${meta.queues.herald?.date ?? 'an earlier run'})`
-      : '';
-  const stalePeers = QUEUES.filter((q) => q !== 'herald' && ordered[q] && !fresh.has(q));
-  const staleNote =
-    stalePeers.length > 0 && fresh.has('herald')
-      ? `\n\nPeers not run this time, figures from earlier runs: ` +
-        stalePeers.map((q) => `${q} (${meta.queues[q]?.date ?? '?'})`).join(', ') +
-        '.'
-      : '';
-  const ratioBlock = ratios(ordered, heraldNote);
+  const earlier: Partial<Record<QueueName, string>> = {};
+  for (const name of QUEUES) {
+    if (ordered[name] && !fresh.has(name)) earlier[name] = meta.queues[name]?.date ?? '';
+  }
+  const ratioBlock = ratios(ordered, earlier);
 
   const stamp = `${date.slice(0, 10)} ${date.slice(11, 16)} UTC`;
   const settingsLines = runs.flatMap((run) =>
@@ -411,7 +416,7 @@ async function main(): Promise<void> {
       return [`${run.name}/${v} ${total.toFixed(0)} s`];
     }),
   );
-  const section = [
+  const rawSection = [
     `## Queue benchmark — ${stamp}`,
     '',
     `Command: \`${command}\`${scale !== 1 ? ` with HERALD_BENCH_SCALE=${scale}` : ''}`,
@@ -441,7 +446,7 @@ async function main(): Promise<void> {
       QUEUES.filter((q) => fresh.has(q)),
     ),
     '',
-    ratioBlock.text + staleNote,
+    ratioBlock,
     '',
     ...(notes.length > 0 ? ['Notes:', '', ...notes, ''] : []),
     `Wall time per variant: ${durations.join(', ')}.`,
@@ -451,8 +456,13 @@ async function main(): Promise<void> {
     '<!-- Analysis of this run (why Herald is ahead or behind): written by hand. -->',
     '',
   ].join('\n');
+  // Formatted as `npm run format` would (aligned tables), so the file stays prettier-clean.
+  const section = await format(rawSection, {
+    ...((await resolveConfig(mdPath)) ?? {}),
+    parser: 'markdown',
+  });
 
-  process.stdout.write(`\n${section}\n`);
+  process.stdout.write(`\n${section}`);
 
   if (write) {
     mkdirSync(resultsDir, { recursive: true });

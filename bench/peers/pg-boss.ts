@@ -10,12 +10,14 @@
  *
  * - defaults: N × `work(name, handler)`: batchSize 1, pollingIntervalSeconds 2 (the documented
  *   default of "1 job every 2 seconds" per worker).
- * - tuned: N × `work(name, { batchSize: 100, pollingIntervalSeconds: 0.5 }, handler)`; 0.5 s is
- *   the shortest interval pg-boss accepts, and batchSize is its documented lever for fetching
- *   (and completing) many jobs per round trip.
+ * - tuned: N × `work(name, { batchSize: 500, pollingIntervalSeconds: 0.5 }, handler)`; 0.5 s is
+ *   the shortest interval pg-boss accepts, and batchSize is its documented lever for fetching (and
+ *   completing) many jobs per round trip. Its docs give no figure; 500 is the per-fetch size of
+ *   graphile-worker's documented local queue. HERALD_BENCH_PGBOSS_BATCH_SIZE overrides it.
  *
  * Both: `createQueue()` (standard policy) in setup, `send()` per job, `insert()` for bulk, the
- * constructor's defaults otherwise (pool of 10).
+ * constructor's defaults otherwise. The pool is passed in as `db` (see CountingDb) but is the one
+ * pg-boss would build itself: a pg.Pool with node-postgres' default size of 10.
  */
 import pg from 'pg';
 import PgBoss from 'pg-boss';
@@ -24,9 +26,8 @@ import { DATABASE_URL, progress, sleep } from '../env.js';
 
 const SCHEMA = 'bench_pgboss';
 const QUEUE = 'bench';
-const TUNED_BATCH_SIZE = Number(process.env.HERALD_BENCH_PGBOSS_BATCH_SIZE ?? 100);
+const TUNED_BATCH_SIZE = Number(process.env.HERALD_BENCH_PGBOSS_BATCH_SIZE ?? 500);
 const TUNED_POLLING_INTERVAL_S = 0.5;
-const OFFWORK_GRACE_MS = 1_500;
 
 async function dropSchema(): Promise<void> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
@@ -38,10 +39,59 @@ async function dropSchema(): Promise<void> {
   }
 }
 
+/**
+ * The pool pg-boss would make for itself (its Db is `new pg.Pool(config)`), plus a count of the
+ * queries in flight, so that shutdown can wait for them.
+ *
+ * Why: `stop()` closes the pool without waiting for the workers' last fetches and the completions
+ * it fires without awaiting. pg-pool never settles a request still queued for a client when it
+ * ends, so such a worker never reports stopped, and pg-boss's `offWork` clean-up then polls for it
+ * every second forever, keeping the process alive. With batchSize 500 and 10–50 loops on a pool of
+ * 10, dozens of queries are queued at any moment, so this happens on most runs.
+ */
+class CountingDb implements PgBoss.Db {
+  private readonly pool = new pg.Pool({
+    connectionString: DATABASE_URL,
+    application_name: 'pgboss',
+  });
+  private inflight = 0;
+
+  constructor() {
+    this.pool.on('error', (error) => progress(`pg-boss pool error: ${error.message}`));
+  }
+
+  async executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> {
+    this.inflight++;
+    try {
+      return await this.pool.query(text, values);
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  /** Resolves once no query has been in flight for `quietMs` (or after `timeoutMs`). */
+  async quiesce(quietMs = 100, timeoutMs = 30_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    let quietSince = this.inflight === 0 ? performance.now() : Number.POSITIVE_INFINITY;
+    while (performance.now() < deadline) {
+      if (this.inflight > 0) quietSince = Number.POSITIVE_INFINITY;
+      else if (quietSince === Number.POSITIVE_INFINITY) quietSince = performance.now();
+      else if (performance.now() - quietSince >= quietMs) return;
+      await sleep(20);
+    }
+    progress(`pg-boss: ${this.inflight} queries still in flight after ${timeoutMs} ms`);
+  }
+
+  end(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
 class PgBossAdapter implements QueueAdapter {
   readonly name = 'pg-boss';
   readonly settings: string;
   private boss: PgBoss | null = null;
+  private db: CountingDb | null = null;
   private errorsLogged = 0;
 
   constructor(readonly variant: 'defaults' | 'tuned') {
@@ -56,13 +106,15 @@ class PgBossAdapter implements QueueAdapter {
   async setup(): Promise<void> {
     await this.stopBoss();
     await dropSchema();
-    const boss = new PgBoss({ connectionString: DATABASE_URL, schema: SCHEMA });
+    const db = new CountingDb();
+    this.db = db;
+    const boss = new PgBoss({ schema: SCHEMA, db });
     boss.on('error', (error) => {
       // A polling error is retried by pg-boss itself; say so a few times, not 10,000 times.
       if (this.errorsLogged++ < 5) progress(`pg-boss error: ${error.message}`);
     });
-    await boss.start();
     this.boss = boss;
+    await boss.start();
     await boss.createQueue(QUEUE);
   }
 
@@ -88,19 +140,11 @@ class PgBossAdapter implements QueueAdapter {
   }
 
   /**
-   * Stops the polling loops, then the whole instance; the next `setup()` starts a fresh one.
-   *
-   * `stop()` alone can leave the process hanging: it closes the pool while a worker's fetch may
-   * still be queued for a pool client, and pg-pool never settles a request queued while it ends,
-   * so that worker never reports stopped and pg-boss's `offWork` clean-up polls for it every
-   * second forever. pg-boss has no public way to wait for the loops, so `offWork()` first and give
-   * the in-flight fetches time to return while the pool is still open.
+   * Stops the polling loops, lets their last fetches and completions finish, then stops the whole
+   * instance; the next `setup()` starts a fresh one.
    */
   async stopWorkers(): Promise<void> {
-    if (this.boss) {
-      await this.boss.offWork(QUEUE);
-      await sleep(OFFWORK_GRACE_MS);
-    }
+    if (this.boss) await this.boss.offWork(QUEUE);
     await this.stopBoss();
   }
 
@@ -116,8 +160,16 @@ class PgBossAdapter implements QueueAdapter {
 
   private async stopBoss(): Promise<void> {
     const boss = this.boss;
+    const db = this.db;
     this.boss = null;
+    this.db = null;
+    if (db) await db.quiesce();
+    // pg-boss does not close a pool it was given; it is ended below once every query is done.
     if (boss) await boss.stop({ graceful: true, wait: true, timeout: 5_000 });
+    if (db) {
+      await db.quiesce();
+      await db.end();
+    }
   }
 }
 
