@@ -11,11 +11,10 @@
  * Enqueueing is the same in both: `WorkerUtils.addJob` per job and `WorkerUtils.addJobs` (one
  * `add_jobs` call per chunk, the fast path the docs quote for queueing) for bulk.
  */
-import pg from 'pg';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import type { Runner, RunnerOptions, Task, WorkerUtils } from 'graphile-worker';
 import type { BenchJob, QueueAdapter } from '../adapter.js';
-import { DATABASE_URL, progress } from '../env.js';
+import { DATABASE_URL, dropSchema, progress } from '../env.js';
 
 const SCHEMA = 'bench_graphile';
 const TASK = 'bench';
@@ -26,16 +25,6 @@ const logger = new Logger(() => (level, message) => {
   const lvl: string = level;
   if (lvl === 'error' || lvl === 'warning') progress(`graphile-worker ${lvl}: ${message}`);
 });
-
-async function dropSchema(): Promise<void> {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
 
 class GraphileWorkerAdapter implements QueueAdapter {
   readonly name = 'graphile-worker';
@@ -57,7 +46,7 @@ class GraphileWorkerAdapter implements QueueAdapter {
   async setup(): Promise<void> {
     await this.stopWorkers();
     await this.releaseUtils();
-    await dropSchema();
+    await dropSchema(SCHEMA);
     const utils = await makeWorkerUtils({ connectionString: DATABASE_URL, schema: SCHEMA, logger });
     this.utils = utils;
     await utils.migrate();
@@ -108,7 +97,7 @@ class GraphileWorkerAdapter implements QueueAdapter {
   async teardown(): Promise<void> {
     await this.stopWorkers();
     await this.releaseUtils();
-    await dropSchema();
+    await dropSchema(SCHEMA);
   }
 
   private requireUtils(): WorkerUtils {

@@ -22,22 +22,12 @@
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { BenchJob, QueueAdapter } from '../adapter.js';
-import { DATABASE_URL, progress, sleep } from '../env.js';
+import { DATABASE_URL, dropSchema, progress, sleep } from '../env.js';
 
 const SCHEMA = 'bench_pgboss';
 const QUEUE = 'bench';
 const TUNED_BATCH_SIZE = Number(process.env.HERALD_BENCH_PGBOSS_BATCH_SIZE ?? 500);
 const TUNED_POLLING_INTERVAL_S = 0.5;
-
-async function dropSchema(): Promise<void> {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * The pool pg-boss would make for itself (its Db is `new pg.Pool(config)`), plus a count of the
@@ -105,7 +95,7 @@ class PgBossAdapter implements QueueAdapter {
 
   async setup(): Promise<void> {
     await this.stopBoss();
-    await dropSchema();
+    await dropSchema(SCHEMA);
     const db = new CountingDb();
     this.db = db;
     const boss = new PgBoss({ schema: SCHEMA, db });
@@ -150,7 +140,7 @@ class PgBossAdapter implements QueueAdapter {
 
   async teardown(): Promise<void> {
     await this.stopBoss();
-    await dropSchema();
+    await dropSchema(SCHEMA);
   }
 
   private requireBoss(): PgBoss {
