@@ -72,8 +72,12 @@ export function makeQueueSql(schema: string) {
       SET status = 'processing', attempts = j.attempts + 1, locked_by = $4,
         locked_until = now() + $5::float8 * interval '1 millisecond', updated_at = now()
       FROM next WHERE j.id = next.id
-      RETURNING j.id::text AS id, j.queue, j.kind, j.payload, j.priority, j.run_at, j.attempts,
-        j.max_attempts, j.key, j.created_at`,
+      RETURNING j.id::text AS id, j.queue, j.kind, j.payload, j.priority, j.attempts,
+        j.max_attempts, j.key,
+        -- Epoch milliseconds: parsing a number is much cheaper than parsing a timestamp, and a
+        -- busy worker claims tens of thousands of jobs a second.
+        extract(epoch FROM j.run_at)::float8 * 1000 AS run_at_ms,
+        extract(epoch FROM j.created_at)::float8 * 1000 AS created_at_ms`,
 
     /**
      * Batched, fenced completion: a job is deleted only if the attempt reporting is still the

@@ -70,7 +70,10 @@ export interface WorkerOptions {
 interface Held {
   job: Job;
   attempt: number;
-  controller: AbortController;
+  /** Made only if the handler reads `signal` (most no-op-fast jobs never do). */
+  controller: AbortController | undefined;
+  /** Ends the job's run with this error (timeout, lost lease, shutdown). */
+  abort: (reason: Error) => void;
   started: boolean;
   /** The lease was lost (taken over or released): the result must not be recorded. */
   lost: boolean;
@@ -142,9 +145,9 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
   }
 
   async function claim(want: number): Promise<void> {
-    let rows: JobDbRow[];
+    let rows: ClaimedRow[];
     try {
-      rows = (await db.query<JobDbRow>(sql.claim, [queueName, kinds, want, workerId, leaseMs]))
+      rows = (await db.query<ClaimedRow>(sql.claim, [queueName, kinds, want, workerId, leaseMs]))
         .rows;
       claimFailures = 0;
     } catch (err) {
@@ -156,9 +159,14 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     }
     for (const row of rows) {
       const h: Held = {
-        job: toJob(row),
+        job: toJob({
+          ...row,
+          run_at: new Date(row.run_at_ms),
+          created_at: new Date(row.created_at_ms),
+        }),
         attempt: row.attempts,
-        controller: new AbortController(),
+        controller: undefined,
+        abort: noop,
         started: false,
         lost: false,
       };
@@ -193,32 +201,38 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     h.started = true;
     const { job } = h;
     const handler = options.handlers[job.kind] as JobHandler;
-    // A child logger per job costs more than a no-op job: made only when something logs.
+    // A child logger and an AbortController per job cost more than a no-op job: both are
+    // made only when the handler asks for them.
     let childLog: Logger | undefined;
     const jobLog = () =>
       (childLog ??= log.child({ jobId: job.id, kind: job.kind, attempt: h.attempt }));
     const ctx: JobContext = {
       job,
-      signal: h.controller.signal,
+      get signal() {
+        return (h.controller ??= new AbortController()).signal;
+      },
       get log() {
         return jobLog();
       },
     };
-    events.emit('job:start', job);
+    const stopped = new Promise<never>((_, reject) => {
+      h.abort = (reason) => {
+        h.controller?.abort(reason);
+        reject(reason);
+      };
+    });
     const timeout = setTimeout(
-      () => h.controller.abort(new Error(`timed out after ${jobTimeoutMs} ms`)),
+      () => h.abort(new Error(`timed out after ${jobTimeoutMs} ms`)),
       jobTimeoutMs,
     );
     let failure: Error | undefined;
     try {
-      await Promise.race([
-        Promise.resolve().then(() => handler(job.payload, ctx)),
-        aborted(h.controller.signal),
-      ]);
+      await Promise.race([Promise.resolve().then(() => handler(job.payload, ctx)), stopped]);
     } catch (err) {
       failure = toError(err);
     } finally {
       clearTimeout(timeout);
+      h.abort = noop;
     }
     held.delete(job.id);
     running--;
@@ -358,7 +372,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       // Finished (and recorded) between the snapshot and the answer: not lost.
       if (!held.has(h.job.id) && !completing.has(h.job.id)) continue;
       h.lost = true;
-      h.controller.abort(new Error('lease lost: another worker holds this job now'));
+      h.abort(new Error('lease lost: another worker holds this job now'));
       log.warn({ jobId: h.job.id, attempt: h.attempt }, 'job:lease-lost');
       events.emit('job:lease-lost', h.job);
       if (!h.started) held.delete(h.job.id);
@@ -482,7 +496,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
         clearInterval(heartbeats);
       }
       const unfinished = [...held.values()].filter((h) => h.started);
-      for (const h of unfinished) h.controller.abort(new Error('shutdown: grace period over'));
+      for (const h of unfinished) h.abort(new Error('shutdown: grace period over'));
       await release(unfinished);
       for (let i = 0; (pendingCompletions.length > 0 || flushesInFlight > 0) && i < 40; i++) {
         if (pendingCompletions.length > 0 && flushesInFlight === 0) await flush();
@@ -497,13 +511,13 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
   };
 }
 
-function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    const fail = () => reject(toError(signal.reason));
-    if (signal.aborted) fail();
-    else signal.addEventListener('abort', fail, { once: true });
-  });
-}
+function noop(): void {}
+
+/** A claimed row: timestamps come as epoch milliseconds (see the claim statement). */
+type ClaimedRow = Omit<JobDbRow, 'run_at' | 'created_at'> & {
+  run_at_ms: number;
+  created_at_ms: number;
+};
 
 function describeError(error: Error): string {
   const text = error.stack ?? `${error.name}: ${error.message}`;
