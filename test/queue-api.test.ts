@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HeraldError, PermanentError, RetryLaterError, type Herald } from '../src/index.js';
 import { backoffCeiling } from '../src/queue/backoff.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason, waitFor } from './helpers/db.js';
+import { makeWorker } from '../src/queue/worker.js';
+import type { Db } from '../src/db/db.js';
+import { BACKENDS, closeHerald, openHerald, pgSkipReason, sleep, waitFor } from './helpers/db.js';
 
 const pgSkip = await pgSkipReason();
 
@@ -349,6 +351,42 @@ for (const backend of BACKENDS) {
         assert.equal(row?.count, 1);
         assert.equal(row?.handled, false, 'no live worker handles it');
         assert.ok((row?.oldestDueLagMs ?? -1) >= 0);
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('an idle worker does not spin: after its jobs it claims only on notifications and polls', async () => {
+      let claims = 0;
+      const counting: Db = {
+        ...herald.db,
+        query: (text, params) => {
+          if (text === herald.queue.sql.claim) claims++;
+          return herald.db.query(text, params);
+        },
+      };
+      const ran: number[] = [];
+      const worker = makeWorker(
+        { db: counting, queue: herald.queue, log: herald.log },
+        {
+          queue: 'idle-q',
+          pollIntervalMs: 500,
+          handlers: { tick: (p: { n: number }) => void ran.push(p.n) },
+        },
+      );
+      await worker.start();
+      try {
+        await herald.queue.enqueueMany(
+          [1, 2, 3].map((n) => ({ kind: 'tick', queue: 'idle-q', payload: { n } })),
+        );
+        await waitFor(() => ran.length === 3, 3_000, 'three jobs');
+        await sleep(100);
+        const before = claims;
+        await sleep(1_000);
+        assert.ok(
+          claims - before <= 3,
+          `${claims - before} claims in 1 s of idling (poll every 500 ms)`,
+        );
       } finally {
         await worker.stop();
       }

@@ -120,7 +120,13 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
   let pendingCompletions: Held[] = [];
   let flushScheduled = false;
   let flushesInFlight = 0;
-  let fetchInFlight: Promise<void> | undefined;
+  // Claims are sized to half of what the worker may hold, so that after a full batch the next
+  // claim runs in the database while this process works through the last one.
+  const maxHeld = concurrency + prefetch;
+  const batchSize = Math.max(1, Math.ceil(maxHeld / 2));
+  const claims = new Set<Promise<void>>();
+  let claimedAhead = 0; // jobs asked for by claims in flight
+  let lastClaimFull = false;
   let fetchAgain = false;
   let claimFailures = 0;
   const timers = new Set<NodeJS.Timeout>();
@@ -128,22 +134,28 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
   let unlisten: (() => Promise<void>) | undefined;
   const idleWaiters: (() => void)[] = [];
 
-  /** Claims as many jobs as fit, then keeps going while claims come back full. */
-  function fetch(): void {
-    if (state !== 'running') return;
-    if (fetchInFlight) {
-      fetchAgain = true;
+  /**
+   * Claims a batch if one fits. One claim at a time while the queue looks empty (claims come
+   * back short); two while batches come back full, so claiming and working overlap.
+   */
+  function fetch(fromOutside = true): void {
+    if (state !== 'running' || kinds.length === 0) return;
+    if (claims.size >= (lastClaimFull ? 2 : 1)) {
+      // A notification or poll during a claim may announce jobs that claim missed: look again
+      // after it. (The worker's own refills do not: that would spin on an empty queue.)
+      if (fromOutside) fetchAgain = true;
       return;
     }
-    const want = concurrency + prefetch - held.size;
-    // Claim in batches: nothing while the buffer is more than half full.
-    if (want <= 0 || kinds.length === 0 || buffer.length > prefetch / 2) return;
+    const want = Math.min(batchSize, maxHeld - held.size - claimedAhead);
+    // Claim in batches (at least half a batch), unless nothing at all is held or coming.
+    if (want <= 0 || (want < Math.ceil(batchSize / 2) && held.size + claimedAhead > 0)) return;
     fetchAgain = false;
-    fetchInFlight = claim(want).finally(() => {
-      fetchInFlight = undefined;
-    });
+    claimedAhead += want;
+    const claiming: Promise<void> = claim(want).finally(() => claims.delete(claiming));
+    claims.add(claiming);
   }
 
+  /** One claim of up to `want` jobs (already counted in claimedAhead). */
   async function claim(want: number): Promise<void> {
     let rows: ClaimedRow[];
     try {
@@ -151,6 +163,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
         .rows;
       claimFailures = 0;
     } catch (err) {
+      claimedAhead -= want;
       claimFailures++;
       const retryIn = Math.min(pollIntervalMs, 100 * 2 ** Math.min(claimFailures, 6));
       report(err, 'claim failed; retrying in ' + retryIn + ' ms');
@@ -173,14 +186,18 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       held.set(h.job.id, h);
       buffer.push(h);
     }
+    claimedAhead -= want; // now counted in held
     if (state !== 'running') {
       // Stopping began while the claim was in flight: give these straight back.
       await release(buffer.splice(0));
       return;
     }
+    // A full batch means there may be more due: ask for the next one before working on this
+    // one. A short batch means the queue is drained: wait for a notification or the poll.
+    lastClaimFull = rows.length === want;
+    if (lastClaimFull) fetch(false);
     drain();
-    // A full batch means there may be more due; otherwise wait for a notification or the poll.
-    if (rows.length === want || fetchAgain) setImmediate(fetch);
+    if (fetchAgain) setImmediate(fetch);
   }
 
   /** Starts buffered jobs while slots are free. */
@@ -190,10 +207,8 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       if (h.lost) continue;
       void runJob(h);
     }
-    // Refill before the buffer runs dry, so slots do not wait for a claim round trip. (A claim
-    // in flight decides by itself whether to go on: only outside triggers set fetchAgain.)
-    if (!fetchInFlight && buffer.length <= prefetch / 2 && held.size < concurrency + prefetch)
-      fetch();
+    // Refill before the buffer runs dry, so slots do not wait for a claim round trip.
+    fetch(false);
   }
 
   async function runJob(h: Held): Promise<void> {
@@ -482,7 +497,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       timers.clear();
       if (wakeTimer) clearTimeout(wakeTimer.timer);
       await unlisten?.().catch(() => undefined);
-      await fetchInFlight;
+      await Promise.all(claims);
       await release(buffer.splice(0));
       if (running > 0) {
         log.info({ running }, 'worker:stopping (waiting for running jobs)');
