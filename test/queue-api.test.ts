@@ -356,6 +356,39 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('a handler past its timeout fails with a timeout error and its signal fires', async () => {
+      const aborted: string[] = [];
+      const worker = herald.worker({
+        queue: 'timeout-q',
+        jobTimeoutMs: 200,
+        handlers: {
+          slow: (_p: unknown, { signal }) =>
+            new Promise<void>((resolve) => {
+              signal.addEventListener('abort', () => aborted.push(String(signal.reason)));
+              setTimeout(resolve, 5_000).unref();
+            }),
+        },
+      });
+      await worker.start();
+      try {
+        const { job } = await herald.queue.enqueue({
+          kind: 'slow',
+          queue: 'timeout-q',
+          maxAttempts: 1,
+        });
+        await waitFor(
+          async () => (await herald.queue.get(job.id))?.status === 'dead',
+          5_000,
+          'the timed-out job',
+        );
+        const dead = await herald.queue.get(job.id);
+        assert.match(dead?.lastError ?? '', /timed out after 200 ms/);
+        assert.deepEqual(aborted, ['Error: timed out after 200 ms']);
+      } finally {
+        await worker.stop();
+      }
+    });
+
     it('an idle worker does not spin: after its jobs it claims only on notifications and polls', async () => {
       let claims = 0;
       const counting: Db = {

@@ -128,6 +128,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
   let claimedAhead = 0; // jobs asked for by claims in flight
   let lastClaimFull = false;
   let fetchAgain = false;
+  let draining = false;
   let claimFailures = 0;
   const timers = new Set<NodeJS.Timeout>();
   let wakeTimer: { at: number; timer: NodeJS.Timeout } | undefined;
@@ -202,10 +203,18 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
 
   /** Starts buffered jobs while slots are free. */
   function drain(): void {
-    while (running < concurrency && buffer.length > 0 && state === 'running') {
-      const h = buffer.shift() as Held;
-      if (h.lost) continue;
-      void runJob(h);
+    // A synchronous handler finishes inside runJob, which calls drain again: the loop below
+    // already takes the freed slot, so that nested call returns (no recursion per job).
+    if (draining) return;
+    draining = true;
+    try {
+      while (running < concurrency && buffer.length > 0 && state === 'running') {
+        const h = buffer.shift() as Held;
+        if (h.lost) continue;
+        void runJob(h);
+      }
+    } finally {
+      draining = false;
     }
     // Refill before the buffer runs dry, so slots do not wait for a claim round trip.
     fetch(false);
@@ -230,19 +239,24 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
         return jobLog();
       },
     };
-    const stopped = new Promise<never>((_, reject) => {
-      h.abort = (reason) => {
-        h.controller?.abort(reason);
-        reject(reason);
-      };
-    });
-    const timeout = setTimeout(
-      () => h.abort(new Error(`timed out after ${jobTimeoutMs} ms`)),
-      jobTimeoutMs,
-    );
     let failure: Error | undefined;
+    let timeout: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([Promise.resolve().then(() => handler(job.payload, ctx)), stopped]);
+      // Called at once: a handler that finishes synchronously costs no promise, timer or race.
+      const result: unknown = handler(job.payload, ctx);
+      if (isThenable(result)) {
+        const stopped = new Promise<never>((_, reject) => {
+          h.abort = (reason) => {
+            h.controller?.abort(reason);
+            reject(reason);
+          };
+        });
+        timeout = setTimeout(
+          () => h.abort(new Error(`timed out after ${jobTimeoutMs} ms`)),
+          jobTimeoutMs,
+        );
+        await Promise.race([result, stopped]);
+      }
     } catch (err) {
       failure = toError(err);
     } finally {
@@ -527,6 +541,10 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
 }
 
 function noop(): void {}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
 
 /** A claimed row: timestamps come as epoch milliseconds (see the claim statement). */
 type ClaimedRow = Omit<JobDbRow, 'run_at' | 'created_at'> & {
