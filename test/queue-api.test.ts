@@ -8,7 +8,15 @@ import { HeraldError, PermanentError, RetryLaterError, type Herald } from '../sr
 import { backoffCeiling } from '../src/queue/backoff.js';
 import { makeWorker } from '../src/queue/worker.js';
 import type { Db } from '../src/db/db.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason, sleep, waitFor } from './helpers/db.js';
+import {
+  BACKENDS,
+  closeHerald,
+  openHerald,
+  pgClient,
+  pgSkipReason,
+  sleep,
+  waitFor,
+} from './helpers/db.js';
 
 const pgSkip = await pgSkipReason();
 
@@ -201,9 +209,35 @@ for (const backend of BACKENDS) {
       assert.equal(await countJobs(`kind = 'outbox'`), 0);
       await herald.db.transaction(async (tx) => {
         await herald.queue.enqueue({ kind: 'outbox', payload: { x: 'committed' } }, { tx });
+        // On a server, another connection does not see the job before the commit. (PGlite is
+        // one connection: a query outside the transaction would wait for it to end.)
+        if (backend === 'pg') assert.equal(await countJobs(`kind = 'outbox'`), 0);
       });
       assert.equal(await countJobs(`kind = 'outbox'`), 1);
     });
+
+    it(
+      "enqueue inside the app's own pg transaction (its client, its BEGIN)",
+      { skip: backend !== 'pg' },
+      async () => {
+        const app = await pgClient();
+        try {
+          await app.query('BEGIN');
+          await herald.queue.enqueue({ kind: 'app-tx', payload: { order: 1 } }, { tx: app });
+          await app.query('ROLLBACK');
+          assert.equal(await countJobs(`kind = 'app-tx'`), 0);
+          await app.query('BEGIN');
+          const { job } = await herald.queue.enqueue(
+            { kind: 'app-tx', payload: { order: 2 } },
+            { tx: app },
+          );
+          await app.query('COMMIT');
+          assert.deepEqual((await herald.queue.get(job.id))?.payload, { order: 2 });
+        } finally {
+          await app.end();
+        }
+      },
+    );
 
     it('cancel stops a queued job', async () => {
       const { job } = await herald.queue.enqueue({ kind: 'cancel-me', delayMs: 60_000 });
