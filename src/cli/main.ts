@@ -1,4 +1,5 @@
 /** The `herald` command. Every subcommand has --help; errors are one line and exit non-zero. */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { configFrom, fail, withDbFlags, type SettingsFlags } from './common.js';
 import { jobsCommand } from './jobs.js';
