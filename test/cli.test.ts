@@ -42,6 +42,10 @@ describe('herald CLI', () => {
     }
   });
 
+  it('--version prints the package version', () => {
+    assert.equal(herald('--version').out.trim(), '0.1.0');
+  });
+
   it('a bad flag is a one-line error and a non-zero exit', () => {
     const r = herald('start', '--bogus');
     assert.notEqual(r.code, 0);

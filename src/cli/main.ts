@@ -54,9 +54,9 @@ function serveCommand(name: string, roles: Role[], description: string): Command
 }
 
 export function program(): Command {
-  const prog = new Command('herald').description(
-    'Herald: a self-hosted notification engine (docs: README.md and docs/)',
-  );
+  const prog = new Command('herald')
+    .description('Herald: a self-hosted notification engine (docs: README.md and docs/)')
+    .version(packageVersion(), '-v, --version');
 
   prog.addCommand(
     serveCommand('start', ['api', 'worker'], 'run the API and the workers in one process'),
@@ -98,6 +98,14 @@ export function program(): Command {
   };
   oneLine(prog);
   return prog;
+}
+
+function packageVersion(): string {
+  // dist/cli/main.js and src/cli/main.ts both sit two folders below package.json.
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }
 
 export async function main(argv: string[]): Promise<void> {
