@@ -27,6 +27,12 @@ export const configSchema = z.object({
     .default('herald'),
   port: int(0, 65_535).default(8710),
   host: z.string().min(1).default('127.0.0.1'),
+  /** A server API key accepted as well as the stored ones (seeded from the environment). */
+  apiKey: z.string().min(16, 'use at least 16 characters').optional(),
+  /** An admin API key accepted as well as the stored ones. */
+  adminKey: z.string().min(16, 'use at least 16 characters').optional(),
+  /** Largest HTTP request body, in bytes. */
+  maxBodyBytes: int(1_024).default(1024 * 1024),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Connections in the PostgreSQL pool of one process. */
   poolSize: int(1, 1000).default(10),
@@ -61,6 +67,9 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_PORT: 'port',
   HERALD_HOST: 'host',
   HERALD_LOG_LEVEL: 'logLevel',
+  HERALD_API_KEY: 'apiKey',
+  HERALD_ADMIN_KEY: 'adminKey',
+  HERALD_MAX_BODY_BYTES: 'maxBodyBytes',
   HERALD_POOL_SIZE: 'poolSize',
   HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
   HERALD_LISTEN_CHECK_MS: 'listenCheckMs',

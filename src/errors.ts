@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'validation_failed'
   | 'payload_too_large'
   | 'not_found'
+  | 'unauthorized'
+  | 'forbidden'
   | 'conflict'
   | 'database_unreachable'
   | 'schema_too_new'

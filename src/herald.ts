@@ -18,6 +18,8 @@ import { makeLogger, type Logger } from './obs/log.js';
 import { makeQueue, type Queue } from './queue/queue.js';
 import { makeWorker, type Worker, type WorkerOptions } from './queue/worker.js';
 import { makeMetrics, type Metrics } from './obs/metrics.js';
+import { makeKeys, type Keys } from './notify/keys.js';
+import { makeRecipients, type Recipients } from './notify/recipients.js';
 
 export interface CreateHeraldOptions extends HeraldConfigInput {
   /** A resolved configuration (the CLI passes one); other options are ignored when given. */
@@ -34,6 +36,9 @@ export interface Herald {
   readonly queue: Queue;
   /** Prometheus metrics of this process (served at GET /metrics). */
   readonly metrics: Metrics;
+  /** Server API keys (stored hashed) and the ones from the environment. */
+  readonly keys: Keys;
+  readonly recipients: Recipients;
   /** A worker pool with the configured defaults; options given here win. Call `start()` on it. */
   worker(options: WorkerOptions): Worker;
   /** Stops the workers made here (gracefully) and closes the database. */
@@ -82,6 +87,8 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     log,
     queue,
     metrics,
+    keys: makeKeys(db, config.schema, { api: config.apiKey, admin: config.adminKey }),
+    recipients: makeRecipients(db, config.schema),
     worker(workerOptions) {
       const w = config.worker;
       const worker = makeWorker(

@@ -4,6 +4,7 @@
  * serving /health and /ready on the embedded database.
  */
 import assert from 'node:assert/strict';
+import { knownMigrations } from '../src/db/migrate.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHerald, type Herald } from '../src/index.js';
 import { dropSchema, freshSchema, PG_URL, pgSkipReason, waitFor } from './helpers/db.js';
+
+const LATEST = knownMigrations().at(-1)?.id;
 
 const BIN = new URL('../bin/herald.js', import.meta.url).pathname;
 const pgSkip = await pgSkipReason();
@@ -31,6 +34,7 @@ describe('herald CLI', () => {
       ['api'],
       ['worker'],
       ['migrate'],
+      ['keys', 'create'],
       ['jobs'],
       ['jobs', 'status'],
       ['jobs', 'dead'],
@@ -141,6 +145,20 @@ describe('herald CLI', () => {
       assert.equal((await h.queue.dead()).length, 0);
     });
 
+    it('keys create prints a key once; it works, and only its hash is stored', async () => {
+      const r = herald('keys', 'create', '--admin', '--name', 'ops', ...db);
+      assert.equal(r.code, 0, r.err);
+      const key = r.out.trim();
+      assert.match(key, /^hk_[0-9a-f]{8}_[A-Za-z0-9_-]{32}$/);
+      assert.match(r.err, /admin key [0-9a-f]{8} created; it is shown only now/);
+      assert.deepEqual(await h.keys.verify(key), { admin: true, keyId: key.slice(3, 11) });
+      const stored = await h.db.query<{ hash: string }>(`SELECT hash FROM "${schema}".api_keys`);
+      assert.ok(
+        stored.rows.every((row) => !row.hash.includes(key.slice(12))),
+        'no secret stored',
+      );
+    });
+
     it('start refuses a database migrated by a newer Herald', async () => {
       const other = freshSchema('newer');
       const h2 = await createHerald({ databaseUrl: PG_URL, schema: other, logLevel: 'warn' });
@@ -182,7 +200,11 @@ describe('herald CLI', () => {
       assert.deepEqual(await health.json(), { status: 'ok' });
       const ready = await fetch(`${url}/ready`);
       assert.equal(ready.status, 200);
-      assert.deepEqual(await ready.json(), { status: 'ready', database: 'pglite', migration: 1 });
+      assert.deepEqual(await ready.json(), {
+        status: 'ready',
+        database: 'pglite',
+        migration: LATEST,
+      });
       // A second process on the same folder is refused with a clear message.
       const second = herald('migrate', '--data-dir', dir);
       assert.equal(second.code, 1);

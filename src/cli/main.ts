@@ -1,7 +1,7 @@
 /** The `herald` command. Every subcommand has --help; errors are one line and exit non-zero. */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { configFrom, fail, withDbFlags, type SettingsFlags } from './common.js';
+import { configFrom, fail, openForCommand, withDbFlags, type SettingsFlags } from './common.js';
 import { jobsCommand } from './jobs.js';
 import { createHerald } from '../herald.js';
 import { migrate } from '../db/migrate.js';
@@ -83,6 +83,27 @@ export function program(): Command {
         );
       } finally {
         await db.close();
+      }
+    });
+
+  const keys = prog.command('keys').description('server API keys');
+  withDbFlags(keys.command('create'))
+    .description('make an API key and print it once (only its hash is stored)')
+    .option('--admin', 'the key may also use /v1/admin/...')
+    .option('--name <name>', 'a note saying who or what uses the key')
+    .action(async (flags: SettingsFlags & { admin?: boolean; name?: string }) => {
+      const herald = await openForCommand(flags);
+      try {
+        const made = await herald.keys.create({
+          admin: flags.admin ?? false,
+          ...(flags.name ? { name: flags.name } : {}),
+        });
+        process.stdout.write(`${made.key}\n`);
+        process.stderr.write(
+          `herald: ${made.admin ? 'admin' : 'server'} key ${made.id} created; it is shown only now, store it\n`,
+        );
+      } finally {
+        await herald.close();
       }
     });
 

@@ -3,12 +3,22 @@
  * API mounts here too.
  */
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { Herald } from '../herald.js';
 import { appliedVersion, knownMigrations } from '../db/migrate.js';
-import { toError } from '../errors.js';
+import { ValidationError, toError } from '../errors.js';
+import { problem, problemFor } from './problem.js';
+import { requireKey } from './auth.js';
 
 export function makeApp(herald: Herald): Hono {
   const app = new Hono();
+
+  app.onError((err) => {
+    const res = problemFor(err);
+    if (res.status >= 500) herald.log.error({ err: toError(err) }, 'http:error');
+    return res;
+  });
+  app.notFound((c) => problem(404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
 
   /** The process is alive and serving HTTP. Says nothing about the database. */
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -20,7 +30,6 @@ export function makeApp(herald: Herald): Hono {
       const version = await appliedVersion(herald.db, herald.config.schema);
       if (version !== latest) {
         return problem(
-          c,
           503,
           'not_ready',
           `the database schema is at migration ${version} of ${latest}; run \`herald migrate\``,
@@ -29,7 +38,6 @@ export function makeApp(herald: Herald): Hono {
       return c.json({ status: 'ready', database: herald.db.kind, migration: version });
     } catch (err) {
       return problem(
-        c,
         503,
         'database_unreachable',
         `the database does not answer: ${toError(err).message}`,
@@ -43,22 +51,54 @@ export function makeApp(herald: Herald): Hono {
     return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });
 
+  app.route('/v1', v1(herald));
   return app;
 }
 
-/** An RFC 9457 problem+json answer with a stable machine code. */
-export function problem(
-  c: { body: (data: string, status: 503, headers: Record<string, string>) => Response },
-  status: 503,
-  code: string,
-  detail: string,
-): Response {
-  const body = {
-    type: `https://herald.dev/problems/${code}`,
-    title: code.replace(/_/g, ' '),
-    status,
-    detail,
-    code,
-  };
-  return c.body(JSON.stringify(body), status, { 'content-type': 'application/problem+json' });
+/** The server API (API key realm). */
+function v1(herald: Herald): Hono {
+  const api = new Hono();
+  api.use(
+    bodyLimit({
+      maxSize: herald.config.maxBodyBytes,
+      onError: () =>
+        problem(
+          413,
+          'payload_too_large',
+          `the request body is over ${herald.config.maxBodyBytes} bytes`,
+        ),
+    }),
+  );
+  api.use(requireKey(herald.keys));
+
+  api.put('/recipients/:id', async (c) => {
+    const { recipient, created } = await herald.recipients.upsert(
+      c.req.param('id'),
+      await jsonBody(c.req.raw),
+    );
+    return c.json(recipient, created ? 201 : 200);
+  });
+  api.get('/recipients/:id', async (c) => {
+    const recipient = await herald.recipients.get(c.req.param('id'));
+    return recipient
+      ? c.json(recipient)
+      : problem(404, 'not_found', `no recipient "${c.req.param('id')}"`);
+  });
+  api.delete('/recipients/:id', async (c) => {
+    const erased = await herald.recipients.erase(c.req.param('id'));
+    return erased
+      ? c.body(null, 204)
+      : problem(404, 'not_found', `no recipient "${c.req.param('id')}"`);
+  });
+  return api;
+}
+
+/** The request body as JSON, or a validation problem saying it is not. */
+async function jsonBody(req: Request): Promise<unknown> {
+  const text = await req.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ValidationError([{ field: '(body)', message: 'must be JSON' }]);
+  }
 }

@@ -1,0 +1,63 @@
+/**
+ * Server API keys: `hk_<id>_<secret>`. Only a SHA-256 of the key is stored; the key itself is
+ * shown once, when created. Keys from the environment (HERALD_API_KEY, HERALD_ADMIN_KEY) are
+ * accepted as given and never stored.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from '../db/db.js';
+import { quoteIdent } from '../db/sql.js';
+
+export interface KeyRealm {
+  admin: boolean;
+  keyId: string;
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function makeKeys(
+  db: Db,
+  schema: string,
+  envKeys: { api?: string | undefined; admin?: string | undefined },
+) {
+  const table = `${quoteIdent(schema)}.api_keys`;
+  // Compared as hashes: equal-length hex strings, so the comparison leaks nothing useful.
+  const fromEnv = new Map<string, KeyRealm>();
+  if (envKeys.api) fromEnv.set(hashKey(envKeys.api), { admin: false, keyId: 'env:HERALD_API_KEY' });
+  if (envKeys.admin)
+    fromEnv.set(hashKey(envKeys.admin), { admin: true, keyId: 'env:HERALD_ADMIN_KEY' });
+
+  return {
+    /** Makes a key, stores its hash, and returns the key (shown once). */
+    async create(
+      options: { admin?: boolean; name?: string } = {},
+    ): Promise<{ id: string; key: string; admin: boolean }> {
+      const id = randomBytes(4).toString('hex');
+      const key = `hk_${id}_${randomBytes(24).toString('base64url')}`;
+      const admin = options.admin ?? false;
+      await db.query(`INSERT INTO ${table} (id, hash, admin, name) VALUES ($1, $2, $3, $4)`, [
+        id,
+        hashKey(key),
+        admin,
+        options.name ?? null,
+      ]);
+      return { id, key, admin };
+    },
+
+    /** The realm of a presented key, or null when it is unknown or revoked. */
+    async verify(key: string): Promise<KeyRealm | null> {
+      const hash = hashKey(key);
+      const env = fromEnv.get(hash);
+      if (env) return env;
+      const { rows } = await db.query<{ id: string; admin: boolean }>(
+        `SELECT id, admin FROM ${table} WHERE hash = $1 AND revoked_at IS NULL`,
+        [hash],
+      );
+      const row = rows[0];
+      return row ? { admin: row.admin, keyId: row.id } : null;
+    },
+  };
+}
+
+export type Keys = ReturnType<typeof makeKeys>;

@@ -1,0 +1,158 @@
+/**
+ * Recipients: the app's users, under the app's own ids. `upsert` merges the fields it is
+ * given into the stored recipient (a field set to null is cleared; `data` is replaced whole),
+ * as Knock's identify and Novu's subscriber update do, so an app can send only what changed.
+ */
+import { z } from 'zod';
+import type { Db } from '../db/db.js';
+import { quoteIdent } from '../db/sql.js';
+import { ValidationError } from '../errors.js';
+
+const isTimeZone = (tz: string) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const isLocale = (l: string) => {
+  try {
+    return Intl.getCanonicalLocales(l).length === 1;
+  } catch {
+    return false;
+  }
+};
+
+export const recipientIdSchema = z.string().min(1).max(256);
+
+export const recipientInputSchema = z.strictObject({
+  email: z.email().max(320).nullable().optional(),
+  phone: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number, like +4915112345678')
+    .nullable()
+    .optional(),
+  locale: z
+    .string()
+    .max(35)
+    .refine(isLocale, 'must be a BCP 47 locale, like de or en-GB')
+    .nullable()
+    .optional(),
+  timezone: z
+    .string()
+    .max(64)
+    .refine(isTimeZone, 'must be an IANA time zone, like Europe/Berlin')
+    .nullable()
+    .optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type RecipientInput = z.infer<typeof recipientInputSchema>;
+
+export interface Recipient {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  locale: string | null;
+  timezone: string | null;
+  data: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface RecipientRow {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  locale: string | null;
+  timezone: string | null;
+  data: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+  inserted?: boolean;
+}
+
+const toRecipient = (r: RecipientRow): Recipient => ({
+  id: r.id,
+  email: r.email,
+  phone: r.phone,
+  locale: r.locale,
+  timezone: r.timezone,
+  data: r.data,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** Turns zod issues into Herald's field issues. */
+export function checked<T>(schema: z.ZodType<T>, input: unknown, prefix = ''): T {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const at = (path: PropertyKey[]) => prefix + (path.length > 0 ? path.join('.') : '(body)');
+  throw new ValidationError(
+    parsed.error.issues.flatMap((i) =>
+      // An unknown field is named as the field itself, not as its parent object.
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((k) => ({ field: at([...i.path, k]), message: 'is not a known field' }))
+        : [{ field: at(i.path), message: i.message }],
+    ),
+  );
+}
+
+export function makeRecipients(db: Db, schema: string) {
+  const table = `${quoteIdent(schema)}.recipients`;
+  const cols = 'id, email, phone, locale, timezone, data, created_at, updated_at';
+  return {
+    /** Creates or updates; `created` says which. */
+    async upsert(id: string, input: unknown): Promise<{ recipient: Recipient; created: boolean }> {
+      const rid = checked(recipientIdSchema, id, 'id');
+      const v = checked(recipientInputSchema, input);
+      const has = (k: keyof RecipientInput) => v[k] !== undefined;
+      // $n::boolean says whether field n was given; an absent field keeps its stored value.
+      const { rows } = await db.query<RecipientRow>(
+        `INSERT INTO ${table} AS r (id, email, phone, locale, timezone, data)
+         VALUES ($1, $2, $4, $6, $8, coalesce($10::jsonb, '{}'::jsonb))
+         ON CONFLICT (id) DO UPDATE SET
+           email = CASE WHEN $3::boolean THEN $2 ELSE r.email END,
+           phone = CASE WHEN $5::boolean THEN $4 ELSE r.phone END,
+           locale = CASE WHEN $7::boolean THEN $6 ELSE r.locale END,
+           timezone = CASE WHEN $9::boolean THEN $8 ELSE r.timezone END,
+           data = coalesce($10::jsonb, r.data),
+           updated_at = now()
+         RETURNING ${cols}, (xmax = 0) AS inserted`,
+        [
+          rid,
+          v.email ?? null,
+          has('email'),
+          v.phone ?? null,
+          has('phone'),
+          v.locale ?? null,
+          has('locale'),
+          v.timezone ?? null,
+          has('timezone'),
+          v.data === undefined ? null : JSON.stringify(v.data),
+        ],
+      );
+      const row = rows[0] as RecipientRow;
+      return { recipient: toRecipient(row), created: row.inserted === true };
+    },
+
+    async get(id: string): Promise<Recipient | null> {
+      const { rows } = await db.query<RecipientRow>(`SELECT ${cols} FROM ${table} WHERE id = $1`, [
+        checked(recipientIdSchema, id, 'id'),
+      ]);
+      return rows[0] ? toRecipient(rows[0]) : null;
+    },
+
+    /** Erases the recipient; true if there was one. (Later issues erase their inbox and deliveries too.) */
+    async erase(id: string): Promise<boolean> {
+      const { rows } = await db.query(`DELETE FROM ${table} WHERE id = $1 RETURNING id`, [
+        checked(recipientIdSchema, id, 'id'),
+      ]);
+      return rows.length > 0;
+    },
+  };
+}
+
+export type Recipients = ReturnType<typeof makeRecipients>;
