@@ -20,6 +20,7 @@ import { makeWorker, type Worker, type WorkerOptions } from './queue/worker.js';
 import { makeMetrics, type Metrics } from './obs/metrics.js';
 import { makeKeys, type Keys } from './notify/keys.js';
 import { makeRecipients, type Recipients } from './notify/recipients.js';
+import { makeTypes, type Types } from './notify/types.js';
 
 export interface CreateHeraldOptions extends HeraldConfigInput {
   /** A resolved configuration (the CLI passes one); other options are ignored when given. */
@@ -39,6 +40,7 @@ export interface Herald {
   /** Server API keys (stored hashed) and the ones from the environment. */
   readonly keys: Keys;
   readonly recipients: Recipients;
+  readonly types: Types;
   /** A worker pool with the configured defaults; options given here win. Call `start()` on it. */
   worker(options: WorkerOptions): Worker;
   /** Stops the workers made here (gracefully) and closes the database. */
@@ -89,6 +91,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     metrics,
     keys: makeKeys(db, config.schema, { api: config.apiKey, admin: config.adminKey }),
     recipients: makeRecipients(db, config.schema),
+    types: makeTypes(db, config.schema),
     worker(workerOptions) {
       const w = config.worker;
       const worker = makeWorker(

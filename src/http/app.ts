@@ -90,6 +90,26 @@ function v1(herald: Herald): Hono {
       ? c.body(null, 204)
       : problem(404, 'not_found', `no recipient "${c.req.param('id')}"`);
   });
+
+  api.put('/types/:name', async (c) => {
+    const { type, created } = await herald.types.put(
+      c.req.param('name'),
+      await jsonBody(c.req.raw),
+    );
+    return c.json(type, created ? 201 : 200);
+  });
+  api.get('/types/:name', async (c) => {
+    const type = await herald.types.get(c.req.param('name'));
+    return type
+      ? c.json(type)
+      : problem(404, 'not_found', `no notification type "${c.req.param('name')}"`);
+  });
+  api.delete('/types/:name', async (c) => {
+    const removed = await herald.types.remove(c.req.param('name'));
+    return removed
+      ? c.body(null, 204)
+      : problem(404, 'not_found', `no notification type "${c.req.param('name')}"`);
+  });
   return api;
 }
 

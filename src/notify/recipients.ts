@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
-import { ValidationError } from '../errors.js';
+import { checked } from '../validation.js';
 
 const isTimeZone = (tz: string) => {
   try {
@@ -84,21 +84,6 @@ const toRecipient = (r: RecipientRow): Recipient => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
-
-/** Turns zod issues into Herald's field issues. */
-export function checked<T>(schema: z.ZodType<T>, input: unknown, prefix = ''): T {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const at = (path: PropertyKey[]) => prefix + (path.length > 0 ? path.join('.') : '(body)');
-  throw new ValidationError(
-    parsed.error.issues.flatMap((i) =>
-      // An unknown field is named as the field itself, not as its parent object.
-      i.code === 'unrecognized_keys'
-        ? i.keys.map((k) => ({ field: at([...i.path, k]), message: 'is not a known field' }))
-        : [{ field: at(i.path), message: i.message }],
-    ),
-  );
-}
 
 export function makeRecipients(db: Db, schema: string) {
   const table = `${quoteIdent(schema)}.recipients`;

@@ -1,0 +1,161 @@
+/**
+ * Notification types: a named kind of message with its category, channels, priority,
+ * Handlebars templates per channel (and per locale, falling back to the type's own) and an
+ * optional digest rule. Every template is parsed when the type is saved, so a syntax error is a
+ * validation error naming the template, not a failed send later.
+ */
+import Handlebars from 'handlebars';
+import { z } from 'zod';
+import type { Db } from '../db/db.js';
+import { quoteIdent } from '../db/sql.js';
+import { ValidationError, type FieldIssue } from '../errors.js';
+import { checked } from '../validation.js';
+
+export const CHANNELS = ['email', 'sms', 'whatsapp', 'push', 'inapp'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+const tpl = z.string().min(1).max(100_000);
+
+/** The template fields of each channel. */
+const channelTemplates = {
+  email: z
+    .strictObject({ subject: tpl, html: tpl.optional(), text: tpl.optional() })
+    .refine((t) => t.html !== undefined || t.text !== undefined, 'give html, text or both'),
+  sms: z.strictObject({ text: tpl }),
+  whatsapp: z.strictObject({ text: tpl }),
+  push: z.strictObject({ title: tpl, body: tpl }),
+  inapp: z.strictObject({ title: tpl, body: tpl, actionUrl: tpl.optional() }),
+};
+
+const templatesSchema = z.strictObject({
+  email: channelTemplates.email.optional(),
+  sms: channelTemplates.sms.optional(),
+  whatsapp: channelTemplates.whatsapp.optional(),
+  push: channelTemplates.push.optional(),
+  inapp: channelTemplates.inapp.optional(),
+});
+
+/** Per-locale overrides: any subset of any channel's fields. */
+const localeTemplatesSchema = z.strictObject({
+  email: z
+    .strictObject({ subject: tpl.optional(), html: tpl.optional(), text: tpl.optional() })
+    .optional(),
+  sms: z.strictObject({ text: tpl.optional() }).optional(),
+  whatsapp: z.strictObject({ text: tpl.optional() }).optional(),
+  push: z.strictObject({ title: tpl.optional(), body: tpl.optional() }).optional(),
+  inapp: z
+    .strictObject({ title: tpl.optional(), body: tpl.optional(), actionUrl: tpl.optional() })
+    .optional(),
+});
+
+export const typeNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, 'lower-case letters, digits, _ . - (at most 100)');
+
+export const typeDefinitionSchema = z
+  .strictObject({
+    category: z.enum(['transactional', 'marketing']).default('transactional'),
+    channels: z
+      .array(z.enum(CHANNELS))
+      .min(1)
+      .refine((c) => new Set(c).size === c.length, 'no channel twice'),
+    priority: z.enum(['low', 'normal', 'high', 'urgent']).default('normal'),
+    defaultLocale: z.string().min(2).max(35).default('en'),
+    templates: templatesSchema,
+    locales: z.record(z.string().min(2).max(35), localeTemplatesSchema).default({}),
+    digest: z.strictObject({ window: z.enum(['hourly', 'daily', 'weekly']) }).optional(),
+  })
+  .superRefine((t, ctx) => {
+    for (const channel of t.channels) {
+      if (!t.templates[channel]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['templates', channel],
+          message: `channel ${channel} needs a template`,
+        });
+      }
+    }
+  });
+
+export type TypeDefinition = z.infer<typeof typeDefinitionSchema>;
+
+export interface NotificationType extends TypeDefinition {
+  name: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Parses every template string; a syntax error names the template it is in. */
+function checkTemplates(def: TypeDefinition): void {
+  const issues: FieldIssue[] = [];
+  const visit = (value: unknown, path: string[]) => {
+    if (typeof value === 'string') {
+      try {
+        Handlebars.parse(value);
+      } catch (err) {
+        const first = (err as Error).message.split('\n').slice(0, 1).join('');
+        issues.push({
+          field: path.join('.'),
+          message: `is not a valid Handlebars template: ${first}`,
+        });
+      }
+    } else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) visit(v, [...path, k]);
+    }
+  };
+  visit(def.templates, ['templates']);
+  visit(def.locales, ['locales']);
+  if (issues.length > 0) throw new ValidationError(issues);
+}
+
+interface TypeRow {
+  name: string;
+  definition: TypeDefinition;
+  created_at: Date;
+  updated_at: Date;
+  inserted?: boolean;
+}
+
+const toType = (r: TypeRow): NotificationType => ({
+  name: r.name,
+  ...r.definition,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export function makeTypes(db: Db, schema: string) {
+  const table = `${quoteIdent(schema)}.notification_types`;
+  return {
+    /** Defines or replaces a type; `created` says which. */
+    async put(name: string, input: unknown): Promise<{ type: NotificationType; created: boolean }> {
+      const n = checked(typeNameSchema, name, 'name');
+      const def = checked(typeDefinitionSchema, input);
+      checkTemplates(def);
+      const { rows } = await db.query<TypeRow>(
+        `INSERT INTO ${table} AS t (name, definition) VALUES ($1, $2::jsonb)
+         ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = now()
+         RETURNING name, definition, created_at, updated_at, (xmax = 0) AS inserted`,
+        [n, JSON.stringify(def)],
+      );
+      const row = rows[0] as TypeRow;
+      return { type: toType(row), created: row.inserted === true };
+    },
+
+    async get(name: string): Promise<NotificationType | null> {
+      const { rows } = await db.query<TypeRow>(
+        `SELECT name, definition, created_at, updated_at FROM ${table} WHERE name = $1`,
+        [checked(typeNameSchema, name, 'name')],
+      );
+      return rows[0] ? toType(rows[0]) : null;
+    },
+
+    async remove(name: string): Promise<boolean> {
+      const { rows } = await db.query(`DELETE FROM ${table} WHERE name = $1 RETURNING name`, [
+        checked(typeNameSchema, name, 'name'),
+      ]);
+      return rows.length > 0;
+    },
+  };
+}
+
+export type Types = ReturnType<typeof makeTypes>;
