@@ -21,6 +21,7 @@ import { makeMetrics, type Metrics } from './obs/metrics.js';
 import { makeKeys, type Keys } from './notify/keys.js';
 import { makeRecipients, type Recipients } from './notify/recipients.js';
 import { makeTypes, type Types } from './notify/types.js';
+import { makePreferences, type PreferencesStore } from './notify/preferences.js';
 
 export interface CreateHeraldOptions extends HeraldConfigInput {
   /** A resolved configuration (the CLI passes one); other options are ignored when given. */
@@ -41,6 +42,7 @@ export interface Herald {
   readonly keys: Keys;
   readonly recipients: Recipients;
   readonly types: Types;
+  readonly preferences: PreferencesStore;
   /** A worker pool with the configured defaults; options given here win. Call `start()` on it. */
   worker(options: WorkerOptions): Worker;
   /** Stops the workers made here (gracefully) and closes the database. */
@@ -92,6 +94,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     keys: makeKeys(db, config.schema, { api: config.apiKey, admin: config.adminKey }),
     recipients: makeRecipients(db, config.schema),
     types: makeTypes(db, config.schema),
+    preferences: makePreferences(db, config.schema),
     worker(workerOptions) {
       const w = config.worker;
       const worker = makeWorker(

@@ -90,6 +90,12 @@ function v1(herald: Herald): Hono {
       ? c.body(null, 204)
       : problem(404, 'not_found', `no recipient "${c.req.param('id')}"`);
   });
+  api.get('/recipients/:id/preferences', async (c) =>
+    c.json(await herald.preferences.get(c.req.param('id'))),
+  );
+  api.put('/recipients/:id/preferences', async (c) =>
+    c.json(await herald.preferences.put(c.req.param('id'), await jsonBody(c.req.raw))),
+  );
 
   api.put('/types/:name', async (c) => {
     const { type, created } = await herald.types.put(

@@ -8,7 +8,7 @@ import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { checked } from '../validation.js';
 
-const isTimeZone = (tz: string) => {
+export const isTimeZone = (tz: string) => {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;

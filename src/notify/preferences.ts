@@ -1,0 +1,93 @@
+/**
+ * Recipient preferences (../shared/API.md): channel switches, per-type and per-type-per-channel
+ * opt-outs, quiet hours in the recipient's time zone (they may cross midnight), a digest
+ * setting, local-time schedules, and consent for marketing. PUT replaces the whole document;
+ * GET answers it with the defaults filled in.
+ */
+import { z } from 'zod';
+import type { Db } from '../db/db.js';
+import { quoteIdent } from '../db/sql.js';
+import { HeraldError } from '../errors.js';
+import { checked } from '../validation.js';
+import { recipientIdSchema, isTimeZone } from './recipients.js';
+import { CHANNELS, typeNameSchema } from './types.js';
+
+const hhmm = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM, 24-hour (00:00 to 23:59)');
+const channelSwitches = z.partialRecord(z.enum(CHANNELS), z.boolean());
+
+export const preferencesSchema = z.strictObject({
+  channels: channelSwitches.default({}),
+  types: z.record(typeNameSchema, z.union([z.boolean(), channelSwitches])).default({}),
+  quietHours: z
+    .strictObject({ start: hhmm, end: hhmm })
+    .refine((q) => q.start !== q.end, 'start and end must differ')
+    .nullable()
+    .default(null),
+  /** Overrides the recipient's own time zone for quiet hours and schedules. */
+  timezone: z
+    .string()
+    .max(64)
+    .refine(isTimeZone, 'must be an IANA time zone, like Europe/Berlin')
+    .nullable()
+    .default(null),
+  digest: z.enum(['off', 'hourly', 'daily', 'weekly']).default('off'),
+  schedules: z
+    .record(
+      typeNameSchema,
+      z.strictObject({
+        time: hhmm,
+        day: z
+          .enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'])
+          .optional(),
+        skipWeekends: z.boolean().optional(),
+        enabled: z.boolean().default(true),
+      }),
+    )
+    .default({}),
+  consent: z.strictObject({ marketing: z.boolean().default(false) }).prefault({}),
+});
+
+export type Preferences = z.infer<typeof preferencesSchema>;
+
+export function makePreferences(db: Db, schema: string) {
+  const table = `${quoteIdent(schema)}.preferences`;
+  const recipients = `${quoteIdent(schema)}.recipients`;
+  const missing = (id: string) =>
+    new HeraldError(
+      'not_found',
+      `no recipient "${id}": create it first (PUT /v1/recipients/${id})`,
+    );
+
+  return {
+    /** The recipient's preferences with defaults filled in; not_found if no such recipient. */
+    async get(recipientId: string): Promise<Preferences> {
+      const id = checked(recipientIdSchema, recipientId, 'id');
+      const { rows } = await db.query<{ exists: boolean; document: unknown }>(
+        `SELECT true AS exists, p.document FROM ${recipients} r
+         LEFT JOIN ${table} p ON p.recipient_id = r.id WHERE r.id = $1`,
+        [id],
+      );
+      if (!rows[0]) throw missing(id);
+      return preferencesSchema.parse(rows[0].document ?? {});
+    },
+
+    /** Replaces the preferences; answers them as stored (defaults filled in). */
+    async put(recipientId: string, input: unknown): Promise<Preferences> {
+      const id = checked(recipientIdSchema, recipientId, 'id');
+      const prefs = checked(preferencesSchema, input);
+      const { rows } = await db.query(
+        `INSERT INTO ${table} (recipient_id, document)
+         SELECT id, $2::jsonb FROM ${recipients} WHERE id = $1
+         ON CONFLICT (recipient_id) DO UPDATE SET document = excluded.document, updated_at = now()
+         RETURNING recipient_id`,
+        [id, JSON.stringify(prefs)],
+      );
+      if (rows.length === 0) throw missing(id);
+      return prefs;
+    },
+  };
+}
+
+export type PreferencesStore = ReturnType<typeof makePreferences>;
