@@ -252,8 +252,9 @@ for (const backend of BACKENDS) {
       const starts: number[] = [];
       const worker = herald.worker({
         queue: 'retry-q',
-        // A 30 s poll: only a notification or the worker's own retry timer can start these fast.
-        pollIntervalMs: 30_000,
+        // A 2 s poll, started with the worker: only a notification can start the first attempt
+        // within a second, and only the worker's own retry timers keep retries within bounds.
+        pollIntervalMs: 2_000,
         backoff: { baseMs: 200, capMs: 600 },
         handlers: {
           flaky: () => {

@@ -449,10 +449,12 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     if (delay >= pollIntervalMs) return; // the poll comes first anyway
     if (wakeTimer && wakeTimer.at <= at) return;
     if (wakeTimer) clearTimeout(wakeTimer.timer);
+    // A little late on purpose: timers may fire up to a millisecond early, and the database
+    // clock decides whether the job is due. A wake-up that finds nothing waits for the poll.
     const timer = setTimeout(() => {
       wakeTimer = undefined;
       fetch();
-    }, delay + 1);
+    }, delay + WAKE_SLACK_MS);
     wakeTimer = { at, timer };
   }
 
@@ -539,6 +541,8 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     },
   };
 }
+
+const WAKE_SLACK_MS = 10;
 
 function noop(): void {}
 
