@@ -22,6 +22,7 @@ import { makeKeys, type Keys } from './notify/keys.js';
 import { makeRecipients, type Recipients } from './notify/recipients.js';
 import { makeTypes, type Types } from './notify/types.js';
 import { makePreferences, type PreferencesStore } from './notify/preferences.js';
+import { makeDevices, type Devices } from './notify/devices.js';
 
 export interface CreateHeraldOptions extends HeraldConfigInput {
   /** A resolved configuration (the CLI passes one); other options are ignored when given. */
@@ -43,6 +44,7 @@ export interface Herald {
   readonly recipients: Recipients;
   readonly types: Types;
   readonly preferences: PreferencesStore;
+  readonly devices: Devices;
   /** A worker pool with the configured defaults; options given here win. Call `start()` on it. */
   worker(options: WorkerOptions): Worker;
   /** Stops the workers made here (gracefully) and closes the database. */
@@ -95,6 +97,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     recipients: makeRecipients(db, config.schema),
     types: makeTypes(db, config.schema),
     preferences: makePreferences(db, config.schema),
+    devices: makeDevices(db, config.schema),
     worker(workerOptions) {
       const w = config.worker;
       const worker = makeWorker(

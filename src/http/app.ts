@@ -90,6 +90,23 @@ function v1(herald: Herald): Hono {
       ? c.body(null, 204)
       : problem(404, 'not_found', `no recipient "${c.req.param('id')}"`);
   });
+  api.post('/recipients/:id/devices', async (c) => {
+    const { device, created } = await herald.devices.register(
+      c.req.param('id'),
+      await jsonBody(c.req.raw),
+    );
+    return c.json(device, created ? 201 : 200);
+  });
+  api.delete('/recipients/:id/devices', async (c) => {
+    const removed = await herald.devices.unregister(c.req.param('id'), await jsonBody(c.req.raw));
+    return removed
+      ? c.body(null, 204)
+      : problem(404, 'not_found', 'no such device for this recipient');
+  });
+  api.get('/recipients/:id/devices', async (c) =>
+    c.json(await herald.devices.list(c.req.param('id'))),
+  );
+
   api.get('/recipients/:id/preferences', async (c) =>
     c.json(await herald.preferences.get(c.req.param('id'))),
   );
