@@ -9,6 +9,16 @@ import { appliedVersion, knownMigrations } from '../db/migrate.js';
 import { ValidationError, toError } from '../errors.js';
 import { problem, problemFor } from './problem.js';
 import { requireKey } from './auth.js';
+import { z } from 'zod';
+import { checked } from '../validation.js';
+import { render } from '../notify/render.js';
+import { CHANNELS } from '../notify/types.js';
+
+const previewSchema = z.strictObject({
+  channel: z.enum(CHANNELS).optional(),
+  locale: z.string().min(2).max(35).optional(),
+  data: z.record(z.string(), z.unknown()).default({}),
+});
 
 export function makeApp(herald: Herald): Hono {
   const app = new Hono();
@@ -126,6 +136,16 @@ function v1(herald: Herald): Hono {
     return type
       ? c.json(type)
       : problem(404, 'not_found', `no notification type "${c.req.param('name')}"`);
+  });
+  api.post('/types/:name/preview', async (c) => {
+    const type = await herald.types.get(c.req.param('name'));
+    if (!type) return problem(404, 'not_found', `no notification type "${c.req.param('name')}"`);
+    const body = checked(previewSchema, await jsonBody(c.req.raw));
+    const channels = body.channel ? [body.channel] : type.channels;
+    const rendered: Record<string, Record<string, string>> = {};
+    for (const channel of channels)
+      rendered[channel] = render(type, channel, body.data, body.locale);
+    return c.json(rendered);
   });
   api.delete('/types/:name', async (c) => {
     const removed = await herald.types.remove(c.req.param('name'));
