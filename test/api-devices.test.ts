@@ -10,13 +10,9 @@ import type { Hono } from 'hono';
 import type { Herald } from '../src/index.js';
 import { makeApp } from '../src/http/app.js';
 import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { apiCaller, type Call, type Problem } from './helpers/api.js';
 
 const pgSkip = await pgSkipReason();
-
-interface Problem {
-  code: string;
-  errors?: { field: string; message: string }[];
-}
 
 function webPushSubscription(endpoint: string) {
   const ecdh = createECDH('prime256v1');
@@ -47,15 +43,8 @@ for (const backend of BACKENDS) {
     after(async () => {
       await closeHerald(herald);
     });
-    const call = (method: string, path: string, body?: unknown) =>
-      app.request(path, {
-        method,
-        headers: {
-          'content-type': 'application/json',
-          authorization: 'Bearer devices-test-key-0123456789',
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
+    const call = (...args: Parameters<Call>) =>
+      apiCaller(app, 'devices-test-key-0123456789')(...args);
 
     it('registers APNs, FCM and Web Push addresses; again is 200; a token moves to its new owner', async () => {
       const sub = webPushSubscription('https://push.example.net/send/abc');

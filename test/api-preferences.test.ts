@@ -8,13 +8,9 @@ import type { Hono } from 'hono';
 import type { Herald } from '../src/index.js';
 import { makeApp } from '../src/http/app.js';
 import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { apiCaller, type Call, type Problem } from './helpers/api.js';
 
 const pgSkip = await pgSkipReason();
-
-interface Problem {
-  code: string;
-  errors?: { field: string; message: string }[];
-}
 
 // The example of ../shared/API.md.
 const example = {
@@ -42,15 +38,8 @@ for (const backend of BACKENDS) {
     after(async () => {
       await closeHerald(herald);
     });
-    const call = (method: string, path: string, body?: unknown) =>
-      app.request(path, {
-        method,
-        headers: {
-          'content-type': 'application/json',
-          authorization: 'Bearer prefs-test-key-0123456789',
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
+    const call = (...args: Parameters<Call>) =>
+      apiCaller(app, 'prefs-test-key-0123456789')(...args);
 
     it('answers defaults for a recipient without preferences, 404 for an unknown one', async () => {
       const res = await call('GET', '/v1/recipients/u-1/preferences');

@@ -9,15 +9,9 @@ import type { Hono } from 'hono';
 import type { Herald } from '../src/index.js';
 import { makeApp } from '../src/http/app.js';
 import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { apiCaller, type Call, type Problem } from './helpers/api.js';
 
 const pgSkip = await pgSkipReason();
-
-interface Problem {
-  code: string;
-  status: number;
-  detail: string;
-  errors?: { field: string; message: string }[];
-}
 
 for (const backend of BACKENDS) {
   describe(`recipients API on ${backend}`, { skip: backend === 'pg' ? pgSkip : undefined }, () => {
@@ -36,17 +30,7 @@ for (const backend of BACKENDS) {
       await closeHerald(herald);
     });
 
-    const call = (method: string, path: string, body?: unknown, auth: string | null = key) =>
-      app.request(path, {
-        method,
-        headers: {
-          'content-type': 'application/json',
-          ...(auth === null ? {} : { authorization: `Bearer ${auth}` }),
-        },
-        ...(body === undefined
-          ? {}
-          : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-      });
+    const call = (...args: Parameters<Call>) => apiCaller(app, key)(...args);
     const count = async () =>
       Number(
         (

@@ -9,13 +9,9 @@ import type { Hono } from 'hono';
 import type { Herald } from '../src/index.js';
 import { makeApp } from '../src/http/app.js';
 import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { apiCaller, type Call, type Problem } from './helpers/api.js';
 
 const pgSkip = await pgSkipReason();
-
-interface Problem {
-  code: string;
-  errors?: { field: string; message: string }[];
-}
 
 const dueSoon = {
   category: 'transactional',
@@ -47,15 +43,8 @@ for (const backend of BACKENDS) {
       after(async () => {
         await closeHerald(herald);
       });
-      const call = (method: string, path: string, body?: unknown) =>
-        app.request(path, {
-          method,
-          headers: {
-            'content-type': 'application/json',
-            authorization: 'Bearer types-test-key-0123456789',
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
+      const call = (...args: Parameters<Call>) =>
+        apiCaller(app, 'types-test-key-0123456789')(...args);
 
       it('defines, reads, replaces and deletes a type', async () => {
         const created = await call('PUT', '/v1/types/due_date_reminder', dueSoon);
