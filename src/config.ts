@@ -31,6 +31,8 @@ export const configSchema = z.object({
   apiKey: z.string().min(16, 'use at least 16 characters').optional(),
   /** An admin API key accepted as well as the stored ones. */
   adminKey: z.string().min(16, 'use at least 16 characters').optional(),
+  /** The HS256 secret recipient tokens (JWTs) are signed with by the app. */
+  jwtSecret: z.string().min(32, 'use at least 32 characters').optional(),
   /** Largest HTTP request body, in bytes. */
   maxBodyBytes: int(1_024).default(1024 * 1024),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -69,6 +71,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_LOG_LEVEL: 'logLevel',
   HERALD_API_KEY: 'apiKey',
   HERALD_ADMIN_KEY: 'adminKey',
+  HERALD_JWT_SECRET: 'jwtSecret',
   HERALD_MAX_BODY_BYTES: 'maxBodyBytes',
   HERALD_POOL_SIZE: 'poolSize',
   HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',

@@ -8,7 +8,7 @@ import type { Herald } from '../herald.js';
 import { appliedVersion, knownMigrations } from '../db/migrate.js';
 import { ValidationError, toError } from '../errors.js';
 import { problem, problemFor } from './problem.js';
-import { requireKey } from './auth.js';
+import { requireKey, requireRecipient, type RecipientEnv } from './auth.js';
 import { z } from 'zod';
 import { checked } from '../validation.js';
 import { render } from '../notify/render.js';
@@ -61,24 +61,28 @@ export function makeApp(herald: Herald): Hono {
     return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });
 
+  // /v1/me first: its routes answer before the server realm's key check on /v1.
+  app.route('/v1/me', me(herald));
   app.route('/v1', v1(herald));
   return app;
+}
+
+/** The recipient API (JWT realm): each recipient sees only their own. */
+function me(herald: Herald): Hono<RecipientEnv> {
+  const api = new Hono<RecipientEnv>();
+  api.use(limitBody(herald));
+  api.use(requireRecipient(herald.config.jwtSecret));
+  api.get('/preferences', async (c) => c.json(await herald.preferences.get(c.get('recipientId'))));
+  api.put('/preferences', async (c) =>
+    c.json(await herald.preferences.put(c.get('recipientId'), await jsonBody(c.req.raw))),
+  );
+  return api;
 }
 
 /** The server API (API key realm). */
 function v1(herald: Herald): Hono {
   const api = new Hono();
-  api.use(
-    bodyLimit({
-      maxSize: herald.config.maxBodyBytes,
-      onError: () =>
-        problem(
-          413,
-          'payload_too_large',
-          `the request body is over ${herald.config.maxBodyBytes} bytes`,
-        ),
-    }),
-  );
+  api.use(limitBody(herald));
   api.use(requireKey(herald.keys));
 
   api.put('/recipients/:id', async (c) => {
@@ -154,6 +158,19 @@ function v1(herald: Herald): Hono {
       : problem(404, 'not_found', `no notification type "${c.req.param('name')}"`);
   });
   return api;
+}
+
+/** Refuses bodies over HERALD_MAX_BODY_BYTES with 413 before reading them whole. */
+function limitBody(herald: Herald) {
+  return bodyLimit({
+    maxSize: herald.config.maxBodyBytes,
+    onError: () =>
+      problem(
+        413,
+        'payload_too_large',
+        `the request body is over ${herald.config.maxBodyBytes} bytes`,
+      ),
+  });
 }
 
 /** The request body as JSON, or a validation problem saying it is not. */

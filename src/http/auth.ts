@@ -3,6 +3,7 @@
  * `--admin` (or HERALD_ADMIN_KEY). A refused request changes nothing.
  */
 import { createMiddleware } from 'hono/factory';
+import { jwtVerify } from 'jose';
 import type { Keys, KeyRealm } from '../notify/keys.js';
 import { problem } from './problem.js';
 
@@ -29,6 +30,35 @@ export function requireKey(keys: Keys, options: { admin?: boolean } = {}) {
       );
     }
     c.set('realm', realm);
+    await next();
+  });
+}
+
+export type RecipientEnv = { Variables: { recipientId: string } };
+
+/**
+ * Recipient realm: `Authorization: Bearer <JWT>` signed by the app with HERALD_JWT_SECRET
+ * (HS256), with `sub` (the recipient id) and `exp` required. The token opens `/v1/me/...` for
+ * that recipient only; it is never accepted where an API key is needed.
+ */
+export function requireRecipient(secret: string | undefined) {
+  const key = secret ? new TextEncoder().encode(secret) : undefined;
+  return createMiddleware<RecipientEnv>(async (c, next) => {
+    if (!key) {
+      return problem(401, 'unauthorized', 'recipient tokens are not set up: set HERALD_JWT_SECRET');
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
+    if (!match?.[1])
+      return problem(401, 'unauthorized', 'send a recipient token: Authorization: Bearer <JWT>');
+    try {
+      const { payload } = await jwtVerify(match[1], key, {
+        algorithms: ['HS256'],
+        requiredClaims: ['exp', 'sub'],
+      });
+      c.set('recipientId', payload.sub as string);
+    } catch {
+      return problem(401, 'unauthorized', 'the recipient token is invalid or expired');
+    }
     await next();
   });
 }
