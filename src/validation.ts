@@ -18,3 +18,29 @@ export function checked<T>(schema: z.ZodType<T>, input: unknown, prefix = ''): T
     ),
   );
 }
+
+/**
+ * Text PostgreSQL cannot store in text or jsonb: U+0000, and UTF-16 surrogates that are not
+ * part of a pair (JSON can carry them as escapes; jsonb refuses them).
+ */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export const UNSTORABLE_MESSAGE =
+  'contains a NUL character or a lone UTF-16 surrogate, which cannot be stored';
+
+export function isStorableText(s: string): boolean {
+  return !UNSTORABLE.test(s);
+}
+
+/** Where a JSON value holds unstorable text (in a string or a key), as a field path, or null. */
+export function findUnstorable(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return isStorableText(value) ? null : path || '(body)';
+  if (value === null || typeof value !== 'object') return null;
+  for (const [k, v] of Object.entries(value)) {
+    const here = path ? `${path}.${k}` : k;
+    if (!isStorableText(k)) return here;
+    const found = findUnstorable(v, here);
+    if (found) return found;
+  }
+  return null;
+}

@@ -77,6 +77,18 @@ for (const backend of BACKENDS) {
           'payload',
         ],
         [
+          'NUL in a string',
+          () => herald.queue.enqueue({ kind: 'bad', payload: { s: 'a\u0000b' } }),
+          'validation_failed',
+          'payload',
+        ],
+        [
+          'a lone surrogate',
+          () => herald.queue.enqueue({ kind: 'bad', payload: { s: 'a\udc00' } }),
+          'validation_failed',
+          'payload',
+        ],
+        [
           'NaN payload',
           () => herald.queue.enqueue({ kind: 'bad', payload: { n: NaN } }),
           'validation_failed',

@@ -10,7 +10,7 @@ import { ValidationError, toError } from '../errors.js';
 import { problem, problemFor } from './problem.js';
 import { requireKey, requireRecipient, type RecipientEnv } from './auth.js';
 import { z } from 'zod';
-import { checked } from '../validation.js';
+import { checked, findUnstorable, UNSTORABLE_MESSAGE } from '../validation.js';
 import { render } from '../notify/render.js';
 import { CHANNELS } from '../notify/types.js';
 
@@ -176,9 +176,13 @@ function limitBody(herald: Herald) {
 /** The request body as JSON, or a validation problem saying it is not. */
 async function jsonBody(req: Request): Promise<unknown> {
   const text = await req.text();
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch {
     throw new ValidationError([{ field: '(body)', message: 'must be JSON' }]);
   }
+  const bad = findUnstorable(body);
+  if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
+  return body;
 }

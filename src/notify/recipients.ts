@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
-import { checked } from '../validation.js';
+import { checked, isStorableText } from '../validation.js';
 
 export const isTimeZone = (tz: string) => {
   try {
@@ -25,7 +25,11 @@ const isLocale = (l: string) => {
   }
 };
 
-export const recipientIdSchema = z.string().min(1).max(256);
+export const recipientIdSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine(isStorableText, 'must not contain a NUL character or a lone surrogate');
 
 export const recipientInputSchema = z.strictObject({
   email: z.email().max(320).nullable().optional(),

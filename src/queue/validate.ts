@@ -4,6 +4,7 @@
  */
 import { ValidationError, type FieldIssue } from '../errors.js';
 import type { JobSpec } from '../types.js';
+import { isStorableText, UNSTORABLE_MESSAGE } from '../validation.js';
 
 /** The default payload limit: 256 KiB of JSON, as on hosted queue services. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -113,6 +114,7 @@ function isIntIn(v: unknown, min: number, max: number): boolean {
  */
 function strictJson(key: string, value: unknown): unknown {
   const what = key ? `"${key}"` : 'the value';
+  if (!isStorableText(key)) throw new TypeError(`a key ${UNSTORABLE_MESSAGE}`);
   switch (typeof value) {
     case 'function':
     case 'symbol':
@@ -120,6 +122,9 @@ function strictJson(key: string, value: unknown): unknown {
       throw new TypeError(`${what} is a ${typeof value}`);
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError(`${what} is ${String(value)}`);
+      return value;
+    case 'string':
+      if (!isStorableText(value)) throw new TypeError(`${what} ${UNSTORABLE_MESSAGE}`);
       return value;
     default:
       return value;
