@@ -23,13 +23,13 @@ export function checked<T>(schema: z.ZodType<T>, input: unknown, prefix = ''): T
  * Text PostgreSQL cannot store in text or jsonb: U+0000, and UTF-16 surrogates that are not
  * part of a pair (JSON can carry them as escapes; jsonb refuses them).
  */
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export const UNSTORABLE_MESSAGE =
   'contains a NUL character or a lone UTF-16 surrogate, which cannot be stored';
 
 export function isStorableText(s: string): boolean {
-  return !UNSTORABLE.test(s);
+  return !s.includes('\u0000') && !LONE_SURROGATE.test(s);
 }
 
 /** Where a JSON value holds unstorable text (in a string or a key), as a field path, or null. */
