@@ -1,15 +1,16 @@
 /**
- * The HTTP API (Hono). This issue's surface is the operational endpoints; the notification
- * API mounts here too.
+ * The HTTP API (Hono): operational endpoints (/health, /ready, /metrics), the server realm
+ * (/v1, API keys) and the recipient realm (/v1/me, JWTs). Handlers are thin: they parse, call
+ * the domain module, and answer; every error becomes problem+json in one onError.
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
 import type { Herald } from '../herald.js';
 import { appliedVersion, knownMigrations } from '../db/migrate.js';
 import { ValidationError, toError } from '../errors.js';
 import { problem, problemFor } from './problem.js';
 import { requireKey, requireRecipient, type RecipientEnv } from './auth.js';
-import { z } from 'zod';
 import { checked, findUnstorable, UNSTORABLE_MESSAGE } from '../validation.js';
 import { render } from '../notify/render.js';
 import { CHANNELS } from '../notify/types.js';
