@@ -29,7 +29,7 @@ export function makeApp(herald: Herald): Hono {
     if (res.status >= 500) herald.log.error({ err: toError(err) }, 'http:error');
     return res;
   });
-  app.notFound((c) => problem(404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
+  app.notFound((c) => notFound(`no route ${c.req.method} ${c.req.path}`));
 
   /** The process is alive and serving HTTP. Says nothing about the database. */
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -95,15 +95,11 @@ function v1(herald: Herald): Hono {
   });
   api.get('/recipients/:id', async (c) => {
     const recipient = await herald.recipients.get(c.req.param('id'));
-    return recipient
-      ? c.json(recipient)
-      : problem(404, 'not_found', `no recipient "${c.req.param('id')}"`);
+    return recipient ? c.json(recipient) : notFound(`no recipient "${c.req.param('id')}"`);
   });
   api.delete('/recipients/:id', async (c) => {
     const erased = await herald.recipients.erase(c.req.param('id'));
-    return erased
-      ? c.body(null, 204)
-      : problem(404, 'not_found', `no recipient "${c.req.param('id')}"`);
+    return erased ? c.body(null, 204) : notFound(`no recipient "${c.req.param('id')}"`);
   });
   api.post('/recipients/:id/devices', async (c) => {
     const { device, created } = await herald.devices.register(
@@ -114,9 +110,7 @@ function v1(herald: Herald): Hono {
   });
   api.delete('/recipients/:id/devices', async (c) => {
     const removed = await herald.devices.unregister(c.req.param('id'), await jsonBody(c.req.raw));
-    return removed
-      ? c.body(null, 204)
-      : problem(404, 'not_found', 'no such device for this recipient');
+    return removed ? c.body(null, 204) : notFound('no such device for this recipient');
   });
   api.get('/recipients/:id/devices', async (c) =>
     c.json(await herald.devices.list(c.req.param('id'))),
@@ -138,13 +132,11 @@ function v1(herald: Herald): Hono {
   });
   api.get('/types/:name', async (c) => {
     const type = await herald.types.get(c.req.param('name'));
-    return type
-      ? c.json(type)
-      : problem(404, 'not_found', `no notification type "${c.req.param('name')}"`);
+    return type ? c.json(type) : notFound(`no notification type "${c.req.param('name')}"`);
   });
   api.post('/types/:name/preview', async (c) => {
     const type = await herald.types.get(c.req.param('name'));
-    if (!type) return problem(404, 'not_found', `no notification type "${c.req.param('name')}"`);
+    if (!type) return notFound(`no notification type "${c.req.param('name')}"`);
     const body = checked(previewSchema, await jsonBody(c.req.raw));
     const channels = body.channel ? [body.channel] : type.channels;
     const rendered: Record<string, Record<string, string>> = {};
@@ -154,11 +146,14 @@ function v1(herald: Herald): Hono {
   });
   api.delete('/types/:name', async (c) => {
     const removed = await herald.types.remove(c.req.param('name'));
-    return removed
-      ? c.body(null, 204)
-      : problem(404, 'not_found', `no notification type "${c.req.param('name')}"`);
+    return removed ? c.body(null, 204) : notFound(`no notification type "${c.req.param('name')}"`);
   });
   return api;
+}
+
+/** The 404 answer for a resource that does not exist. */
+function notFound(what: string): Response {
+  return problem(404, 'not_found', what);
 }
 
 /** Refuses bodies over HERALD_MAX_BODY_BYTES with 413 before reading them whole. */
