@@ -1,0 +1,78 @@
+/**
+ * The provider interface: how the delivery pipeline hands a rendered message to a service
+ * (SMTP, an email API, an SMS gateway, a push service, the inbox). The pipeline knows only
+ * this file; a new provider implements `Provider` and is registered for its channel in
+ * `channels/registry.ts`, without touching the pipeline.
+ *
+ * A provider answers a send with the service's message id, or throws a `ProviderError` that
+ * says what kind of failure it was. Classifying is the provider's job, in one place per
+ * provider, because only it knows what its service's answers mean:
+ *
+ * - permanent: the message can never be delivered as is (bad address, rejected content, a
+ *   4xx other than 408/429). The delivery fails at once; no retry.
+ * - transient: it may work later (5xx, timeout, connection refused). Retried with backoff.
+ * - rate_limited: the service asked us to slow down; retried after `retryAfterMs`.
+ *
+ * Anything else a provider throws counts as transient.
+ */
+import type { Channel } from '../notify/types.js';
+
+/** A rendered email, ready to send. */
+export interface EmailMessage {
+  channel: 'email';
+  /** The delivery id: providers use it as Message-ID seed / idempotency key / file name. */
+  deliveryId: string;
+  from: string;
+  to: string;
+  subject: string;
+  html?: string;
+  text?: string;
+  /** Extra headers, e.g. List-Unsubscribe and List-Unsubscribe-Post (RFC 8058). */
+  headers: Record<string, string>;
+}
+
+/** A rendered message for the other channels (issue 4 adds their providers). */
+export interface TextMessage {
+  channel: Exclude<Channel, 'email'>;
+  deliveryId: string;
+  /** Phone number, device token, or recipient id (inapp). */
+  to: string;
+  /** The rendered template fields of the channel (title, body, text, actionUrl...). */
+  content: Record<string, string>;
+}
+
+export type OutboundMessage = EmailMessage | TextMessage;
+
+export interface SendResult {
+  /** The id the service gave the message (SMTP: the Message-ID; outbox: the file path). */
+  providerMessageId: string;
+}
+
+export interface Provider {
+  /** A short name recorded on the delivery, e.g. `smtp`, `outbox`, `inbox`. */
+  readonly name: string;
+  readonly channel: Channel;
+  send(message: OutboundMessage, signal?: AbortSignal): Promise<SendResult>;
+  /** Closes pooled connections at shutdown. */
+  close?(): Promise<void>;
+}
+
+export type ProviderErrorKind = 'permanent' | 'transient' | 'rate_limited';
+
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  constructor(
+    readonly kind: ProviderErrorKind,
+    message: string,
+    /** For rate_limited: when to try again (from Retry-After), in ms. */
+    readonly retryAfterMs?: number,
+    /** The service's own code or status, kept on the delivery for "why did it fail". */
+    readonly providerCode?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Narrowing helper: a ProviderError of this kind. */
+export const isProviderError = (err: unknown, kind?: ProviderErrorKind): err is ProviderError =>
+  err instanceof ProviderError && (kind === undefined || err.kind === kind);
