@@ -4,7 +4,7 @@
  * bad setting fails fast with the setting's name and what to do.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { HeraldError } from './errors.js';
 
@@ -33,6 +33,25 @@ export const configSchema = z.object({
   adminKey: z.string().min(16, 'use at least 16 characters').optional(),
   /** The HS256 secret recipient tokens (JWTs) are signed with by the app. */
   jwtSecret: z.string().min(32, 'use at least 32 characters').optional(),
+  /**
+   * The folder of notification types, layouts and partials loaded at start (docs/templates.md).
+   * In the config file, relative to the file's folder. Default: `templates/` beside
+   * herald.config.json (or in the `--config` folder) when that folder exists; else none.
+   */
+  templatesDir: z.string().min(1).optional(),
+  /**
+   * Where recipients reach this server from outside (unsubscribe links are built on it).
+   * Default `http://localhost:<port>`.
+   */
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Signs unsubscribe links. Default: a random secret Herald makes once and keeps in the database. */
+  unsubscribeSecret: z.string().min(32, 'use at least 32 characters').optional(),
+  delivery: z
+    .object({
+      /** Attempts per delivery before it is `failed` (transient errors are retried with backoff). */
+      maxAttempts: int(1, 100).default(8),
+    })
+    .prefault({}),
   /** Largest HTTP request body, in bytes. */
   maxBodyBytes: int(1_024).default(1024 * 1024),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -43,6 +62,20 @@ export const configSchema = z.object({
   /** How often the LISTEN connection is checked with a round trip (catches black-holed sockets). */
   listenCheckMs: int(100).default(10_000),
   maxPayloadBytes: int(1, 256 * 1024).default(256 * 1024),
+  /**
+   * The SMTP server email goes through, e.g. `smtps://user:pass@smtp.example.com:465`.
+   * Absent: emails are written as .eml files to `outboxDir` instead (development).
+   */
+  smtpUrl: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
+    .optional(),
+  /** The sender of emails whose type names none. */
+  emailFrom: z.string().min(3).default('Herald <herald@localhost>'),
+  /** Where the outbox writes emails when no SMTP server is set. Default `<dataDir>/outbox`. */
+  outboxDir: z.string().min(1).optional(),
+  /** Connections kept open to the SMTP server, per process. */
+  smtpPoolSize: int(1, 100).default(5),
   worker: z
     .object({
       concurrency: int(1, 10_000).default(10),
@@ -72,11 +105,19 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_API_KEY: 'apiKey',
   HERALD_ADMIN_KEY: 'adminKey',
   HERALD_JWT_SECRET: 'jwtSecret',
+  HERALD_TEMPLATES_DIR: 'templatesDir',
+  HERALD_PUBLIC_URL: 'publicUrl',
+  HERALD_UNSUBSCRIBE_SECRET: 'unsubscribeSecret',
+  HERALD_DELIVERY_MAX_ATTEMPTS: 'delivery.maxAttempts',
   HERALD_MAX_BODY_BYTES: 'maxBodyBytes',
   HERALD_POOL_SIZE: 'poolSize',
   HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
   HERALD_LISTEN_CHECK_MS: 'listenCheckMs',
   HERALD_MAX_PAYLOAD_BYTES: 'maxPayloadBytes',
+  HERALD_SMTP_URL: 'smtpUrl',
+  HERALD_EMAIL_FROM: 'emailFrom',
+  HERALD_OUTBOX_DIR: 'outboxDir',
+  HERALD_SMTP_POOL_SIZE: 'smtpPoolSize',
   HERALD_CONCURRENCY: 'worker.concurrency',
   HERALD_PREFETCH: 'worker.prefetch',
   HERALD_LEASE_MS: 'worker.leaseMs',
@@ -150,9 +191,29 @@ export interface ResolveSources {
   noFile?: boolean;
 }
 
+/**
+ * `templatesDir` in the config file is relative to the file's folder. Absent, it is the config
+ * folder's `templates/` when that exists; the config folder is the one `--config` /
+ * HERALD_CONFIG names (or holds), or the current folder when it holds herald.config.json.
+ */
+function withTemplatesDir(fromFile: Tree, configPath: string | undefined): Tree {
+  const base = resolve(configPath || '.');
+  const folder = existsSync(base) && !statSync(base).isDirectory() ? dirname(base) : base;
+  const given = fromFile.templatesDir;
+  if (typeof given === 'string' && given !== '')
+    return { ...fromFile, templatesDir: resolve(folder, given) };
+  if (given !== undefined) return fromFile; // not a string: parseConfig names it
+  const candidate = join(folder, 'templates');
+  const isConfigFolder = Boolean(configPath) || existsSync(join(folder, CONFIG_FILE));
+  return isConfigFolder && existsSync(candidate) && statSync(candidate).isDirectory()
+    ? { ...fromFile, templatesDir: candidate }
+    : fromFile;
+}
+
 export function resolveConfig(sources: ResolveSources = {}): HeraldConfig {
   const env = sources.env ?? process.env;
-  const fromFile = sources.noFile ? {} : readConfigFile(sources.configPath ?? env.HERALD_CONFIG);
+  const configPath = sources.configPath ?? env.HERALD_CONFIG;
+  const fromFile = sources.noFile ? {} : withTemplatesDir(readConfigFile(configPath), configPath);
   const fromEnv: Tree = {};
   for (const [name, path] of Object.entries(ENV_SETTINGS)) {
     const value = env[name];

@@ -1,10 +1,20 @@
 /**
- * The job kinds a `herald start` / `herald worker` process runs. Later capabilities (deliveries,
- * schedules, reminders, digests) register their handlers here.
+ * The job kinds a `herald start` / `herald worker` process runs: `deliver` (render and send one
+ * delivery). Later capabilities (schedules, reminders, digests) register their handlers here.
  */
 import type { Herald } from './herald.js';
 import type { JobHandler } from './queue/worker.js';
+import { makeDeliver } from './notify/deliver.js';
 
-export function builtinHandlers(_herald: Herald): Record<string, JobHandler> {
-  return {};
+export function builtinHandlers(herald: Herald): Record<string, JobHandler> {
+  return {
+    deliver: makeDeliver({
+      db: herald.db,
+      schema: herald.config.schema,
+      providers: herald.providers,
+      unsubscribe: herald.unsubscribe,
+      emailFrom: herald.config.emailFrom,
+      log: herald.log,
+    }),
+  };
 }

@@ -23,6 +23,15 @@ import { makeRecipients, type Recipients } from './notify/recipients.js';
 import { makeTypes, type Types } from './notify/types.js';
 import { makePreferences, type PreferencesStore } from './notify/preferences.js';
 import { makeDevices, type Devices } from './notify/devices.js';
+import { makeProviders, type Providers } from './channels/registry.js';
+import type { Provider } from './channels/provider.js';
+import { makeUnsubscribe, type Unsubscribe } from './notify/unsubscribe.js';
+import { makeSend, type SendOptions, type SendResult } from './notify/send.js';
+import { makeNotifications, type Notifications } from './notify/notifications.js';
+import { makeInbox, type Inbox } from './notify/inbox.js';
+import { recipientIdSchema } from './notify/recipients.js';
+import { checked } from './validation.js';
+import { makeTemplateParts, type TemplateParts } from './notify/template-parts.js';
 
 export interface CreateHeraldOptions extends HeraldConfigInput {
   /** A resolved configuration (the CLI passes one); other options are ignored when given. */
@@ -30,6 +39,8 @@ export interface CreateHeraldOptions extends HeraldConfigInput {
   logger?: Logger;
   /** Apply pending migrations (default true). When false, a schema that is behind is an error. */
   migrate?: boolean;
+  /** Providers of your own (one per channel); they replace the configured ones. */
+  providers?: Provider[];
 }
 
 export interface Herald {
@@ -45,6 +56,19 @@ export interface Herald {
   readonly types: Types;
   readonly preferences: PreferencesStore;
   readonly devices: Devices;
+  /** The providers of this process by channel (email: SMTP or the preview outbox). */
+  readonly providers: Providers;
+  readonly unsubscribe: Unsubscribe;
+  /** Sent notifications: read one with its deliveries, cancel, erase a recipient's data. */
+  readonly notifications: Notifications;
+  readonly inbox: Inbox;
+  /**
+   * Triggers a notification (the body of POST /v1/notifications). With `{ tx }` it is written
+   * inside your own transaction and exists only if that commits.
+   */
+  send(input: unknown, options?: SendOptions): Promise<SendResult>;
+  /** Layouts and partials; `current()` hands them to render (cached, about 1 s stale at most). */
+  readonly templateParts: TemplateParts;
   /** A worker pool with the configured defaults; options given here win. Call `start()` on it. */
   worker(options: WorkerOptions): Worker;
   /** Stops the workers made here (gracefully) and closes the database. */
@@ -52,7 +76,13 @@ export interface Herald {
 }
 
 export async function createHerald(options: CreateHeraldOptions = {}): Promise<Herald> {
-  const { config: given, logger, migrate: doMigrate = true, ...settings } = options;
+  const {
+    config: given,
+    logger,
+    migrate: doMigrate = true,
+    providers: ownProviders,
+    ...settings
+  } = options;
   const config = given ?? parseConfig(settings);
   const log = logger ?? makeLogger(config.logLevel);
   const db = await openDb({
@@ -86,6 +116,19 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   const queue = makeQueue(db, { schema: config.schema, maxPayloadBytes: config.maxPayloadBytes });
   const workers = new Set<Worker>();
   const metrics = makeMetrics(queue);
+  const providers = makeProviders(config, log, ownProviders);
+  const recipients = makeRecipients(db, config.schema);
+  const types = makeTypes(db, config.schema);
+  const notifications = makeNotifications(db, config.schema, queue);
+  const sender = makeSend({
+    db,
+    schema: config.schema,
+    queue,
+    types,
+    recipients,
+    hasProvider: (channel) => providers.has(channel),
+    deliveryMaxAttempts: config.delivery.maxAttempts,
+  });
 
   return {
     config,
@@ -94,10 +137,23 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     queue,
     metrics,
     keys: makeKeys(db, config.schema, { api: config.apiKey, admin: config.adminKey }),
-    recipients: makeRecipients(db, config.schema),
-    types: makeTypes(db, config.schema),
+    recipients: {
+      ...recipients,
+      // Erasing reaches into the notifications and deliveries too.
+      erase: (id: string) => notifications.eraseRecipient(checked(recipientIdSchema, id, 'id')),
+    },
+    types,
     preferences: makePreferences(db, config.schema),
     devices: makeDevices(db, config.schema),
+    providers,
+    unsubscribe: makeUnsubscribe(db, config.schema, {
+      secret: config.unsubscribeSecret,
+      baseUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
+    }),
+    notifications,
+    inbox: makeInbox(db, config.schema),
+    send: (input, sendOptions) => sender.send(input, sendOptions),
+    templateParts: makeTemplateParts(db, config.schema),
     worker(workerOptions) {
       const w = config.worker;
       const worker = makeWorker(
@@ -119,6 +175,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     },
     async close() {
       await Promise.all([...workers].map((w) => w.stop()));
+      await providers.close();
       await db.close();
     },
   };

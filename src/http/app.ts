@@ -14,6 +14,9 @@ import { requireKey, requireRecipient, type RecipientEnv } from './auth.js';
 import { checked, findUnstorable, UNSTORABLE_MESSAGE } from '../validation.js';
 import { render } from '../notify/render.js';
 import { CHANNELS } from '../notify/types.js';
+import { registerNotificationRoutes } from './notifications-routes.js';
+import { registerInboxRoutes } from './inbox-routes.js';
+import { unsubscribeRoutes } from './unsubscribe-routes.js';
 
 const previewSchema = z.strictObject({
   channel: z.enum(CHANNELS).optional(),
@@ -62,7 +65,8 @@ export function makeApp(herald: Herald): Hono {
     return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });
 
-  // /v1/me first: its routes answer before the server realm's key check on /v1.
+  // /v1/me and the public routes first: they answer before the server realm's key check on /v1.
+  app.route('/v1/unsubscribe', unsubscribeRoutes(herald));
   app.route('/v1/me', me(herald));
   app.route('/v1', v1(herald));
   return app;
@@ -77,6 +81,7 @@ function me(herald: Herald): Hono<RecipientEnv> {
   api.put('/preferences', async (c) =>
     c.json(await herald.preferences.put(c.get('recipientId'), await jsonBody(c.req.raw))),
   );
+  registerInboxRoutes(api, herald);
   return api;
 }
 
@@ -148,6 +153,7 @@ function v1(herald: Herald): Hono {
     const removed = await herald.types.remove(c.req.param('name'));
     return removed ? c.body(null, 204) : notFound(`no notification type "${c.req.param('name')}"`);
   });
+  registerNotificationRoutes(api, herald);
   return api;
 }
 

@@ -4,13 +4,17 @@
  */
 import { HeraldError, type FieldIssue } from '../errors.js';
 
-const STATUS: Record<string, number> = {
+/** The HTTP status of each problem code (the OpenAPI document lists them from here too). */
+export const STATUS: Record<string, number> = {
   validation_failed: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
   conflict: 409,
   idempotency_conflict: 409,
+  unknown_type: 422,
+  unknown_recipient: 422,
+  invalid_token: 400,
   payload_too_large: 413,
   rate_limited: 429,
   database_unreachable: 503,

@@ -87,6 +87,25 @@ export function makePreferences(db: Db, schema: string) {
       if (rows.length === 0) throw missing(id);
       return prefs;
     },
+
+    /**
+     * Switches a type off for the recipient (the unsubscribe link), leaving the rest of their
+     * preferences as they are; one statement, so it cannot lose a concurrent change.
+     */
+    async optOut(recipientId: string, type: string): Promise<boolean> {
+      const { rows } = await db.query(
+        `INSERT INTO ${table} AS p (recipient_id, document)
+         SELECT id, jsonb_build_object('types', jsonb_build_object($2::text, false))
+         FROM ${recipients} WHERE id = $1
+         ON CONFLICT (recipient_id) DO UPDATE SET
+           document = jsonb_set(p.document, '{types}',
+             coalesce(p.document -> 'types', '{}'::jsonb) || jsonb_build_object($2::text, false)),
+           updated_at = now()
+         RETURNING recipient_id`,
+        [recipientId, type],
+      );
+      return rows.length > 0;
+    },
   };
 }
 

@@ -4,7 +4,7 @@
  * as Knock's identify and Novu's subscriber update do, so an app can send only what changed.
  */
 import { z } from 'zod';
-import type { Db } from '../db/db.js';
+import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { checked, isStorableText } from '../validation.js';
 
@@ -93,13 +93,17 @@ export function makeRecipients(db: Db, schema: string) {
   const table = `${quoteIdent(schema)}.recipients`;
   const cols = 'id, email, phone, locale, timezone, data, created_at, updated_at';
   return {
-    /** Creates or updates; `created` says which. */
-    async upsert(id: string, input: unknown): Promise<{ recipient: Recipient; created: boolean }> {
+    /** Creates or updates; `created` says which. `q`: run inside this transaction. */
+    async upsert(
+      id: string,
+      input: unknown,
+      q: Queryable = db,
+    ): Promise<{ recipient: Recipient; created: boolean }> {
       const rid = checked(recipientIdSchema, id, 'id');
       const v = checked(recipientInputSchema, input);
       const has = (k: keyof RecipientInput) => v[k] !== undefined;
       // $n::boolean says whether field n was given; an absent field keeps its stored value.
-      const { rows } = await db.query<RecipientRow>(
+      const { rows } = await q.query<RecipientRow>(
         `INSERT INTO ${table} AS r (id, email, phone, locale, timezone, data)
          VALUES ($1, $2, $4, $6, $8, coalesce($10::jsonb, '{}'::jsonb))
          ON CONFLICT (id) DO UPDATE SET

@@ -183,6 +183,13 @@ export function makeQueue(db: Db, options: QueueOptions) {
       return rows[0] ? toJob(rows[0]) : null;
     },
 
+    /** Cancels the queued jobs with these keys (inside `tx` if given); returns how many. */
+    async cancelByKeys(keys: string[], opts: EnqueueOptions = {}): Promise<number> {
+      if (keys.length === 0) return 0;
+      const { rows } = await (opts.tx ?? db).query(sql.cancelByKeys, [keys]);
+      return rows.length;
+    },
+
     /** A job as it is now, with every failed attempt; null once completed (completed jobs are deleted). */
     async get(id: string): Promise<DeadJob | null> {
       const { rows } = await db.query<DeadJobDbRow>(sql.getJob, [checkId(id)]);

@@ -150,6 +150,11 @@ export function makeQueueSql(schema: string) {
       WHERE key = $1 AND status = 'queued'
       RETURNING ${JOB_COLUMNS}`,
 
+    cancelByKeys: `
+      UPDATE ${jobs} SET status = 'cancelled', updated_at = now()
+      WHERE key = ANY($1::text[]) AND status = 'queued'
+      RETURNING id::text AS id`,
+
     getJob: `SELECT ${JOB_COLUMNS}, errors, updated_at FROM ${jobs} WHERE id = $1::bigint`,
 
     /**

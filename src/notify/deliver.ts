@@ -1,0 +1,230 @@
+/**
+ * The `deliver` job: render one delivery and hand it to its channel's provider, then record
+ * what happened. The reads and writes of deliveries that run together are batched (db/batch.ts),
+ * so a worker running 100 deliveries makes two statements, not 200.
+ *
+ * Outcomes (see channels/provider.ts for how providers classify errors):
+ * - sent: the provider accepted it; its message id is kept.
+ * - failed: a permanent error, a render error, or the last attempt's transient error.
+ * - a transient error before the last attempt: recorded as an event, then retried with backoff;
+ *   rate-limited: retried after the provider's Retry-After.
+ * A delivery that is no longer `queued` when its job runs (cancelled, erased) is left alone.
+ */
+import type { Db } from '../db/db.js';
+import { makeBatcher } from '../db/batch.js';
+import { quoteIdent } from '../db/sql.js';
+import { ValidationError, toError } from '../errors.js';
+import type { Logger } from '../obs/log.js';
+import { RetryLaterError } from '../queue/errors.js';
+import type { JobContext, JobHandler } from '../queue/worker.js';
+import { isProviderError, type OutboundMessage } from '../channels/provider.js';
+import type { Providers } from '../channels/registry.js';
+import { render } from './render.js';
+import type { Channel, TypeDefinition } from './types.js';
+import type { Unsubscribe } from './unsubscribe.js';
+
+export interface DeliverDeps {
+  db: Db;
+  schema: string;
+  providers: Providers;
+  unsubscribe: Unsubscribe;
+  emailFrom: string;
+  log: Logger;
+}
+
+interface DeliveryRow {
+  id: string;
+  channel: Channel;
+  status: string;
+  notification_id: string;
+  type: string;
+  data: Record<string, unknown>;
+  recipient_id: string | null;
+  email: string | null;
+  phone: string | null;
+  locale: string | null;
+  timezone: string | null;
+  recipient_data: Record<string, unknown> | null;
+  definition: TypeDefinition | null;
+}
+
+interface Outcome {
+  id: string;
+  status: 'sent' | 'failed' | 'skipped';
+  reason?: string | null;
+  provider?: string | null;
+  providerMessageId?: string | null;
+  address?: string | null;
+  error?: string | null;
+  /** For inapp: the rendered inbox item, stored on the notification. */
+  inbox?: Record<string, string> | null;
+}
+
+export function makeDeliver(deps: DeliverDeps): JobHandler {
+  const s = quoteIdent(deps.schema);
+  const load = makeBatcher<string, DeliveryRow | undefined>(async (ids) => {
+    const { rows } = await deps.db.query<DeliveryRow>(
+      `SELECT d.id, d.channel, d.status, n.id AS notification_id, n.type, n.data, n.recipient_id,
+         r.email, r.phone, r.locale, r.timezone, r.data AS recipient_data, t.definition
+       FROM ${s}.deliveries d
+       JOIN ${s}.notifications n ON n.id = d.notification_id
+       LEFT JOIN ${s}.recipients r ON r.id = n.recipient_id
+       LEFT JOIN ${s}.notification_types t ON t.name = n.type
+       WHERE d.id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id));
+  });
+
+  // One statement records a batch of outcomes and, for inapp, puts the item in the inbox.
+  const record = makeBatcher<Outcome, void>(async (outcomes) => {
+    const col = <K extends keyof Outcome>(k: K) => outcomes.map((o) => o[k] ?? null);
+    await deps.db.query(
+      `WITH u AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+           AS u (id, status, reason, provider, provider_message_id, address, error, inbox)
+       ), d AS (
+         UPDATE ${s}.deliveries d SET status = u.status, reason = u.reason, provider = u.provider,
+           provider_message_id = u.provider_message_id, address = u.address, error = u.error,
+           attempts = d.attempts + 1, updated_at = now(),
+           sent_at = CASE WHEN u.status = 'sent' THEN now() END,
+           events = d.events || jsonb_build_array(jsonb_build_object(
+             'at', now(), 'status', u.status, 'detail', coalesce(u.error, u.reason, u.provider)))
+         FROM u WHERE d.id = u.id
+         RETURNING d.notification_id, u.inbox
+       )
+       UPDATE ${s}.notifications n SET inbox = d.inbox::jsonb, inbox_at = now()
+       FROM d WHERE n.id = d.notification_id AND d.inbox IS NOT NULL`,
+      [
+        col('id'),
+        col('status'),
+        col('reason'),
+        col('provider'),
+        col('providerMessageId'),
+        col('address'),
+        col('error'),
+        outcomes.map((o) => (o.inbox ? JSON.stringify(o.inbox) : null)),
+      ],
+    );
+    return outcomes.map(() => undefined);
+  });
+
+  /** A transient failure that will be retried: counted and kept in the history. */
+  async function recordRetry(id: string, error: string): Promise<void> {
+    await deps.db.query(
+      `UPDATE ${s}.deliveries SET attempts = attempts + 1, error = $2, updated_at = now(),
+         events = events || jsonb_build_array(jsonb_build_object('at', now(), 'status', 'retrying', 'detail', $2::text))
+       WHERE id = $1`,
+      [id, error],
+    );
+  }
+
+  return async (payload: { deliveryId: string }, ctx: JobContext) => {
+    const row = await load(payload.deliveryId);
+    if (!row || row.status !== 'queued' || row.recipient_id === null) return;
+    const id = row.id;
+    if (!row.definition) {
+      return record({
+        id,
+        status: 'failed',
+        reason: 'unknown_type',
+        error: `type "${row.type}" was deleted`,
+      });
+    }
+    const data: Record<string, unknown> = {
+      ...row.data,
+      recipient: {
+        id: row.recipient_id,
+        email: row.email,
+        phone: row.phone,
+        locale: row.locale,
+        timezone: row.timezone,
+        data: row.recipient_data ?? {},
+      },
+    };
+    const marketing = row.definition.category === 'marketing';
+    let unsubscribeUrl: string | undefined;
+    if (row.channel === 'email') {
+      unsubscribeUrl = await deps.unsubscribe.url({
+        recipientId: row.recipient_id,
+        type: row.type,
+      });
+      data.unsubscribeUrl = unsubscribeUrl;
+    }
+    let content: Record<string, string>;
+    try {
+      content = render(row.definition, row.channel, data, row.locale);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      return record({ id, status: 'failed', reason: 'render_error', error: err.message });
+    }
+    if (row.channel === 'inapp') {
+      return record({ id, status: 'sent', provider: 'inbox', inbox: content });
+    }
+
+    const address = row.channel === 'email' ? row.email : row.phone;
+    const provider = deps.providers.get(row.channel);
+    if (!address && row.channel !== 'push')
+      return record({ id, status: 'skipped', reason: 'no_address' });
+    if (!provider) return record({ id, status: 'skipped', reason: 'no_provider' });
+    const message: OutboundMessage =
+      row.channel === 'email'
+        ? {
+            channel: 'email',
+            deliveryId: id,
+            from: deps.emailFrom,
+            to: address as string,
+            subject: content.subject ?? '',
+            ...(content.html !== undefined ? { html: content.html } : {}),
+            ...(content.text !== undefined ? { text: content.text } : {}),
+            headers:
+              marketing && unsubscribeUrl
+                ? {
+                    'List-Unsubscribe': `<${unsubscribeUrl}>`,
+                    'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+                  }
+                : {},
+          }
+        : { channel: row.channel, deliveryId: id, to: address ?? row.recipient_id, content };
+
+    try {
+      const sent = await provider.send(message, ctx.signal);
+      return record({
+        id,
+        status: 'sent',
+        provider: provider.name,
+        providerMessageId: sent.providerMessageId,
+        address,
+      });
+    } catch (thrown) {
+      const err = toError(thrown);
+      const detail = `${provider.name}: ${err.message}`;
+      if (isProviderError(err, 'permanent')) {
+        return record({
+          id,
+          status: 'failed',
+          reason: 'permanent_error',
+          provider: provider.name,
+          address,
+          error: detail,
+        });
+      }
+      if (ctx.job.attempts >= ctx.job.maxAttempts) {
+        return record({
+          id,
+          status: 'failed',
+          reason: 'retries_exhausted',
+          provider: provider.name,
+          address,
+          error: detail,
+        });
+      }
+      await recordRetry(id, detail);
+      ctx.log.warn({ deliveryId: id, err: detail }, 'delivery:retry');
+      if (isProviderError(err, 'rate_limited'))
+        throw new RetryLaterError(err.retryAfterMs ?? 60_000, detail);
+      throw err;
+    }
+  };
+}

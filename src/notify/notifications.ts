@@ -1,0 +1,171 @@
+/**
+ * Reading and cancelling sent notifications, and erasing a recipient's personal data from
+ * them. A notification answers with its deliveries, each with its attempts and status events,
+ * so "why did I not get it" is one GET.
+ */
+import type { Db, Queryable } from '../db/db.js';
+import { quoteIdent } from '../db/sql.js';
+import type { Queue } from '../queue/queue.js';
+import { isUuid } from './ids.js';
+
+export interface DeliveryDetail {
+  id: string;
+  channel: string;
+  status: string;
+  reason: string | null;
+  runAt: string | null;
+  address: string | null;
+  provider: string | null;
+  providerMessageId: string | null;
+  attempts: number;
+  error: string | null;
+  sentAt: string | null;
+  events: { at: string; status: string; detail: string | null }[];
+}
+
+export interface NotificationDetail {
+  id: string;
+  triggerId: string;
+  recipientId: string | null;
+  type: string;
+  priority: string;
+  data: Record<string, unknown>;
+  sendAt: string;
+  cancelledAt: string | null;
+  createdAt: string;
+  inbox: { title?: string; body?: string; actionUrl?: string } | null;
+  read: boolean;
+  deliveries: DeliveryDetail[];
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+export function makeNotifications(db: Db, schema: string, queue: Queue) {
+  const s = quoteIdent(schema);
+
+  /** Cancels the queued deliveries matching `where` ($1 its parameter) and their jobs. */
+  async function cancelDeliveries(q: Queryable, where: string, param: unknown, reason: string) {
+    const { rows } = await q.query<{ id: string }>(
+      `UPDATE ${s}.deliveries SET status = 'cancelled', reason = $2, updated_at = now(),
+         events = events || jsonb_build_array(jsonb_build_object('at', now(), 'status', 'cancelled', 'detail', $2::text))
+       WHERE ${where} AND status = 'queued' RETURNING id`,
+      [param, reason],
+    );
+    await queue.cancelByKeys(
+      rows.map((r) => `deliver:${r.id}`),
+      { tx: q },
+    );
+    return rows.length;
+  }
+
+  async function get(id: string, q: Queryable = db): Promise<NotificationDetail | null> {
+    if (!isUuid(id)) return null;
+    const { rows } = await q.query<{
+      id: string;
+      trigger_id: string;
+      recipient_id: string | null;
+      type: string;
+      priority: string;
+      data: Record<string, unknown>;
+      send_at: Date;
+      cancelled_at: Date | null;
+      created_at: Date;
+      inbox: NotificationDetail['inbox'];
+      read_at: Date | null;
+      deliveries: (Omit<DeliveryDetail, 'runAt' | 'sentAt'> & {
+        runAt: string | null;
+        sentAt: string | null;
+      })[];
+    }>(
+      `SELECT n.*, coalesce((SELECT jsonb_agg(jsonb_build_object(
+           'id', d.id, 'channel', d.channel, 'status', d.status, 'reason', d.reason,
+           'runAt', d.run_at, 'address', d.address, 'provider', d.provider,
+           'providerMessageId', d.provider_message_id, 'attempts', d.attempts, 'error', d.error,
+           'sentAt', d.sent_at, 'events', d.events) ORDER BY d.id)
+         FROM ${s}.deliveries d WHERE d.notification_id = n.id), '[]'::jsonb) AS deliveries
+       FROM ${s}.notifications n WHERE n.id = $1`,
+      [id],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id,
+      triggerId: r.trigger_id,
+      recipientId: r.recipient_id,
+      type: r.type,
+      priority: r.priority,
+      data: r.data,
+      sendAt: r.send_at.toISOString(),
+      cancelledAt: iso(r.cancelled_at),
+      createdAt: r.created_at.toISOString(),
+      inbox: r.inbox,
+      read: r.read_at !== null,
+      deliveries: r.deliveries.map((d) => ({
+        id: d.id,
+        channel: d.channel,
+        status: d.status,
+        reason: d.reason,
+        runAt: iso(d.runAt),
+        address: d.address,
+        provider: d.provider,
+        providerMessageId: d.providerMessageId,
+        attempts: d.attempts,
+        error: d.error,
+        sentAt: iso(d.sentAt),
+        events: d.events.map((e) => ({
+          at: iso(e.at) as string,
+          status: e.status,
+          detail: e.detail ?? null,
+        })),
+      })),
+    };
+  }
+
+  return {
+    get,
+
+    /** Cancels the deliveries not yet sent; null if there is no such notification. */
+    async cancel(id: string): Promise<NotificationDetail | null> {
+      if (!isUuid(id)) return null;
+      return db.transaction(async (q) => {
+        const { rows } = await q.query(
+          `UPDATE ${s}.notifications SET cancelled_at = coalesce(cancelled_at, now())
+           WHERE id = $1 RETURNING id`,
+          [id],
+        );
+        if (rows.length === 0) return null;
+        await cancelDeliveries(q, 'notification_id = $1', id, 'cancelled');
+        return get(id, q);
+      });
+    },
+
+    /**
+     * Erases a recipient: their queued deliveries are cancelled, their inbox, notification
+     * data and the addresses and error texts of their deliveries are removed (the anonymous
+     * record of what was sent when stays), then the recipient, devices and preferences go.
+     */
+    async eraseRecipient(recipientId: string): Promise<boolean> {
+      return db.transaction(async (q) => {
+        const mine = `notification_id IN (SELECT id FROM ${s}.notifications WHERE recipient_id = $1)`;
+        await cancelDeliveries(q, mine, recipientId, 'recipient_erased');
+        await q.query(
+          `UPDATE ${s}.deliveries SET address = NULL, error = NULL, updated_at = now(),
+             events = (SELECT coalesce(jsonb_agg(e - 'detail'), '[]'::jsonb) FROM jsonb_array_elements(events) e)
+           WHERE ${mine}`,
+          [recipientId],
+        );
+        await q.query(
+          `UPDATE ${s}.notifications SET recipient_id = NULL, data = '{}'::jsonb, inbox = NULL,
+             inbox_at = NULL, read_at = NULL WHERE recipient_id = $1`,
+          [recipientId],
+        );
+        const { rows } = await q.query(`DELETE FROM ${s}.recipients WHERE id = $1 RETURNING id`, [
+          recipientId,
+        ]);
+        return rows.length > 0;
+      });
+    },
+  };
+}
+
+export type Notifications = ReturnType<typeof makeNotifications>;

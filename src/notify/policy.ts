@@ -1,0 +1,73 @@
+/**
+ * The send-time rules, as one pure function: for a recipient, a type and a channel, either a
+ * reason to skip (recorded on the delivery, so "why did I not get it" has an answer) or when
+ * to send. The order is the order a user would explain it in:
+ *
+ * 1. `no_consent`: a marketing type needs `consent.marketing`.
+ * 2. `opted_out`: the type is switched off, or off for this channel (`types`).
+ * 3. `channel_disabled`: the channel is switched off (`channels`).
+ * 4. `no_address`: no email, phone or active device for the channel.
+ * 5. `no_provider`: no provider is configured for the channel on this server.
+ * 6. Quiet hours, in the recipient's time zone: the send is deferred to their end, except for
+ *    `urgent` notifications and for the inbox, which interrupts nobody.
+ */
+import type { Preferences } from './preferences.js';
+import type { Channel, TypeDefinition } from './types.js';
+import { quietHoursEnd } from '../time/zoned.js';
+
+export type SkipReason =
+  'no_consent' | 'opted_out' | 'channel_disabled' | 'no_address' | 'no_provider';
+
+export interface RecipientFacts {
+  email: string | null;
+  phone: string | null;
+  timezone: string | null;
+  /** Active push devices. */
+  devices: number;
+  /** The stored preferences document (already validated when it was saved); null: defaults. */
+  preferences: Partial<Preferences> | null;
+}
+
+export type Decision =
+  { skip: SkipReason } | { skip?: undefined; runAt: number; deferredByQuietHours: boolean };
+
+export function decide(
+  facts: RecipientFacts,
+  type: Pick<TypeDefinition, 'category'> & { name: string },
+  priority: TypeDefinition['priority'],
+  channel: Channel,
+  at: number,
+  hasProvider: (channel: Channel) => boolean,
+): Decision {
+  const prefs = facts.preferences ?? {};
+  if (type.category === 'marketing' && prefs.consent?.marketing !== true)
+    return { skip: 'no_consent' };
+  const typePref = prefs.types?.[type.name];
+  if (typePref === false || (typeof typePref === 'object' && typePref[channel] === false))
+    return { skip: 'opted_out' };
+  if (prefs.channels?.[channel] === false) return { skip: 'channel_disabled' };
+  if (!hasAddress(facts, channel)) return { skip: 'no_address' };
+  if (!hasProvider(channel)) return { skip: 'no_provider' };
+
+  const quiet = prefs.quietHours;
+  if (quiet && priority !== 'urgent' && channel !== 'inapp') {
+    const zone = prefs.timezone ?? facts.timezone ?? 'UTC';
+    const end = quietHoursEnd(at, quiet, zone);
+    if (end !== null) return { runAt: end, deferredByQuietHours: true };
+  }
+  return { runAt: at, deferredByQuietHours: false };
+}
+
+function hasAddress(facts: RecipientFacts, channel: Channel): boolean {
+  switch (channel) {
+    case 'email':
+      return !!facts.email;
+    case 'sms':
+    case 'whatsapp':
+      return !!facts.phone;
+    case 'push':
+      return facts.devices > 0;
+    case 'inapp':
+      return true;
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * The trigger: `POST /v1/notifications` and `herald.send()`. It resolves the recipients,
+ * applies each one's preferences (policy.ts), and writes, in one transaction, a notification
+ * per recipient, a delivery per channel (queued, or skipped with its reason), and a `deliver`
+ * job per queued delivery. Workers then render and send (deliver.ts).
+ *
+ * Idempotency: a trigger with an `idempotencyKey` claims the key in the same transaction
+ * (a primary key, so concurrent identical requests wait on each other in the database, not
+ * in code); a later trigger with the key answers the first one's notifications, or
+ * `409 idempotency_conflict` if its request differs.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Db, Queryable } from '../db/db.js';
+import { quoteIdent } from '../db/sql.js';
+import { HeraldError, ValidationError } from '../errors.js';
+import type { Queue } from '../queue/queue.js';
+import type { JobSpec } from '../types.js';
+import { checked, findUnstorable, UNSTORABLE_MESSAGE } from '../validation.js';
+import { uuidv7 } from './ids.js';
+import { decide, type RecipientFacts } from './policy.js';
+import type { Preferences } from './preferences.js';
+import { recipientIdSchema, recipientInputSchema, type Recipients } from './recipients.js';
+import { CHANNELS, typeNameSchema, type Channel, type Types } from './types.js';
+
+/** A trigger may name up to this many recipients. */
+export const MAX_RECIPIENTS = 100_000;
+/** Rows written per statement. */
+const CHUNK = 5_000;
+
+const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+/** Job priority by notification priority: urgent work overtakes a backlog of bulk sends. */
+const JOB_PRIORITY: Record<Priority, number> = { low: 0, normal: 10, high: 20, urgent: 30 };
+
+export const inlineRecipientSchema = recipientInputSchema.extend({ id: recipientIdSchema });
+
+export const triggerSchema = z.strictObject({
+  type: typeNameSchema,
+  to: z.union([
+    recipientIdSchema,
+    z.array(recipientIdSchema).min(1).max(MAX_RECIPIENTS),
+    inlineRecipientSchema,
+  ]),
+  data: z.record(z.string(), z.unknown()).default({}),
+  /** A subset of the type's channels. */
+  channels: z
+    .array(z.enum(CHANNELS))
+    .min(1)
+    .refine((c) => new Set(c).size === c.length, 'no channel twice')
+    .optional(),
+  priority: z.enum(PRIORITIES).optional(),
+  sendAt: z.iso.datetime({ offset: true }).optional(),
+  idempotencyKey: z.string().min(1).max(256).optional(),
+});
+
+export type TriggerInput = z.input<typeof triggerSchema>;
+
+export interface SendOptions {
+  /** Write inside this transaction (the app's own `pg` client after BEGIN, or PGlite's tx). */
+  tx?: Queryable;
+  /** The `Idempotency-Key` header; must equal `idempotencyKey` if both are given. */
+  idempotencyKey?: string;
+}
+
+export interface DeliverySummary {
+  id: string;
+  channel: Channel;
+  status: 'queued' | 'skipped' | 'sent' | 'failed' | 'cancelled';
+  reason: string | null;
+  runAt: string | null;
+}
+
+export interface NotificationSummary {
+  id: string;
+  recipientId: string | null;
+  type: string;
+  priority: Priority;
+  sendAt: string;
+  deliveries: DeliverySummary[];
+}
+
+export interface SendResult {
+  triggerId: string;
+  notifications: NotificationSummary[];
+  /** True when an earlier trigger with the same idempotency key is answered. */
+  replayed: boolean;
+}
+
+export interface SendDeps {
+  db: Db;
+  schema: string;
+  queue: Queue;
+  types: Types;
+  recipients: Recipients;
+  hasProvider: (channel: Channel) => boolean;
+  deliveryMaxAttempts: number;
+}
+
+interface FactsRow {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  timezone: string | null;
+  devices: number;
+  preferences: Partial<Preferences> | null;
+}
+
+export function makeSend(deps: SendDeps) {
+  const s = quoteIdent(deps.schema);
+  const sql = {
+    claimKey: `INSERT INTO ${s}.idempotency_keys (key, request_hash, trigger_id) VALUES ($1, $2, $3)
+               ON CONFLICT (key) DO NOTHING RETURNING key`,
+    keyRow: `SELECT request_hash, trigger_id FROM ${s}.idempotency_keys WHERE key = $1`,
+    // What the rules need to know of each recipient, in one round trip per chunk.
+    facts: `SELECT r.id, r.email, r.phone, r.timezone, p.document AS preferences,
+              (SELECT count(*) FROM ${s}.devices d WHERE d.recipient_id = r.id AND d.active)::int AS devices
+            FROM ${s}.recipients r LEFT JOIN ${s}.preferences p ON p.recipient_id = r.id
+            WHERE r.id = ANY($1::text[])`,
+    // Batches with unnest: one statement per chunk, whatever the number of recipients.
+    notifications: `INSERT INTO ${s}.notifications (id, trigger_id, recipient_id, type, priority, data, send_at)
+                    SELECT u.id, $1, u.recipient_id, $2, $3, $4::jsonb, $5
+                    FROM unnest($6::uuid[], $7::text[]) AS u (id, recipient_id)`,
+    deliveries: `INSERT INTO ${s}.deliveries (id, notification_id, channel, status, reason, run_at, events)
+                 SELECT u.id, u.notification_id, u.channel, u.status, u.reason, u.run_at,
+                   jsonb_build_array(jsonb_build_object('at', now(), 'status', u.status, 'detail', u.reason))
+                 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+                   AS u (id, notification_id, channel, status, reason, run_at)`,
+    summaries: `SELECT n.id, n.recipient_id, n.type, n.priority, n.send_at,
+                  coalesce(jsonb_agg(jsonb_build_object('id', d.id, 'channel', d.channel,
+                    'status', d.status, 'reason', d.reason, 'runAt', d.run_at) ORDER BY d.id)
+                    FILTER (WHERE d.id IS NOT NULL), '[]'::jsonb) AS deliveries
+                FROM ${s}.notifications n LEFT JOIN ${s}.deliveries d ON d.notification_id = n.id
+                WHERE n.trigger_id = $1 GROUP BY n.id ORDER BY n.id`,
+  };
+
+  async function summaries(q: Queryable, triggerId: string): Promise<NotificationSummary[]> {
+    const { rows } = await q.query<{
+      id: string;
+      recipient_id: string | null;
+      type: string;
+      priority: Priority;
+      send_at: Date;
+      deliveries: (Omit<DeliverySummary, 'runAt'> & { runAt: string | null })[];
+    }>(sql.summaries, [triggerId]);
+    return rows.map((r) => ({
+      id: r.id,
+      recipientId: r.recipient_id,
+      type: r.type,
+      priority: r.priority,
+      sendAt: r.send_at.toISOString(),
+      deliveries: r.deliveries.map((d) => ({
+        ...d,
+        runAt: d.runAt === null ? null : new Date(d.runAt).toISOString(),
+      })),
+    }));
+  }
+
+  async function send(input: unknown, options: SendOptions = {}): Promise<SendResult> {
+    const t = checked(triggerSchema, input);
+    const bad = findUnstorable(t.data, 'data');
+    if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
+    const key = idempotencyKeyOf(t.idempotencyKey, options.idempotencyKey);
+
+    const type = await deps.types.get(t.type);
+    if (!type) {
+      throw new HeraldError(
+        'unknown_type',
+        `no notification type "${t.type}": define it first (PUT /v1/types/${t.type})`,
+      );
+    }
+    const channels = t.channels ?? type.channels;
+    const extra = channels.filter((c) => !type.channels.includes(c));
+    if (extra.length > 0) {
+      throw new ValidationError([
+        { field: 'channels', message: `type "${type.name}" has no ${extra.join(', ')} channel` },
+      ]);
+    }
+    const priority = t.priority ?? type.priority;
+    const now = Date.now();
+    const at = t.sendAt ? Math.max(Date.parse(t.sendAt), now) : now;
+    const triggerId = uuidv7(now);
+    const requestHash = hashRequest({ ...t, idempotencyKey: undefined });
+
+    const run = async (q: Queryable): Promise<SendResult> => {
+      if (key) {
+        const claimed = await q.query(sql.claimKey, [key, requestHash, triggerId]);
+        if (claimed.rows.length === 0) return replay(q, key, requestHash);
+      }
+      let ids: string[];
+      if (typeof t.to === 'string') ids = [t.to];
+      else if (Array.isArray(t.to)) ids = [...new Set(t.to)];
+      else {
+        const { id, ...fields } = t.to;
+        await deps.recipients.upsert(id, fields, q);
+        ids = [id];
+      }
+
+      const notifications: NotificationSummary[] = [];
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const chunk = ids.slice(i, i + CHUNK);
+        const { rows } = await q.query<FactsRow>(sql.facts, [chunk]);
+        const facts = new Map(rows.map((r) => [r.id, r]));
+        const unknown = chunk.filter((id) => !facts.has(id));
+        if (unknown.length > 0) {
+          const shown = unknown
+            .slice(0, 5)
+            .map((u) => JSON.stringify(u))
+            .join(', ');
+          throw new HeraldError(
+            'unknown_recipient',
+            `no recipient ${shown}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}: ` +
+              'create recipients first (PUT /v1/recipients/{id}) or pass an inline recipient object as `to`',
+            [{ field: 'to', message: `${unknown.length} unknown recipient id(s)` }],
+          );
+        }
+        notifications.push(...(await writeChunk(q, chunk, facts)));
+      }
+      return { triggerId, notifications, replayed: false };
+    };
+
+    async function writeChunk(
+      q: Queryable,
+      recipientIds: string[],
+      facts: Map<string, FactsRow>,
+    ): Promise<NotificationSummary[]> {
+      const nIds: string[] = [];
+      const d = {
+        id: [] as string[],
+        nid: [] as string[],
+        channel: [] as string[],
+        status: [] as string[],
+        reason: [] as (string | null)[],
+        runAt: [] as (Date | null)[],
+      };
+      const jobs: JobSpec[] = [];
+      const out: NotificationSummary[] = [];
+      for (const rid of recipientIds) {
+        const nid = uuidv7(now);
+        nIds.push(nid);
+        const f = facts.get(rid) as RecipientFacts;
+        const deliveries: DeliverySummary[] = [];
+        for (const channel of channels) {
+          const decision = decide(
+            f,
+            type as NonNullable<typeof type>,
+            priority,
+            channel,
+            at,
+            deps.hasProvider,
+          );
+          const id = uuidv7(now);
+          const status = decision.skip ? 'skipped' : 'queued';
+          const reason = decision.skip ?? (decision.deferredByQuietHours ? 'quiet_hours' : null);
+          const runAt = decision.skip ? null : new Date(decision.runAt);
+          d.id.push(id);
+          d.nid.push(nid);
+          d.channel.push(channel);
+          d.status.push(status);
+          d.reason.push(reason);
+          d.runAt.push(runAt);
+          deliveries.push({ id, channel, status, reason, runAt: runAt?.toISOString() ?? null });
+          if (runAt) {
+            jobs.push({
+              kind: 'deliver',
+              payload: { deliveryId: id },
+              key: `deliver:${id}`,
+              runAt,
+              priority: JOB_PRIORITY[priority],
+              maxAttempts: deps.deliveryMaxAttempts,
+            });
+          }
+        }
+        out.push({
+          id: nid,
+          recipientId: rid,
+          type: t.type,
+          priority,
+          sendAt: new Date(at).toISOString(),
+          deliveries,
+        });
+      }
+      await q.query(sql.notifications, [
+        triggerId,
+        t.type,
+        priority,
+        JSON.stringify(t.data),
+        new Date(at),
+        nIds,
+        recipientIds,
+      ]);
+      await q.query(sql.deliveries, [d.id, d.nid, d.channel, d.status, d.reason, d.runAt]);
+      if (jobs.length > 0) await deps.queue.enqueueMany(jobs, { tx: q });
+      return out;
+    }
+
+    async function replay(q: Queryable, k: string, hash: string): Promise<SendResult> {
+      const { rows } = await q.query<{ request_hash: string; trigger_id: string }>(sql.keyRow, [k]);
+      const first = rows[0];
+      if (!first) throw new Error(`idempotency key ${k} vanished`);
+      if (first.request_hash !== hash) {
+        throw new HeraldError(
+          'idempotency_conflict',
+          `idempotency key "${k}" was used for a different request: use a new key for a new notification`,
+        );
+      }
+      return {
+        triggerId: first.trigger_id,
+        notifications: await summaries(q, first.trigger_id),
+        replayed: true,
+      };
+    }
+
+    return options.tx ? run(options.tx) : deps.db.transaction(run);
+  }
+
+  return { send, summaries };
+}
+
+export type Sender = ReturnType<typeof makeSend>;
+
+function idempotencyKeyOf(body?: string, header?: string): string | undefined {
+  if (header !== undefined) {
+    if (header.length < 1 || header.length > 256)
+      throw new ValidationError([
+        { field: 'Idempotency-Key', message: 'must be 1 to 256 characters' },
+      ]);
+    if (body !== undefined && body !== header) {
+      throw new ValidationError([
+        {
+          field: 'idempotencyKey',
+          message: 'differs from the Idempotency-Key header: give one, or the same in both',
+        },
+      ]);
+    }
+  }
+  return header ?? body;
+}
+
+/** SHA-256 of the request with object keys sorted, so key order does not make a new request. */
+function hashRequest(value: unknown): string {
+  const canonical = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(canonical);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(
+        Object.keys(v)
+          .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+          .sort()
+          .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+      );
+    }
+    return v;
+  };
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(value)))
+    .digest('hex');
+}
