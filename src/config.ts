@@ -70,7 +70,7 @@ export const configSchema = z.object({
     .string()
     .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
     .optional(),
-  /** The sender of emails whose type names none. */
+  /** The From of the emails Herald sends, e.g. `Acme <notifications@acme.example>`. */
   emailFrom: z.string().min(3).default('Herald <herald@localhost>'),
   /** Where the outbox writes emails when no SMTP server is set. Default `<dataDir>/outbox`. */
   outboxDir: z.string().min(1).optional(),
