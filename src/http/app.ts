@@ -5,24 +5,17 @@
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { z } from 'zod';
 import type { Herald } from '../herald.js';
 import { appliedVersion, knownMigrations } from '../db/migrate.js';
 import { ValidationError, toError } from '../errors.js';
 import { problem, problemFor } from './problem.js';
 import { requireKey, requireRecipient, type RecipientEnv } from './auth.js';
 import { checked, findUnstorable, UNSTORABLE_MESSAGE } from '../validation.js';
-import { render } from '../notify/render.js';
-import { CHANNELS } from '../notify/types.js';
+import { previewSchema, render } from '../notify/render.js';
 import { registerNotificationRoutes } from './notifications-routes.js';
 import { registerInboxRoutes } from './inbox-routes.js';
 import { unsubscribeRoutes } from './unsubscribe-routes.js';
-
-const previewSchema = z.strictObject({
-  channel: z.enum(CHANNELS).optional(),
-  locale: z.string().min(2).max(35).optional(),
-  data: z.record(z.string(), z.unknown()).default({}),
-});
+import { docsRoutes } from './docs.js';
 
 export function makeApp(herald: Herald): Hono {
   const app = new Hono();
@@ -65,6 +58,7 @@ export function makeApp(herald: Herald): Hono {
     return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });
 
+  app.route('/', docsRoutes(herald));
   // /v1/me and the public routes first: they answer before the server realm's key check on /v1.
   app.route('/v1/unsubscribe', unsubscribeRoutes(herald));
   app.route('/v1/me', me(herald));

@@ -10,8 +10,16 @@
  * - Prototype properties and methods are never reachable from templates.
  */
 import Handlebars from 'handlebars';
+import { z } from 'zod';
 import { ValidationError } from '../errors.js';
-import type { Channel, TypeDefinition } from './types.js';
+import { CHANNELS, type Channel, type TypeDefinition } from './types.js';
+
+/** The body of POST /v1/types/{name}/preview: one channel (default all), a locale, the data. */
+export const previewSchema = z.strictObject({
+  channel: z.enum(CHANNELS).optional(),
+  locale: z.string().min(2).max(35).optional(),
+  data: z.record(z.string(), z.unknown()).default({}),
+});
 
 const hb = Handlebars.create();
 const RUNTIME: Handlebars.RuntimeOptions = {

@@ -1,0 +1,166 @@
+/**
+ * The operation table (shape in openapi-operations.ts), continued: notifications, the
+ * recipient's inbox and unsubscribe links.
+ */
+import { z } from 'zod';
+import { inboxQuerySchema } from '../notify/inbox.js';
+import type { Operation } from './openapi-operations.js';
+
+const notificationParam = {
+  id: { schema: z.uuid(), description: 'The notification’s id.', malformedIsNotFound: true },
+};
+const query = inboxQuerySchema.shape;
+const noNotification = 'no notification with this id';
+const noInboxItem = 'no such notification in this recipient’s inbox';
+
+export const NOTIFICATION_OPERATIONS: Operation[] = [
+  {
+    id: 'triggerNotification',
+    method: 'post',
+    path: '/v1/notifications',
+    tag: 'Notifications',
+    summary: 'Trigger a notification',
+    description:
+      'Queues the type for each recipient and answers at once; delivery happens in workers. ' +
+      'A repeated idempotency key answers the first trigger’s notifications, with ' +
+      '`Idempotent-Replayed: true`.',
+    realm: 'server',
+    headers: {
+      'Idempotency-Key': {
+        schema: z.string().min(1).max(256),
+        description: 'Instead of `idempotencyKey` in the body (both given: they must match).',
+      },
+    },
+    body: {
+      schema: 'TriggerInput',
+      example: { type: 'due_date_reminder', to: 'user-42', data: { title: 'Report' } },
+    },
+    responses: { 202: { description: 'accepted', schema: 'TriggerResult' } },
+    errors: {
+      unknown_type: 'no notification type with this name',
+      unknown_recipient: 'a recipient id that does not exist',
+      idempotency_conflict: 'the idempotency key was used with a different body',
+    },
+  },
+  {
+    id: 'getNotification',
+    method: 'get',
+    path: '/v1/notifications/{id}',
+    tag: 'Notifications',
+    summary: 'Read a notification',
+    description: 'With its deliveries, their attempts and status events.',
+    realm: 'server',
+    pathParams: notificationParam,
+    responses: { 200: { description: 'the notification', schema: 'Notification' } },
+    errors: { not_found: noNotification },
+  },
+  {
+    id: 'cancelNotification',
+    method: 'post',
+    path: '/v1/notifications/{id}/cancel',
+    tag: 'Notifications',
+    summary: 'Cancel what is not sent yet',
+    realm: 'server',
+    pathParams: notificationParam,
+    responses: {
+      200: { description: 'the notification, unsent deliveries cancelled', schema: 'Notification' },
+    },
+    errors: { not_found: noNotification },
+  },
+  {
+    id: 'listInbox',
+    method: 'get',
+    path: '/v1/me/notifications',
+    tag: 'Inbox',
+    summary: 'My inbox',
+    description: 'Newest first; pass the answer’s `nextCursor` as `cursor` for older ones.',
+    realm: 'recipient',
+    query: {
+      cursor: { schema: query.cursor, description: 'the previous page’s `nextCursor`' },
+      limit: { schema: query.limit, description: 'page size' },
+      unread: { schema: query.unread, description: '`true`: unread ones only' },
+    },
+    responses: { 200: { description: 'a page', schema: 'InboxPage' } },
+  },
+  {
+    id: 'unreadCount',
+    method: 'get',
+    path: '/v1/me/unread-count',
+    tag: 'Inbox',
+    summary: 'How many I have not read',
+    realm: 'recipient',
+    responses: { 200: { description: 'the count', schema: 'UnreadCount' } },
+  },
+  {
+    id: 'markRead',
+    method: 'post',
+    path: '/v1/me/notifications/{id}/read',
+    tag: 'Inbox',
+    summary: 'Mark one read',
+    realm: 'recipient',
+    pathParams: notificationParam,
+    responses: { 204: { description: 'marked' } },
+    errors: { not_found: noInboxItem },
+  },
+  {
+    id: 'markUnread',
+    method: 'post',
+    path: '/v1/me/notifications/{id}/unread',
+    tag: 'Inbox',
+    summary: 'Mark one unread',
+    realm: 'recipient',
+    pathParams: notificationParam,
+    responses: { 204: { description: 'marked' } },
+    errors: { not_found: noInboxItem },
+  },
+  {
+    id: 'markAllRead',
+    method: 'post',
+    path: '/v1/me/notifications/read-all',
+    tag: 'Inbox',
+    summary: 'Mark all read',
+    realm: 'recipient',
+    responses: { 200: { description: 'how many were marked', schema: 'Updated' } },
+  },
+  {
+    id: 'removeFromInbox',
+    method: 'delete',
+    path: '/v1/me/notifications/{id}',
+    tag: 'Inbox',
+    summary: 'Remove one from my inbox',
+    realm: 'recipient',
+    pathParams: notificationParam,
+    responses: { 204: { description: 'removed' } },
+    errors: { not_found: noInboxItem },
+  },
+  {
+    id: 'unsubscribePage',
+    method: 'get',
+    path: '/v1/unsubscribe',
+    tag: 'Unsubscribe',
+    summary: 'Unsubscribe page (the link in a message)',
+    description:
+      'Shows a page with an Unsubscribe button; it unsubscribes no one by itself (link ' +
+      'scanners follow GET links). The signed token names the recipient and the type.',
+    realm: 'public',
+    responses: {
+      200: { description: 'the page with the button', contentType: 'text/html' },
+      400: { description: 'the link is not valid (an HTML page)', contentType: 'text/html' },
+    },
+  },
+  {
+    id: 'unsubscribe',
+    method: 'post',
+    path: '/v1/unsubscribe',
+    tag: 'Unsubscribe',
+    summary: 'Unsubscribe (RFC 8058 one-click)',
+    description:
+      'What mail clients POST for `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, and the ' +
+      'page’s button: switches the type off in the recipient’s preferences. The body is not read.',
+    realm: 'public',
+    responses: {
+      200: { description: 'unsubscribed (an HTML page)', contentType: 'text/html' },
+      400: { description: 'the link is not valid (an HTML page)', contentType: 'text/html' },
+    },
+  },
+];

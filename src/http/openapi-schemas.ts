@@ -1,0 +1,266 @@
+/**
+ * The named schemas of the OpenAPI document (its `components.schemas`). Request bodies are the
+ * very zod schemas the domain modules validate with, converted as `input` (defaults optional);
+ * responses are converted as `output` (defaults filled in). The response shapes that are plain
+ * TypeScript interfaces in the domain modules are written out here as zod schemas.
+ */
+import { z } from 'zod';
+import { deviceRefSchema, deviceSchema } from '../notify/devices.js';
+import { preferencesSchema } from '../notify/preferences.js';
+import { recipientInputSchema } from '../notify/recipients.js';
+import { previewSchema } from '../notify/render.js';
+import { triggerSchema } from '../notify/send.js';
+import { CHANNELS, typeDefinitionSchema, typeNameSchema } from '../notify/types.js';
+
+/** A zod schema and which side of it the document shows. */
+export interface NamedSchema {
+  schema: z.ZodType;
+  /** `input` for request bodies (what a client may send), `output` for responses. */
+  io: 'input' | 'output';
+  description: string;
+}
+
+const instant = z.iso.datetime({ offset: true });
+
+// TODO(template-parts.ts): use its body schemas once exported; these mirror them meanwhile.
+const partSource = z.string().min(1).max(100_000);
+const partOutput = z.object({
+  kind: z.enum(['layout', 'partial']),
+  name: z.string(),
+  source: z.string(),
+  text: z.string().optional(),
+  createdAt: instant,
+  updatedAt: instant,
+});
+
+// The answers of send.ts, notifications.ts and inbox.ts (TypeScript interfaces there; the
+// test checks these schemas against them).
+const deliveryStatus = z.enum(['queued', 'skipped', 'sent', 'failed', 'cancelled']);
+const deliverySummary = z.object({
+  id: z.string(),
+  channel: z.enum(CHANNELS),
+  status: deliveryStatus,
+  reason: z.string().nullable().describe('why it was skipped or failed'),
+  runAt: instant.nullable(),
+});
+const notificationSummary = z.object({
+  id: z.string(),
+  recipientId: z.string().nullable(),
+  type: z.string(),
+  priority: z.enum(['low', 'normal', 'high', 'urgent']),
+  sendAt: instant,
+  deliveries: z.array(deliverySummary),
+});
+const deliveryDetail = deliverySummary.extend({
+  channel: z.string(),
+  status: z.string(),
+  address: z.string().nullable(),
+  provider: z.string().nullable(),
+  providerMessageId: z.string().nullable(),
+  attempts: z.int(),
+  error: z.string().nullable(),
+  sentAt: instant.nullable(),
+  events: z.array(z.object({ at: instant, status: z.string(), detail: z.string().nullable() })),
+});
+const inboxItem = z.object({
+  id: z.string(),
+  type: z.string(),
+  title: z.string().nullable(),
+  body: z.string().nullable(),
+  actionUrl: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()),
+  read: z.boolean(),
+  readAt: instant.nullable(),
+  createdAt: instant,
+});
+
+const deviceOutput = z.object({
+  id: z.string(),
+  recipientId: z.string(),
+  kind: z.enum(['apns', 'fcm', 'webpush']),
+  token: z.string().nullable().describe('the APNs or FCM token; null for Web Push'),
+  subscription: z.unknown().describe('the Web Push subscription; null otherwise'),
+  active: z.boolean().describe('false once a provider reported the address gone'),
+  createdAt: instant,
+});
+
+export const SCHEMAS = {
+  ProblemDetails: {
+    io: 'output',
+    description:
+      'An RFC 9457 problem (`application/problem+json`). `code` is stable and meant for ' +
+      'programs; `errors` lists each bad field of a refused input.',
+    schema: z.object({
+      type: z.url(),
+      title: z.string(),
+      status: z.int(),
+      detail: z.string(),
+      code: z.string(),
+      errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    }),
+  },
+  Health: {
+    io: 'output',
+    description: 'The process is alive.',
+    schema: z.object({ status: z.literal('ok') }),
+  },
+  Ready: {
+    io: 'output',
+    description: 'The database answers and its schema is current.',
+    schema: z.object({
+      status: z.literal('ready'),
+      database: z.enum(['pglite', 'pg']),
+      migration: z.int(),
+    }),
+  },
+  RecipientInput: {
+    io: 'input',
+    description:
+      'Fields to set. An update merges: a field not sent keeps its value, `null` clears it, ' +
+      '`data` is replaced whole.',
+    schema: recipientInputSchema,
+  },
+  Recipient: {
+    io: 'output',
+    description: 'A recipient, under the app’s own id.',
+    schema: z.object({
+      id: z.string(),
+      email: z.string().nullable(),
+      phone: z.string().nullable(),
+      locale: z.string().nullable(),
+      timezone: z.string().nullable(),
+      data: z.record(z.string(), z.unknown()),
+      createdAt: instant,
+      updatedAt: instant,
+    }),
+  },
+  DeviceInput: {
+    io: 'input',
+    description:
+      'A push address: an APNs or FCM token, or a Web Push subscription ' +
+      '(`PushSubscription.toJSON()`).',
+    schema: deviceSchema,
+  },
+  DeviceRef: {
+    io: 'input',
+    description: 'The device to remove: its token, or its subscription’s endpoint.',
+    schema: deviceRefSchema,
+  },
+  Device: {
+    io: 'output',
+    description: 'A registered push address.',
+    schema: deviceOutput,
+  },
+  DeviceList: {
+    io: 'output',
+    description: 'The recipient’s devices, oldest first.',
+    schema: z.array(deviceOutput),
+  },
+  PreferencesInput: {
+    io: 'input',
+    description: 'The whole preferences document; what is left out takes its default.',
+    schema: preferencesSchema,
+  },
+  Preferences: {
+    io: 'output',
+    description: 'The preferences with every default filled in.',
+    schema: preferencesSchema,
+  },
+  TypeDefinitionInput: {
+    io: 'input',
+    description:
+      'A notification type. Every channel listed needs a template; every template is parsed ' +
+      'as Handlebars on save.',
+    schema: typeDefinitionSchema,
+  },
+  NotificationType: {
+    io: 'output',
+    description: 'A stored notification type, defaults filled in.',
+    schema: z.object({
+      name: typeNameSchema,
+      ...typeDefinitionSchema.shape,
+      createdAt: instant,
+      updatedAt: instant,
+    }),
+  },
+  PreviewInput: {
+    io: 'input',
+    description: 'What to render: one channel (default: all of the type’s), a locale, the data.',
+    schema: previewSchema,
+  },
+  Rendered: {
+    io: 'output',
+    description: 'The rendered fields of each channel, like `{"email": {"subject": "..."}}`.',
+    schema: z.partialRecord(z.enum(CHANNELS), z.record(z.string(), z.string())),
+  },
+  LayoutInput: {
+    io: 'input',
+    description: 'A layout: `source` is the email html around `{{{body}}}`; `text` the plain part.',
+    schema: z.strictObject({ source: partSource, text: partSource.optional() }),
+  },
+  PartialInput: {
+    io: 'input',
+    description: 'A partial, included in templates as `{{> name}}`.',
+    schema: z.strictObject({ source: partSource }),
+  },
+  TemplatePart: { io: 'output', description: 'A layout or a partial.', schema: partOutput },
+  TemplatePartList: {
+    io: 'output',
+    description: 'Every layout or every partial.',
+    schema: z.array(partOutput),
+  },
+  TriggerInput: {
+    io: 'input',
+    description:
+      '`to` is a recipient id, a list of ids, or an inline recipient (created or updated ' +
+      'first). `Idempotency-Key` may be sent as a header instead of `idempotencyKey`.',
+    schema: triggerSchema,
+  },
+  TriggerResult: {
+    io: 'output',
+    description: 'One notification per recipient, each with its deliveries (queued or skipped).',
+    schema: z.object({ triggerId: z.string(), notifications: z.array(notificationSummary) }),
+  },
+  Notification: {
+    io: 'output',
+    description: 'A notification with its deliveries, their attempts and status events.',
+    schema: z.object({
+      id: z.string(),
+      triggerId: z.string(),
+      recipientId: z.string().nullable(),
+      type: z.string(),
+      priority: z.string(),
+      data: z.record(z.string(), z.unknown()),
+      sendAt: instant,
+      cancelledAt: instant.nullable(),
+      createdAt: instant,
+      inbox: z
+        .object({
+          title: z.string().optional(),
+          body: z.string().optional(),
+          actionUrl: z.string().optional(),
+        })
+        .nullable(),
+      read: z.boolean(),
+      deliveries: z.array(deliveryDetail),
+    }),
+  },
+  InboxPage: {
+    io: 'output',
+    description:
+      'Newest first. Pass `nextCursor` as `cursor` for older ones; null on the last page.',
+    schema: z.object({ items: z.array(inboxItem), nextCursor: z.string().nullable() }),
+  },
+  UnreadCount: {
+    io: 'output',
+    description: 'How many inbox notifications the recipient has not read.',
+    schema: z.object({ count: z.int().min(0) }),
+  },
+  Updated: {
+    io: 'output',
+    description: 'How many were changed.',
+    schema: z.object({ updated: z.int().min(0) }),
+  },
+} satisfies Record<string, NamedSchema>;
+
+export type SchemaName = keyof typeof SCHEMAS;
