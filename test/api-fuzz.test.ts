@@ -46,6 +46,9 @@ const body = fc.oneof(
       'end',
       'endpoint',
       'keys',
+      'source',
+      'text',
+      'layout',
     ),
     anyJson,
   ),
@@ -82,7 +85,8 @@ for (const backend of BACKENDS)
         const { rows: r } = await herald.db.query(
           `SELECT (SELECT count(*) FROM ${s}.recipients) || '/' || (SELECT count(*) FROM ${s}.devices) || '/' ||
               (SELECT count(*) FROM ${s}.preferences) || '/' || (SELECT count(*) FROM ${s}.notification_types) ||
-              '/' || (SELECT coalesce(max(updated_at)::text, '') FROM ${s}.recipients) AS state`,
+              '/' || (SELECT coalesce(max(updated_at)::text, '') FROM ${s}.recipients) ||
+              '/' || (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM ${s}.template_parts) AS state`,
         );
         return String((r[0] as { state: string }).state);
       }
@@ -94,6 +98,8 @@ for (const backend of BACKENDS)
         ['DELETE device', () => ['DELETE', '/v1/recipients/fixed/devices']],
         ['PUT type', (_b, i) => ['PUT', `/v1/types/${encodeURIComponent(urlSafe(i))}`]],
         ['POST preview', () => ['POST', '/v1/types/fixed/preview']],
+        ['PUT layout', (_b, i) => ['PUT', `/v1/layouts/${encodeURIComponent(urlSafe(i))}`]],
+        ['PUT partial', (_b, i) => ['PUT', `/v1/partials/${encodeURIComponent(urlSafe(i))}`]],
       ];
 
       for (const [name, route] of endpoints) {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { configFrom, fail, openForCommand, withDbFlags, type SettingsFlags } from './common.js';
 import { jobsCommand } from './jobs.js';
+import { templatesCommand } from './templates.js';
 import { createHerald } from '../herald.js';
 import { migrate } from '../db/migrate.js';
 import { openDb } from '../db/open.js';
@@ -108,6 +109,7 @@ export function program(): Command {
     });
 
   prog.addCommand(jobsCommand());
+  prog.addCommand(templatesCommand());
   // Subcommands added with addCommand do not inherit output settings: give every one the
   // same one-line `herald: ...` errors.
   const oneLine = (cmd: Command): void => {

@@ -52,6 +52,11 @@ export const typeNameSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, 'lower-case letters, digits, _ . - (at most 100)');
 
+/** Names of layouts and partials (`{{> footer-links}}`): no dots, so file names stay plain. */
+export const partNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'lower-case letters, digits, _ - (at most 100)');
+
 export const typeDefinitionSchema = z
   .strictObject({
     category: z.enum(['transactional', 'marketing']).default('transactional'),
@@ -64,6 +69,11 @@ export const typeDefinitionSchema = z
     templates: templatesSchema,
     locales: z.record(z.string().min(2).max(35), localeTemplatesSchema).default({}),
     digest: z.strictObject({ window: z.enum(['hourly', 'daily', 'weekly']) }).optional(),
+    /**
+     * The layout that wraps the email html (and text, if the layout has a text part). Absent:
+     * the layout named `default` when there is one; `false`: none.
+     */
+    layout: z.union([partNameSchema, z.literal(false)]).optional(),
   })
   .superRefine((t, ctx) => {
     for (const channel of t.channels) {
@@ -85,26 +95,37 @@ export interface NotificationType extends TypeDefinition {
   updatedAt: Date;
 }
 
-/** Parses every template string; a syntax error names the template it is in. */
-function checkTemplates(def: TypeDefinition): void {
+/**
+ * Parses every template string in `value` (a string, or objects of them) as Handlebars; a
+ * syntax error is an issue naming the field it is in (`templates.email.subject`).
+ */
+export function templateSyntaxIssues(value: unknown, path: string[]): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  const visit = (value: unknown, path: string[]) => {
-    if (typeof value === 'string') {
+  const visit = (v: unknown, at: string[]) => {
+    if (typeof v === 'string') {
       try {
-        Handlebars.parse(value);
+        Handlebars.parse(v);
       } catch (err) {
         const first = (err as Error).message.split('\n').slice(0, 1).join('');
         issues.push({
-          field: path.join('.'),
+          field: at.join('.'),
           message: `is not a valid Handlebars template: ${first}`,
         });
       }
-    } else if (value && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) visit(v, [...path, k]);
+    } else if (v && typeof v === 'object') {
+      for (const [k, inner] of Object.entries(v)) visit(inner, [...at, k]);
     }
   };
-  visit(def.templates, ['templates']);
-  visit(def.locales, ['locales']);
+  visit(value, path);
+  return issues;
+}
+
+/** Parses every template string; a syntax error names the template it is in. */
+function checkTemplates(def: TypeDefinition): void {
+  const issues = [
+    ...templateSyntaxIssues(def.templates, ['templates']),
+    ...templateSyntaxIssues(def.locales, ['locales']),
+  ];
   if (issues.length > 0) throw new ValidationError(issues);
 }
 

@@ -1,0 +1,17 @@
+/** Reading a request body as JSON, refusing what PostgreSQL cannot store. */
+import { ValidationError } from '../errors.js';
+import { findUnstorable, UNSTORABLE_MESSAGE } from '../validation.js';
+
+/** The request body as JSON, or a validation problem saying it is not. */
+export async function jsonBody(req: Request): Promise<unknown> {
+  const text = await req.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text) as unknown;
+  } catch {
+    throw new ValidationError([{ field: '(body)', message: 'must be JSON' }]);
+  }
+  const bad = findUnstorable(body);
+  if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
+  return body;
+}
