@@ -35,7 +35,8 @@ export interface TemplatePart {
 }
 
 const source = z.string().min(1).max(100_000);
-const bodies = {
+/** The bodies of PUT /v1/partials/{name} and PUT /v1/layouts/{name} (for the API reference too). */
+export const partBodySchemas = {
   partial: z.strictObject({ source }),
   layout: z.strictObject({ source, text: source.optional() }),
 };
@@ -48,7 +49,7 @@ export type PartInput = { source: string; text?: string | undefined };
  * ValidationError naming each bad field.
  */
 export function validatePart(kind: PartKind, input: unknown): PartInput {
-  const part: PartInput = checked(bodies[kind], input);
+  const part: PartInput = checked(partBodySchemas[kind], input);
   const issues = templateSyntaxIssues(part, []);
   if (issues.length === 0 && kind === 'layout') issues.push(...layoutBodyIssues(part));
   if (issues.length > 0) throw new ValidationError(issues);
