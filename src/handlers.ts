@@ -15,6 +15,7 @@ export function builtinHandlers(herald: Herald): Record<string, JobHandler> {
       unsubscribe: herald.unsubscribe,
       emailFrom: herald.config.emailFrom,
       log: herald.log,
+      templateParts: herald.templateParts,
     }),
   };
 }

@@ -105,7 +105,7 @@ describe('herald CLI', () => {
       const orphan = r.out.split('\n').find((l) => l.includes('orphan.kind'));
       assert.match(
         orphan ?? '',
-        /default\s+orphan\.kind\s+queued\s+2\s+\d+ ms\s+NONE handles this kind/,
+        /default\s+orphan\.kind\s+queued\s+2\s+\d+(\.\d+)? m?s\s+NONE handles this kind/,
       );
       const json = JSON.parse(herald('jobs', 'status', '--json', ...db).out) as {
         kind: string;

@@ -171,7 +171,7 @@ for (const backend of BACKENDS) {
         assert.match(link, /^https:\/\/herald\.acme\.test\/v1\/unsubscribe\?token=[\w-]+\.[\w-]+$/);
         assert.match(mail.raw, /^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
         // Handlebars escapes '=' in HTML as &#x3D;, which a browser reads back as '='.
-        assert.ok(mail.parsed.html?.includes(`href="${link.replace(/=/g, '&#x3D;')}"`));
+        assert.ok(String(mail.parsed.html).includes(`href="${link.replace(/=/g, '&#x3D;')}"`));
         assert.ok(mail.parsed.text?.includes(link));
 
         const path = new URL(link).pathname + new URL(link).search;

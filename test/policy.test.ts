@@ -17,9 +17,10 @@ const facts = (over: Partial<RecipientFacts> = {}): RecipientFacts => ({
   preferences: null,
   ...over,
 });
-const tx = { name: 'due', category: 'transactional' as const };
-const mk = { name: 'promo', category: 'marketing' as const };
-const all = () => true;
+type Kind = { name: string; category: 'transactional' | 'marketing' };
+const tx: Kind = { name: 'due', category: 'transactional' };
+const mk: Kind = { name: 'promo', category: 'marketing' };
+const all = (_channel: Channel) => true;
 const skip = (f: RecipientFacts, channel: Channel, type = tx, has = all) =>
   decide(f, type, 'normal', channel, at, has).skip;
 

@@ -28,7 +28,7 @@ export function makeProviders(
     get: (channel) => byChannel.get(channel),
     has: (channel) => channel === 'inapp' || byChannel.has(channel),
     async close() {
-      await Promise.all([...byChannel.values()].map((p) => p.close?.()));
+      await Promise.all([...byChannel.values()].map(async (p) => p.close?.()));
     },
   };
 }

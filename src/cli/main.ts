@@ -13,12 +13,22 @@ import { startServer } from '../http/server.js';
 import { runUntilSignal } from '../process.js';
 import type { Worker } from '../queue/worker.js';
 import { builtinHandlers } from '../handlers.js';
+import { loadTemplateFolder } from '../notify/template-files.js';
 
 type Role = 'api' | 'worker';
 
 async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
   const config = configFrom(flags);
   const herald = await createHerald({ config });
+  if (config.templatesDir) {
+    try {
+      const loaded = await loadTemplateFolder(herald, config.templatesDir);
+      herald.log.info({ dir: config.templatesDir, ...loaded }, 'templates:loaded');
+    } catch (err) {
+      await herald.close();
+      throw err;
+    }
+  }
   const workers: Worker[] = [];
   if (roles.includes('worker')) {
     const worker = herald.worker({ handlers: builtinHandlers(herald) });

@@ -7,15 +7,17 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Herald } from '../herald.js';
 import { appliedVersion, knownMigrations } from '../db/migrate.js';
-import { ValidationError, toError } from '../errors.js';
+import { toError } from '../errors.js';
 import { problem, problemFor } from './problem.js';
+import { jsonBody } from './body.js';
 import { requireKey, requireRecipient, type RecipientEnv } from './auth.js';
-import { checked, findUnstorable, UNSTORABLE_MESSAGE } from '../validation.js';
+import { checked } from '../validation.js';
 import { previewSchema, render } from '../notify/render.js';
 import { registerNotificationRoutes } from './notifications-routes.js';
 import { registerInboxRoutes } from './inbox-routes.js';
 import { unsubscribeRoutes } from './unsubscribe-routes.js';
 import { docsRoutes } from './docs.js';
+import { templatePartsRoutes } from './template-parts-routes.js';
 
 export function makeApp(herald: Herald): Hono {
   const app = new Hono();
@@ -84,6 +86,7 @@ function v1(herald: Herald): Hono {
   const api = new Hono();
   api.use(limitBody(herald));
   api.use(requireKey(herald.keys));
+  api.route('/', templatePartsRoutes(herald));
 
   api.put('/recipients/:id', async (c) => {
     const { recipient, created } = await herald.recipients.upsert(
@@ -139,8 +142,9 @@ function v1(herald: Herald): Hono {
     const body = checked(previewSchema, await jsonBody(c.req.raw));
     const channels = body.channel ? [body.channel] : type.channels;
     const rendered: Record<string, Record<string, string>> = {};
+    const parts = await herald.templateParts.current();
     for (const channel of channels)
-      rendered[channel] = render(type, channel, body.data, body.locale);
+      rendered[channel] = render(type, channel, body.data, body.locale, parts);
     return c.json(rendered);
   });
   api.delete('/types/:name', async (c) => {
@@ -167,18 +171,4 @@ function limitBody(herald: Herald) {
         `the request body is over ${herald.config.maxBodyBytes} bytes`,
       ),
   });
-}
-
-/** The request body as JSON, or a validation problem saying it is not. */
-async function jsonBody(req: Request): Promise<unknown> {
-  const text = await req.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text) as unknown;
-  } catch {
-    throw new ValidationError([{ field: '(body)', message: 'must be JSON' }]);
-  }
-  const bad = findUnstorable(body);
-  if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
-  return body;
 }

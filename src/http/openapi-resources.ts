@@ -2,9 +2,8 @@
  * The operation table (shape in openapi-operations.ts): operations endpoints, recipients,
  * devices, preferences, notification types, layouts and partials.
  */
-import { z } from 'zod';
 import { recipientIdSchema } from '../notify/recipients.js';
-import { typeNameSchema } from '../notify/types.js';
+import { partNameSchema, typeNameSchema } from '../notify/types.js';
 import type { Operation } from './openapi-operations.js';
 
 const recipientParam = {
@@ -13,10 +12,9 @@ const recipientParam = {
 const typeParam = {
   name: { schema: typeNameSchema, description: 'The type’s name.' },
 };
-// TODO(template-parts.ts): partNameSchema from types.ts once committed; this mirrors it.
 const partParam = {
   name: {
-    schema: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,99}$/),
+    schema: partNameSchema,
     description: 'Lower-case letters, digits, `_ -`.',
   },
 };
@@ -285,7 +283,7 @@ function partOperations(kind: 'layout' | 'partial'): Operation[] {
   const Kind = kind === 'layout' ? 'Layout' : 'Partial';
   const base = `/v1/${kind}s`;
   const missing = { not_found: `no ${kind} with this name` };
-  const common = { tag: 'Templates', realm: 'server', pending: 'template-parts.ts' } as const;
+  const common = { tag: 'Templates', realm: 'server' } as const;
   return [
     {
       ...common,

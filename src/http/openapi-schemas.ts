@@ -4,6 +4,7 @@
  * responses are converted as `output` (defaults filled in). The response shapes that are plain
  * TypeScript interfaces in the domain modules are written out here as zod schemas.
  */
+import { partBodySchemas } from '../notify/template-parts.js';
 import { z } from 'zod';
 import { deviceRefSchema, deviceSchema } from '../notify/devices.js';
 import { preferencesSchema } from '../notify/preferences.js';
@@ -22,8 +23,6 @@ export interface NamedSchema {
 
 const instant = z.iso.datetime({ offset: true });
 
-// TODO(template-parts.ts): use its body schemas once exported; these mirror them meanwhile.
-const partSource = z.string().min(1).max(100_000);
 const partOutput = z.object({
   kind: z.enum(['layout', 'partial']),
   name: z.string(),
@@ -196,12 +195,12 @@ export const SCHEMAS = {
   LayoutInput: {
     io: 'input',
     description: 'A layout: `source` is the email html around `{{{body}}}`; `text` the plain part.',
-    schema: z.strictObject({ source: partSource, text: partSource.optional() }),
+    schema: partBodySchemas.layout,
   },
   PartialInput: {
     io: 'input',
     description: 'A partial, included in templates as `{{> name}}`.',
-    schema: z.strictObject({ source: partSource }),
+    schema: partBodySchemas.partial,
   },
   TemplatePart: { io: 'output', description: 'A layout or a partial.', schema: partOutput },
   TemplatePartList: {

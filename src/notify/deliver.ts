@@ -22,6 +22,7 @@ import type { Providers } from '../channels/registry.js';
 import { render } from './render.js';
 import type { Channel, TypeDefinition } from './types.js';
 import type { Unsubscribe } from './unsubscribe.js';
+import type { TemplateParts } from './template-parts.js';
 
 export interface DeliverDeps {
   db: Db;
@@ -30,6 +31,8 @@ export interface DeliverDeps {
   unsubscribe: Unsubscribe;
   emailFrom: string;
   log: Logger;
+  /** Layouts and partials (cached; see template-parts.ts for how fresh). */
+  templateParts: TemplateParts;
 }
 
 interface DeliveryRow {
@@ -154,7 +157,13 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
     }
     let content: Record<string, string>;
     try {
-      content = render(row.definition, row.channel, data, row.locale);
+      content = render(
+        row.definition,
+        row.channel,
+        data,
+        row.locale,
+        await deps.templateParts.current(),
+      );
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       return record({ id, status: 'failed', reason: 'render_error', error: err.message });

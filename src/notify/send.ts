@@ -162,7 +162,9 @@ export function makeSend(deps: SendDeps) {
     if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
     const key = idempotencyKeyOf(t.idempotencyKey, options.idempotencyKey);
 
-    const type = await deps.types.get(t.type);
+    // Inside the caller's transaction when given one: PGlite has a single connection, which
+    // that transaction holds until it ends.
+    const type = await deps.types.get(t.type, options.tx);
     if (!type) {
       throw new HeraldError(
         'unknown_type',

@@ -6,7 +6,7 @@
  */
 import Handlebars from 'handlebars';
 import { z } from 'zod';
-import type { Db } from '../db/db.js';
+import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { ValidationError, type FieldIssue } from '../errors.js';
 import { checked } from '../validation.js';
@@ -162,8 +162,9 @@ export function makeTypes(db: Db, schema: string) {
       return { type: toType(row), created: row.inserted === true };
     },
 
-    async get(name: string): Promise<NotificationType | null> {
-      const { rows } = await db.query<TypeRow>(
+    /** The type, or null. `q`: read inside this transaction. */
+    async get(name: string, q: Queryable = db): Promise<NotificationType | null> {
+      const { rows } = await q.query<TypeRow>(
         `SELECT name, definition, created_at, updated_at FROM ${table} WHERE name = $1`,
         [checked(typeNameSchema, name, 'name')],
       );
