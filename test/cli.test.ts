@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { knownMigrations } from '../src/db/migrate.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -39,6 +39,9 @@ describe('herald CLI', () => {
       ['jobs', 'status'],
       ['jobs', 'dead'],
       ['jobs', 'replay'],
+      ['send'],
+      ['demo'],
+      ['templates', 'check'],
     ]) {
       const r = herald(...cmd, '--help');
       assert.equal(r.code, 0, `herald ${cmd.join(' ')} --help`);
@@ -213,6 +216,72 @@ describe('herald CLI', () => {
       assert.equal(await exit, 0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('demo sends a first notification; send queues one; start makes a dev key that the README curl calls use', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-demo-'));
+    const outbox = join(dir, 'outbox');
+    try {
+      const demo = herald('demo', '--data-dir', dir);
+      assert.equal(demo.code, 0, demo.err);
+      const eml = /written to (\S+\.eml)/.exec(demo.out)?.[1];
+      assert.ok(eml && existsSync(eml), demo.out);
+      assert.match(readFileSync(eml, 'utf8'), /^Subject: Welcome to Herald, Ada\r?$/m);
+      assert.match(demo.out, /inapp: sent, in the inbox/);
+
+      const sent = herald(
+        'send',
+        'demo-welcome',
+        'demo-user',
+        '--data',
+        '{"name":"Lin"}',
+        '--data-dir',
+        dir,
+      );
+      assert.equal(sent.code, 0, sent.err);
+      assert.match(sent.out, /^\S+ {2}demo-user {2}email queued, inapp queued$/m);
+      const bad = herald('send', 'demo-welcome', 'nobody', '--data-dir', dir);
+      assert.equal(bad.code, 1);
+      assert.match(bad.err, /^herald: no recipient "nobody"/);
+
+      const child = spawn(process.execPath, [BIN, 'start', '--data-dir', dir, '--port', '0'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, DATABASE_URL: '', HERALD_API_KEY: '' },
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      try {
+        const line = await waitFor(
+          () => out.split('\n').find((l) => l.includes('herald:started')),
+          60_000,
+          'herald:started',
+        );
+        const url = (JSON.parse(line) as { url: string }).url;
+        const key = readFileSync(join(dir, 'dev-api-key'), 'utf8').trim();
+        assert.ok(out.includes(key), 'the key is printed once at start');
+        // The worker of `start` sends what `herald send` queued.
+        await waitFor(() => readdirSync(outbox).length === 2, 10_000, 'the queued email');
+        const res = await fetch(`${url}/v1/notifications`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ type: 'demo-welcome', to: 'demo-user', data: { name: 'Grace' } }),
+        });
+        assert.equal(res.status, 202);
+        await waitFor(
+          () => readdirSync(outbox).length === 3,
+          10_000,
+          'the email sent through the API',
+        );
+        child.kill('SIGTERM');
+        assert.equal(await exit, 0);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -14,6 +14,9 @@ import { runUntilSignal } from '../process.js';
 import type { Worker } from '../queue/worker.js';
 import { builtinHandlers } from '../handlers.js';
 import { loadTemplateFolder } from '../notify/template-files.js';
+import { ensureDevKey } from './dev-key.js';
+import { sendCommand } from './send.js';
+import { demoCommand } from './demo.js';
 
 type Role = 'api' | 'worker';
 
@@ -29,6 +32,7 @@ async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
       throw err;
     }
   }
+  if (roles.includes('api')) await ensureDevKey(herald);
   const workers: Worker[] = [];
   if (roles.includes('worker')) {
     const worker = herald.worker({ handlers: builtinHandlers(herald) });
@@ -119,6 +123,8 @@ export function program(): Command {
     });
 
   prog.addCommand(jobsCommand());
+  prog.addCommand(sendCommand());
+  prog.addCommand(demoCommand());
   prog.addCommand(templatesCommand());
   // Subcommands added with addCommand do not inherit output settings: give every one the
   // same one-line `herald: ...` errors.

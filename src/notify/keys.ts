@@ -45,6 +45,13 @@ export function makeKeys(
       return { id, key, admin };
     },
 
+    /** Whether any key is accepted at all: one from the environment or a stored, live one. */
+    async any(): Promise<boolean> {
+      if (fromEnv.size > 0) return true;
+      const { rows } = await db.query(`SELECT 1 FROM ${table} WHERE revoked_at IS NULL LIMIT 1`);
+      return rows.length > 0;
+    },
+
     /** The realm of a presented key, or null when it is unknown or revoked. */
     async verify(key: string): Promise<KeyRealm | null> {
       const hash = hashKey(key);
