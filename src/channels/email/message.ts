@@ -5,6 +5,7 @@
  */
 import type { SendMailOptions } from 'nodemailer';
 import { ProviderError, type EmailMessage, type OutboundMessage } from '../provider.js';
+import { addressOf, composeMime } from './mime.js';
 
 /** The sender used when neither the message nor the provider names one. */
 export const DEFAULT_EMAIL_FROM = 'Herald <herald@localhost>';
@@ -33,16 +34,27 @@ export function asEmail(message: OutboundMessage, provider: string): EmailMessag
   return message;
 }
 
-/** The nodemailer message for an email; `defaultFrom` applies when `message.from` is empty. */
-export function toMailOptions(message: EmailMessage, defaultFrom: string): SendMailOptions {
+/**
+ * The nodemailer message for an email; `defaultFrom` applies when `message.from` is empty.
+ * The text is composed by mime.ts and handed over `raw` (see there why), with the envelope.
+ */
+export function toMailOptions(
+  message: EmailMessage,
+  defaultFrom: string,
+): SendMailOptions & { messageId: string } {
   const from = message.from || defaultFrom;
+  const messageId = messageIdFor(message.deliveryId, from);
   return {
-    from,
-    to: message.to,
-    subject: message.subject,
-    ...(message.html !== undefined ? { html: message.html } : {}),
-    ...(message.text !== undefined ? { text: message.text } : {}),
-    headers: { ...message.headers },
-    messageId: messageIdFor(message.deliveryId, from),
+    envelope: { from: addressOf(from), to: [message.to] },
+    raw: composeMime({
+      from,
+      to: message.to,
+      subject: message.subject,
+      html: message.html,
+      text: message.text,
+      headers: message.headers,
+      messageId,
+    }),
+    messageId,
   };
 }

@@ -160,15 +160,13 @@ export function makeSmtpProvider(options: SmtpProviderOptions): Provider {
     async send(message: OutboundMessage, signal?: AbortSignal): Promise<SendResult> {
       const email = asEmail(message, 'smtp');
       try {
-        const info = await transport.sendMail({
-          ...toMailOptions(email, defaultFrom),
-          ...(signal ? { signal } : {}),
-        });
+        const mail = toMailOptions(email, defaultFrom);
+        const info = await transport.sendMail({ ...mail, ...(signal ? { signal } : {}) });
         log.debug(
           { deliveryId: email.deliveryId, messageId: info.messageId, response: info.response },
           'smtp:sent',
         );
-        return { providerMessageId: info.messageId };
+        return { providerMessageId: mail.messageId };
       } catch (err) {
         throw classifySmtpError(err);
       }
