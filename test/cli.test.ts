@@ -26,6 +26,24 @@ function herald(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+/** `herald start` on an embedded data folder; `started` resolves with its URL. */
+function startOn(dir: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, 'start', '--data-dir', dir, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DATABASE_URL: '', ...env },
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const started = waitFor(
+    () => out.split('\n').find((l) => l.includes('herald:started')),
+    60_000,
+    'herald:started',
+  ).then((line) => (JSON.parse(line) as { url: string }).url);
+  return { child, exit, started, output: () => out };
+}
+
 describe('herald CLI', () => {
   it('every command has --help', () => {
     for (const cmd of [
@@ -184,21 +202,9 @@ describe('herald CLI', () => {
 
   it('start runs on the embedded database and answers /health and /ready; SIGTERM exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
-    const child = spawn(process.execPath, [BIN, 'start', '--data-dir', dir, '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, DATABASE_URL: '' },
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { child, exit, started } = startOn(dir);
     try {
-      const line = await waitFor(
-        () => out.split('\n').find((l) => l.includes('herald:started')),
-        60_000,
-        'herald:started',
-      );
-      const url = (JSON.parse(line) as { url: string }).url;
+      const url = await started;
       const health = await fetch(`${url}/health`);
       assert.deepEqual(await health.json(), { status: 'ok' });
       const ready = await fetch(`${url}/ready`);
@@ -246,23 +252,11 @@ describe('herald CLI', () => {
       assert.equal(bad.code, 1);
       assert.match(bad.err, /^herald: no recipient "nobody"/);
 
-      const child = spawn(process.execPath, [BIN, 'start', '--data-dir', dir, '--port', '0'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, DATABASE_URL: '', HERALD_API_KEY: '' },
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const { child, exit, started, output } = startOn(dir, { HERALD_API_KEY: '' });
       try {
-        const line = await waitFor(
-          () => out.split('\n').find((l) => l.includes('herald:started')),
-          60_000,
-          'herald:started',
-        );
-        const url = (JSON.parse(line) as { url: string }).url;
+        const url = await started;
         const key = readFileSync(join(dir, 'dev-api-key'), 'utf8').trim();
-        assert.ok(out.includes(key), 'the key is printed once at start');
+        assert.ok(output().includes(key), 'the key is printed once at start');
         // The worker of `start` sends what `herald send` queued.
         await waitFor(() => readdirSync(outbox).length === 2, 10_000, 'the queued email');
         const res = await fetch(`${url}/v1/notifications`, {
