@@ -75,7 +75,7 @@ export const configSchema = z.object({
   /** Where the outbox writes emails when no SMTP server is set. Default `<dataDir>/outbox`. */
   outboxDir: z.string().min(1).optional(),
   /** Connections kept open to the SMTP server, per process. */
-  smtpPoolSize: int(1, 100).default(5),
+  smtpPoolSize: int(1, 100).default(10),
   worker: z
     .object({
       concurrency: int(1, 10_000).default(10),

@@ -10,9 +10,25 @@ const JOB_COLUMNS = `id::text AS id, queue, kind, payload, priority, run_at, sta
 
 export type QueueSql = ReturnType<typeof makeQueueSql>;
 
+/**
+ * The held jobs among ($ids, $attempts), still processing under that attempt (the fence),
+ * locked in id order. Every multi-row statement on held jobs (completion, heartbeat, release)
+ * locks through this, so two of them on different connections always take their row locks in
+ * the same order and cannot deadlock (the benchmark saw completion and heartbeat do so when
+ * each locked in its own join order).
+ */
+function lockHeldSql(jobs: string, ids: string, attempts: string): string {
+  return `SELECT h.id FROM ${jobs} h
+        JOIN unnest(${ids}::bigint[], ${attempts}::int[]) AS held(id, attempt)
+          ON h.id = held.id AND h.attempts = held.attempt
+        WHERE h.status = 'processing'
+        ORDER BY h.id FOR UPDATE OF h`;
+}
+
 export function makeQueueSql(schema: string) {
   const jobs = `${quoteIdent(schema)}.jobs`;
   const workers = `${quoteIdent(schema)}.workers`;
+  const lockHeld = (ids: string, attempts: string) => lockHeldSql(jobs, ids, attempts);
   const errorEntry = (error: string) =>
     `jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', now(), 'error', ${error}, 'worker', locked_by))`;
 
@@ -86,8 +102,8 @@ export function makeQueueSql(schema: string) {
      */
     complete: `
       DELETE FROM ${jobs} j
-      USING unnest($1::bigint[], $2::int[]) AS done(id, attempt)
-      WHERE j.id = done.id AND j.attempts = done.attempt AND j.status = 'processing'
+      USING (${lockHeld('$1', '$2')}) AS mine
+      WHERE j.id = mine.id
       RETURNING j.id::text AS id`,
 
     /**
@@ -108,8 +124,8 @@ export function makeQueueSql(schema: string) {
     heartbeat: `
       UPDATE ${jobs} j
       SET locked_until = now() + $3::float8 * interval '1 millisecond'
-      FROM unnest($1::bigint[], $2::int[]) AS held(id, attempt)
-      WHERE j.id = held.id AND j.attempts = held.attempt AND j.status = 'processing'
+      FROM (${lockHeld('$1', '$2')}) AS mine
+      WHERE j.id = mine.id
       RETURNING j.id::text AS id`,
 
     /**
@@ -120,8 +136,9 @@ export function makeQueueSql(schema: string) {
       UPDATE ${jobs} j
       SET status = 'queued', run_at = now(), locked_by = NULL, locked_until = NULL,
         attempts = CASE WHEN r.started THEN j.attempts ELSE j.attempts - 1 END, updated_at = now()
-      FROM unnest($1::bigint[], $2::int[], $3::boolean[]) AS r(id, attempt, started)
-      WHERE j.id = r.id AND j.attempts = r.attempt AND j.status = 'processing'
+      FROM (${lockHeld('$1', '$2')}) AS mine
+      JOIN unnest($1::bigint[], $3::boolean[]) AS r(id, started) ON r.id = mine.id
+      WHERE j.id = mine.id
       RETURNING j.id::text AS id`,
 
     /**

@@ -131,7 +131,7 @@ export function makeSmtpProvider(options: SmtpProviderOptions): Provider {
     );
   }
   const defaultFrom = options.from ?? DEFAULT_EMAIL_FROM;
-  const maxConnections = options.maxConnections ?? 5;
+  const maxConnections = options.maxConnections ?? 10;
   const log = options.log.child({ provider: 'smtp' });
   const transport = nodemailer.createTransport({
     pool: true,
