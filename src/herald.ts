@@ -29,6 +29,7 @@ import { makeUnsubscribe, type Unsubscribe } from './notify/unsubscribe.js';
 import { makeSend, type SendOptions, type SendResult } from './notify/send.js';
 import { makeNotifications, type Notifications } from './notify/notifications.js';
 import { makeInbox, type Inbox } from './notify/inbox.js';
+import { makeDeliveries, type Deliveries } from './notify/deliveries.js';
 import { recipientIdSchema } from './notify/recipients.js';
 import { checked } from './validation.js';
 import { makeTemplateParts, type TemplateParts } from './notify/template-parts.js';
@@ -62,6 +63,8 @@ export interface Herald {
   /** Sent notifications: read one with its deliveries, cancel, erase a recipient's data. */
   readonly notifications: Notifications;
   readonly inbox: Inbox;
+  /** Operator actions on deliveries: list by status, retry, cancel. */
+  readonly deliveries: Deliveries;
   /**
    * Triggers a notification (the body of POST /v1/notifications). With `{ tx }` it is written
    * inside your own transaction and exists only if that commits.
@@ -152,6 +155,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     }),
     notifications,
     inbox: makeInbox(db, config.schema),
+    deliveries: makeDeliveries(db, config.schema, queue, config.delivery.maxAttempts),
     send: (input, sendOptions) => sender.send(input, sendOptions),
     templateParts: makeTemplateParts(db, config.schema),
     worker(workerOptions) {

@@ -70,4 +70,5 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'Notifications', description: 'Triggering notifications and following them.' },
   { name: 'Inbox', description: 'The recipient’s own in-app inbox (recipient token).' },
   { name: 'Unsubscribe', description: 'One-click unsubscribe links in marketing messages.' },
+  { name: 'Admin', description: 'Operators (admin key): deliveries, retries, the job queue.' },
 ];

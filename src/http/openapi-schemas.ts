@@ -5,6 +5,7 @@
  * TypeScript interfaces in the domain modules are written out here as zod schemas.
  */
 import { partBodySchemas } from '../notify/template-parts.js';
+import { replaySchema } from './admin-routes.js';
 import { z } from 'zod';
 import { deviceRefSchema, deviceSchema } from '../notify/devices.js';
 import { preferencesSchema } from '../notify/preferences.js';
@@ -29,6 +30,21 @@ const partOutput = z.object({
   source: z.string(),
   text: z.string().optional(),
   createdAt: instant,
+  updatedAt: instant,
+});
+
+const adminDelivery = z.object({
+  id: z.string(),
+  notificationId: z.string(),
+  recipientId: z.string().nullable(),
+  type: z.string(),
+  channel: z.enum(CHANNELS),
+  status: z.enum(['queued', 'skipped', 'sent', 'failed', 'cancelled']),
+  reason: z.string().nullable(),
+  attempts: z.int(),
+  error: z.string().nullable(),
+  runAt: instant.nullable(),
+  sentAt: instant.nullable(),
   updatedAt: instant,
 });
 
@@ -259,6 +275,43 @@ export const SCHEMAS = {
     io: 'output',
     description: 'How many were changed.',
     schema: z.object({ updated: z.int().min(0) }),
+  },
+  DeliveryPage: {
+    io: 'output',
+    description: 'Deliveries, newest first; pass `nextCursor` as `cursor` for older ones.',
+    schema: z.object({ items: z.array(adminDelivery), nextCursor: z.string().nullable() }),
+  },
+  AdminDelivery: { io: 'output', description: 'A delivery, for operators.', schema: adminDelivery },
+  QueueStatus: {
+    io: 'output',
+    description: 'Jobs by queue, kind and status, with the lag of the oldest due one.',
+    schema: z.object({
+      queues: z.array(
+        z.object({
+          queue: z.string(),
+          kind: z.string(),
+          status: z.enum(['queued', 'processing', 'dead', 'cancelled']),
+          count: z.int(),
+          oldestDueLagMs: z.number().nullable(),
+          handled: z.boolean(),
+        }),
+      ),
+    }),
+  },
+  DeadJobs: {
+    io: 'output',
+    description: 'Dead jobs, newest first, each with every failed attempt.',
+    schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }),
+  },
+  ReplayInput: {
+    io: 'input',
+    description: '`{"ids": [...]}` or `{"all": true}`.',
+    schema: replaySchema,
+  },
+  Replayed: {
+    io: 'output',
+    description: 'The ids of the jobs queued again.',
+    schema: z.object({ replayed: z.array(z.string()) }),
   },
 } satisfies Record<string, NamedSchema>;
 

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { NOTIFICATION_OPERATIONS } from './openapi-notifications.js';
+import { ADMIN_OPERATIONS } from './openapi-admin.js';
 import { TAGS, type Operation, type Param, type Realm } from './openapi-operations.js';
 import { RESOURCE_OPERATIONS } from './openapi-resources.js';
 import { SCHEMAS, type NamedSchema, type SchemaName } from './openapi-schemas.js';
@@ -219,6 +220,7 @@ function operation(op: Operation): OpenApiOperation {
 export const OPERATIONS: readonly Operation[] = [
   ...RESOURCE_OPERATIONS,
   ...NOTIFICATION_OPERATIONS,
+  ...ADMIN_OPERATIONS,
 ];
 
 /** The operations the document covers: every table entry that is served. */

@@ -31,7 +31,7 @@ const CHUNK = 5_000;
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 /** Job priority by notification priority: urgent work overtakes a backlog of bulk sends. */
-const JOB_PRIORITY: Record<Priority, number> = { low: 0, normal: 10, high: 20, urgent: 30 };
+export const JOB_PRIORITY: Record<Priority, number> = { low: 0, normal: 10, high: 20, urgent: 30 };
 
 export const inlineRecipientSchema = recipientInputSchema.extend({ id: recipientIdSchema });
 

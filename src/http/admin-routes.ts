@@ -1,0 +1,54 @@
+/**
+ * The admin realm (/v1/admin, admin API keys only): deliveries by status with retry and
+ * cancel, and the job queue's status, dead letters and replay. Schedules' runs come with the
+ * scheduler.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Herald } from '../herald.js';
+import { requireKey } from './auth.js';
+import { jsonBody } from './body.js';
+import { problem } from './problem.js';
+import { checked } from '../validation.js';
+
+export const replaySchema = z.union([
+  z.strictObject({
+    ids: z
+      .array(z.string().regex(/^\d{1,19}$/, 'a job id'))
+      .min(1)
+      .max(10_000),
+  }),
+  z.strictObject({ all: z.literal(true) }),
+]);
+
+const deadQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export function adminRoutes(herald: Herald): Hono {
+  const api = new Hono();
+  api.use(requireKey(herald.keys, { admin: true }));
+  const missing = (id: string) => problem(404, 'not_found', `no delivery "${id}"`);
+
+  api.get('/deliveries', async (c) => c.json(await herald.deliveries.list(c.req.query())));
+  api.post('/deliveries/:id/retry', async (c) => {
+    const row = await herald.deliveries.retry(c.req.param('id'));
+    return row ? c.json(row) : missing(c.req.param('id'));
+  });
+  api.post('/deliveries/:id/cancel', async (c) => {
+    const row = await herald.deliveries.cancel(c.req.param('id'));
+    return row ? c.json(row) : missing(c.req.param('id'));
+  });
+
+  api.get('/jobs/status', async (c) => c.json({ queues: await herald.queue.status() }));
+  api.get('/jobs/dead', async (c) => {
+    const { limit } = checked(deadQuerySchema, c.req.query());
+    return c.json({ items: await herald.queue.dead(limit) });
+  });
+  api.post('/jobs/replay', async (c) => {
+    const body = checked(replaySchema, await jsonBody(c.req.raw));
+    const replayed = await herald.queue.replay('all' in body ? 'all' : body.ids);
+    return c.json({ replayed });
+  });
+  return api;
+}
