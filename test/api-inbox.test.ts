@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SignJWT } from 'jose';
 import type { Hono } from 'hono';
 import type { Herald } from '../src/index.js';
 import { makeApp } from '../src/http/app.js';
@@ -14,17 +13,12 @@ import { builtinHandlers } from '../src/handlers.js';
 import type { InboxPage } from '../src/notify/inbox.js';
 import type { SendResult } from '../src/notify/send.js';
 import { BACKENDS, closeHerald, openHerald, pgSkipReason, waitFor } from './helpers/db.js';
-import { apiCaller, type Call, type Problem } from './helpers/api.js';
+import { apiCaller, recipientToken, type Call, type Problem } from './helpers/api.js';
 
 const pgSkip = await pgSkipReason();
 const KEY = 'inbox-test-key-0123456789abc';
 const SECRET = 'a-jwt-secret-of-at-least-32-characters!';
-const tokenFor = (sub: string) =>
-  new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setExpirationTime('5m')
-    .sign(new TextEncoder().encode(SECRET));
+const tokenFor = (sub: string) => recipientToken(sub, SECRET);
 
 for (const backend of BACKENDS) {
   describe(`inbox on ${backend}`, { skip: backend === 'pg' ? pgSkip : undefined }, () => {

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SignJWT } from 'jose';
 import type { Hono } from 'hono';
 import type { Herald } from '../src/index.js';
 import { makeApp } from '../src/http/app.js';
@@ -14,7 +13,7 @@ import { builtinHandlers } from '../src/handlers.js';
 import type { Worker } from '../src/queue/worker.js';
 import type { NotificationDetail } from '../src/notify/notifications.js';
 import { BACKENDS, closeHerald, openHerald, pgSkipReason, waitFor } from './helpers/db.js';
-import { apiCaller, type Call } from './helpers/api.js';
+import { apiCaller, recipientToken, type Call } from './helpers/api.js';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.js';
 
 const pgSkip = await pgSkipReason();
@@ -136,11 +135,7 @@ for (const backend of BACKENDS) {
           ['queued', 'sent'],
         );
 
-        const jwt = await new SignJWT({})
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject('ann')
-          .setExpirationTime('5m')
-          .sign(new TextEncoder().encode(SECRET));
+        const jwt = await recipientToken('ann', SECRET);
         const inbox = (await (
           await call('GET', '/v1/me/notifications', undefined, jwt)
         ).json()) as {

@@ -32,3 +32,13 @@ export function apiCaller(app: Hono, defaultAuth: string): Call {
       }),
     );
 }
+
+/** A recipient token (HS256 JWT) for `sub`, as an app would sign it; valid for 5 minutes. */
+export async function recipientToken(sub: string, secret: string): Promise<string> {
+  const { SignJWT } = await import('jose');
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode(secret));
+}
