@@ -358,7 +358,7 @@ describe('email settings and provider choice', () => {
     assert.equal(defaults.smtpUrl, undefined);
     assert.equal(defaults.emailFrom, 'Herald <herald@localhost>');
     assert.equal(defaults.outboxDir, undefined, 'resolved from dataDir where the provider is made');
-    assert.equal(defaults.smtpPoolSize, 5);
+    assert.equal(defaults.smtpPoolSize, 10);
 
     assert.throws(
       () => resolveConfig({ env: { HERALD_SMTP_URL: 'mail.example.com:25' }, noFile: true }),
