@@ -44,3 +44,24 @@ export function findUnstorable(value: unknown, path = ''): string | null {
   }
   return null;
 }
+
+/**
+ * JSON nested deeper than this is refused: PostgreSQL's jsonb refuses deep nesting ("stack
+ * depth limit exceeded"), and recursive code on it would overflow the stack. No sane
+ * notification payload comes close.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+export const TOO_DEEP_MESSAGE = `is nested deeper than ${MAX_JSON_DEPTH} levels`;
+
+/** Whether `value` nests arrays/objects deeper than `max`; iterative, so any depth is safe. */
+export function nestedDeeperThan(value: unknown, max = MAX_JSON_DEPTH): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}

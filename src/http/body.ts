@@ -1,6 +1,11 @@
 /** Reading a request body as JSON, refusing what PostgreSQL cannot store. */
 import { ValidationError } from '../errors.js';
-import { findUnstorable, UNSTORABLE_MESSAGE } from '../validation.js';
+import {
+  findUnstorable,
+  nestedDeeperThan,
+  TOO_DEEP_MESSAGE,
+  UNSTORABLE_MESSAGE,
+} from '../validation.js';
 
 /** The request body as JSON, or a validation problem saying it is not. */
 export async function jsonBody(req: Request): Promise<unknown> {
@@ -11,6 +16,9 @@ export async function jsonBody(req: Request): Promise<unknown> {
   } catch {
     throw new ValidationError([{ field: '(body)', message: 'must be JSON' }]);
   }
+  // Depth first: the checks after it, and PostgreSQL's jsonb, recurse once per level.
+  if (nestedDeeperThan(body))
+    throw new ValidationError([{ field: '(body)', message: TOO_DEEP_MESSAGE }]);
   const bad = findUnstorable(body);
   if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
   return body;

@@ -16,7 +16,13 @@ import { quoteIdent } from '../db/sql.js';
 import { HeraldError, ValidationError } from '../errors.js';
 import type { Queue } from '../queue/queue.js';
 import type { JobSpec } from '../types.js';
-import { checked, findUnstorable, UNSTORABLE_MESSAGE } from '../validation.js';
+import {
+  checked,
+  findUnstorable,
+  nestedDeeperThan,
+  TOO_DEEP_MESSAGE,
+  UNSTORABLE_MESSAGE,
+} from '../validation.js';
 import { uuidv7 } from './ids.js';
 import { decide, type RecipientFacts } from './policy.js';
 import type { Preferences } from './preferences.js';
@@ -158,6 +164,15 @@ export function makeSend(deps: SendDeps) {
 
   async function send(input: unknown, options: SendOptions = {}): Promise<SendResult> {
     const t = checked(triggerSchema, input);
+    try {
+      JSON.stringify(t.data);
+    } catch (err) {
+      throw new ValidationError([
+        { field: 'data', message: `is not JSON: ${(err as Error).message}` },
+      ]);
+    }
+    if (nestedDeeperThan(t.data))
+      throw new ValidationError([{ field: 'data', message: TOO_DEEP_MESSAGE }]);
     const bad = findUnstorable(t.data, 'data');
     if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
     const key = idempotencyKeyOf(t.idempotencyKey, options.idempotencyKey);

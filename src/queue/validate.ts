@@ -4,7 +4,12 @@
  */
 import { ValidationError, type FieldIssue } from '../errors.js';
 import type { JobSpec } from '../types.js';
-import { isStorableText, UNSTORABLE_MESSAGE } from '../validation.js';
+import {
+  isStorableText,
+  nestedDeeperThan,
+  TOO_DEEP_MESSAGE,
+  UNSTORABLE_MESSAGE,
+} from '../validation.js';
 
 /** The default payload limit: 256 KiB of JSON, as on hosted queue services. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -46,7 +51,9 @@ export function toJobRow(spec: JobSpec, maxPayloadBytes: number, prefix = ''): J
     try {
       payload = JSON.stringify(spec.payload, strictJson);
       const bytes = Buffer.byteLength(payload, 'utf8');
-      if (bytes > maxPayloadBytes) {
+      // Serialised, so not cyclic: safe to walk. jsonb refuses very deep nesting.
+      if (nestedDeeperThan(spec.payload)) bad('payload', TOO_DEEP_MESSAGE);
+      else if (bytes > maxPayloadBytes) {
         tooLarge = true;
         bad('payload', `is ${bytes} bytes as JSON; the limit is ${maxPayloadBytes}`);
       }
