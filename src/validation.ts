@@ -32,6 +32,22 @@ export function isStorableText(s: string): boolean {
   return !s.includes('\u0000') && !LONE_SURROGATE.test(s);
 }
 
+/**
+ * Where a JSON value has the key `__proto__`, as a field path, or null. JSON.parse makes it an
+ * ordinary key, but rebuilding the object (validation does) turns it into a prototype change:
+ * the key would vanish from what is stored. Refused rather than half kept.
+ */
+export function findProtoKey(value: unknown, path = ''): string | null {
+  if (value === null || typeof value !== 'object') return null;
+  for (const [k, v] of Object.entries(value)) {
+    const here = path ? `${path}.${k}` : k;
+    if (k === '__proto__') return here;
+    const found = findProtoKey(v, here);
+    if (found) return found;
+  }
+  return null;
+}
+
 /** Where a JSON value holds unstorable text (in a string or a key), as a field path, or null. */
 export function findUnstorable(value: unknown, path = ''): string | null {
   if (typeof value === 'string') return isStorableText(value) ? null : path || '(body)';

@@ -6,6 +6,7 @@ import { createMiddleware } from 'hono/factory';
 import { jwtVerify } from 'jose';
 import type { Keys, KeyRealm } from '../notify/keys.js';
 import { problem } from './problem.js';
+import { recipientIdSchema } from '../notify/recipients.js';
 
 export type AuthEnv = { Variables: { realm: KeyRealm } };
 
@@ -50,15 +51,20 @@ export function requireRecipient(secret: string | undefined) {
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
     if (!match?.[1])
       return problem(401, 'unauthorized', 'send a recipient token: Authorization: Bearer <JWT>');
+    let sub: string;
     try {
       const { payload } = await jwtVerify(match[1], key, {
         algorithms: ['HS256'],
         requiredClaims: ['exp', 'sub'],
       });
-      c.set('recipientId', payload.sub as string);
+      sub = payload.sub as string;
     } catch {
       return problem(401, 'unauthorized', 'the recipient token is invalid or expired');
     }
+    // Signed, but a `sub` no recipient can have (empty, too long, a NUL) opens nothing.
+    if (!recipientIdSchema.safeParse(sub).success)
+      return problem(401, 'unauthorized', "the token's sub is not a valid recipient id");
+    c.set('recipientId', sub);
     await next();
   });
 }

@@ -1,6 +1,7 @@
 /** Reading a request body as JSON, refusing what PostgreSQL cannot store. */
 import { ValidationError } from '../errors.js';
 import {
+  findProtoKey,
   findUnstorable,
   nestedDeeperThan,
   TOO_DEEP_MESSAGE,
@@ -19,6 +20,9 @@ export async function jsonBody(req: Request): Promise<unknown> {
   // Depth first: the checks after it, and PostgreSQL's jsonb, recurse once per level.
   if (nestedDeeperThan(body))
     throw new ValidationError([{ field: '(body)', message: TOO_DEEP_MESSAGE }]);
+  const proto = findProtoKey(body);
+  if (proto)
+    throw new ValidationError([{ field: proto, message: '`__proto__` is not allowed as a key' }]);
   const bad = findUnstorable(body);
   if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
   return body;

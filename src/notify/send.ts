@@ -56,7 +56,11 @@ export const triggerSchema = z.strictObject({
     .refine((c) => new Set(c).size === c.length, 'no channel twice')
     .optional(),
   priority: z.enum(PRIORITIES).optional(),
-  sendAt: z.iso.datetime({ offset: true }).optional(),
+  /** At most 10 years ahead (a later instant is a mistake, and past year 9999 unstorable). */
+  sendAt: z.iso
+    .datetime({ offset: true })
+    .refine((t) => Date.parse(t) < Date.now() + 10 * 366 * 86_400_000, 'must be within 10 years')
+    .optional(),
   idempotencyKey: z.string().min(1).max(256).optional(),
 });
 
