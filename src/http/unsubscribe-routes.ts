@@ -15,6 +15,7 @@ const page = (title: string, body: string, status = 200) =>
   new Response(
     `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title>
+<link rel="icon" href="data:,">
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}
 button{font:inherit;padding:.5rem 1.25rem;border:0;border-radius:6px;background:#2456d3;color:#fff;cursor:pointer}</style>
 </head><body>${body}</body></html>`,

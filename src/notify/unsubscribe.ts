@@ -10,6 +10,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { HeraldError } from '../errors.js';
+import { typeNameSchema } from './types.js';
 
 export interface UnsubscribeTarget {
   recipientId: string;
@@ -22,23 +23,27 @@ export function makeUnsubscribe(
   options: { secret?: string | undefined; baseUrl: string },
 ) {
   const secrets = `${quoteIdent(schema)}.secrets`;
-  let key: Promise<Buffer> | undefined;
+  let key: Buffer | undefined;
 
-  /** The configured secret, or the stored one (made by whichever process asks first). */
-  function signingKey(): Promise<Buffer> {
-    if (options.secret) return Promise.resolve(Buffer.from(options.secret));
-    key ??= (async () => {
+  /**
+   * The configured secret, or the stored one. Making links (`create`) makes the stored key if
+   * there is none yet (whichever process asks first wins); checking a link only reads it, so a
+   * refused link writes nothing, and with no key yet no link can be valid.
+   */
+  async function signingKey(create: boolean): Promise<Buffer | null> {
+    if (options.secret) return Buffer.from(options.secret);
+    if (key) return key;
+    if (create) {
       await db.query(
         `INSERT INTO ${secrets} (name, value) VALUES ('unsubscribe', $1) ON CONFLICT (name) DO NOTHING`,
         [randomBytes(32).toString('base64url')],
       );
-      const { rows } = await db.query<{ value: string }>(
-        `SELECT value FROM ${secrets} WHERE name = 'unsubscribe'`,
-      );
-      return Buffer.from((rows[0] as { value: string }).value);
-    })();
-    key.catch(() => (key = undefined));
-    return key;
+    }
+    const { rows } = await db.query<{ value: string }>(
+      `SELECT value FROM ${secrets} WHERE name = 'unsubscribe'`,
+    );
+    if (rows[0]) key = Buffer.from(rows[0].value);
+    return key ?? null;
   }
 
   const mac = (k: Buffer, body: string) => createHmac('sha256', k).update(body).digest();
@@ -48,7 +53,7 @@ export function makeUnsubscribe(
       const body = Buffer.from(JSON.stringify({ r: target.recipientId, t: target.type })).toString(
         'base64url',
       );
-      return `${body}.${mac(await signingKey(), body).toString('base64url')}`;
+      return `${body}.${mac((await signingKey(true)) as Buffer, body).toString('base64url')}`;
     },
 
     /** The link put in emails (and offered to templates as `unsubscribeUrl`). */
@@ -64,7 +69,9 @@ export function makeUnsubscribe(
       );
       const [body, sig, extra] = token.split('.');
       if (!body || !sig || extra !== undefined) throw invalid;
-      const expected = mac(await signingKey(), body);
+      const signing = await signingKey(false);
+      if (!signing) throw invalid;
+      const expected = mac(signing, body);
       const given = Buffer.from(sig, 'base64url');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid;
       try {
@@ -72,8 +79,10 @@ export function makeUnsubscribe(
           r: unknown;
           t: unknown;
         };
-        if (typeof r !== 'string' || typeof t !== 'string') throw invalid;
-        return { recipientId: r, type: t };
+        // Signed by us, so sound; still, only what a preference can hold is acted on.
+        const type = typeNameSchema.safeParse(t);
+        if (typeof r !== 'string' || !type.success) throw invalid;
+        return { recipientId: r, type: type.data };
       } catch {
         throw invalid;
       }

@@ -226,8 +226,11 @@ export function makeQueue(db: Db, options: QueueOptions) {
   };
 }
 
+const MAX_BIGINT = 9223372036854775807n;
+
 function checkId(id: string): string {
-  if (typeof id !== 'string' || !/^[1-9]\d{0,18}$/.test(id)) {
+  // Ids are PostgreSQL bigints: 19 digits can still be past the largest.
+  if (typeof id !== 'string' || !/^[1-9]\d{0,18}$/.test(id) || BigInt(id) > MAX_BIGINT) {
     throw new ValidationError([{ field: 'id', message: 'must be a job id (a positive integer)' }]);
   }
   return id;
