@@ -33,6 +33,17 @@ export const configSchema = z.object({
   adminKey: z.string().min(16, 'use at least 16 characters').optional(),
   /** The HS256 secret recipient tokens (JWTs) are signed with by the app. */
   jwtSecret: z.string().min(32, 'use at least 32 characters').optional(),
+  /** Instead of (or as well as) the secret: the app's public key (PEM, SPKI) for `jwtAlgorithm`. */
+  jwtPublicKey: z
+    .string()
+    .regex(/-----BEGIN PUBLIC KEY-----/, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)')
+    .optional(),
+  /** The algorithm of `jwtPublicKey`. */
+  jwtAlgorithm: z
+    .enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'ES512', 'EdDSA'])
+    .default('RS256'),
+  /** Or a JWKS URL (an identity provider's keys, fetched and cached; `kid` picks the key). */
+  jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
   /**
    * The folder of notification types, layouts and partials loaded at start (docs/templates.md).
    * In the config file, relative to the file's folder. Default: `templates/` beside
@@ -105,6 +116,9 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_API_KEY: 'apiKey',
   HERALD_ADMIN_KEY: 'adminKey',
   HERALD_JWT_SECRET: 'jwtSecret',
+  HERALD_JWT_PUBLIC_KEY: 'jwtPublicKey',
+  HERALD_JWT_ALGORITHM: 'jwtAlgorithm',
+  HERALD_JWKS_URL: 'jwksUrl',
   HERALD_TEMPLATES_DIR: 'templatesDir',
   HERALD_PUBLIC_URL: 'publicUrl',
   HERALD_UNSUBSCRIBE_SECRET: 'unsubscribeSecret',

@@ -74,7 +74,14 @@ export function makeApp(herald: Herald): Hono {
 function me(herald: Herald): Hono<RecipientEnv> {
   const api = new Hono<RecipientEnv>();
   api.use(limitBody(herald));
-  api.use(requireRecipient(herald.config.jwtSecret));
+  api.use(
+    requireRecipient({
+      secret: herald.config.jwtSecret,
+      publicKey: herald.config.jwtPublicKey,
+      algorithm: herald.config.jwtAlgorithm,
+      jwksUrl: herald.config.jwksUrl,
+    }),
+  );
   api.get('/preferences', async (c) => c.json(await herald.preferences.get(c.get('recipientId'))));
   api.put('/preferences', async (c) =>
     c.json(await herald.preferences.put(c.get('recipientId'), await jsonBody(c.req.raw))),

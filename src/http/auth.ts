@@ -3,7 +3,7 @@
  * `--admin` (or HERALD_ADMIN_KEY). A refused request changes nothing.
  */
 import { createMiddleware } from 'hono/factory';
-import { jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
 import type { Keys, KeyRealm } from '../notify/keys.js';
 import { problem } from './problem.js';
 import { recipientIdSchema } from '../notify/recipients.js';
@@ -37,26 +37,56 @@ export function requireKey(keys: Keys, options: { admin?: boolean } = {}) {
 
 export type RecipientEnv = { Variables: { recipientId: string } };
 
+/** How recipient tokens are checked: any of an HS256 secret, a public key, a JWKS URL. */
+export interface RecipientKeys {
+  secret?: string | undefined;
+  publicKey?: string | undefined;
+  algorithm?: string;
+  jwksUrl?: string | undefined;
+}
+
 /**
  * Recipient realm: `Authorization: Bearer <JWT>` signed by the app with HERALD_JWT_SECRET
- * (HS256), with `sub` (the recipient id) and `exp` required. The token opens `/v1/me/...` for
- * that recipient only; it is never accepted where an API key is needed.
+ * (HS256), or by its identity provider (a public key, or the keys at a JWKS URL), with `sub`
+ * (the recipient id) and `exp` required. The token opens `/v1/me/...` for that recipient only;
+ * it is never accepted where an API key is needed. The token's `alg` picks the key: HS256 the
+ * secret, anything else the public key or the JWKS, so a public key can never be used as an
+ * HMAC secret (the classic algorithm-confusion attack).
  */
-export function requireRecipient(secret: string | undefined) {
-  const key = secret ? new TextEncoder().encode(secret) : undefined;
+export function requireRecipient(keys: RecipientKeys) {
+  const secret = keys.secret ? new TextEncoder().encode(keys.secret) : undefined;
+  const algorithm = keys.algorithm ?? 'RS256';
+  const publicKey = keys.publicKey ? importSPKI(keys.publicKey, algorithm) : undefined;
+  publicKey?.catch(() => undefined); // reported when a token arrives
+  const jwks = keys.jwksUrl ? createRemoteJWKSet(new URL(keys.jwksUrl)) : undefined;
+  const asymmetric = jwks
+    ? ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
+    : publicKey
+      ? [algorithm]
+      : [];
+  const algorithms = [...(secret ? ['HS256'] : []), ...asymmetric];
+
   return createMiddleware<RecipientEnv>(async (c, next) => {
-    if (!key) {
-      return problem(401, 'unauthorized', 'recipient tokens are not set up: set HERALD_JWT_SECRET');
+    if (algorithms.length === 0) {
+      return problem(
+        401,
+        'unauthorized',
+        'recipient tokens are not set up: set HERALD_JWT_SECRET, HERALD_JWT_PUBLIC_KEY or HERALD_JWKS_URL',
+      );
     }
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
     if (!match?.[1])
       return problem(401, 'unauthorized', 'send a recipient token: Authorization: Bearer <JWT>');
     let sub: string;
     try {
-      const { payload } = await jwtVerify(match[1], key, {
-        algorithms: ['HS256'],
-        requiredClaims: ['exp', 'sub'],
-      });
+      const options = { algorithms, requiredClaims: ['exp', 'sub'] };
+      const token = match[1];
+      const { payload } =
+        decodeProtectedHeader(token).alg === 'HS256' || !(publicKey || jwks)
+          ? await jwtVerify(token, secret ?? new Uint8Array(0), options)
+          : jwks
+            ? await jwtVerify(token, jwks, options)
+            : await jwtVerify(token, await (publicKey as ReturnType<typeof importSPKI>), options);
       sub = payload.sub as string;
     } catch {
       return problem(401, 'unauthorized', 'the recipient token is invalid or expired');
