@@ -16,6 +16,8 @@ export function builtinHandlers(herald: Herald): Record<string, JobHandler> {
       emailFrom: herald.config.emailFrom,
       log: herald.log,
       templateParts: herald.templateParts,
+      countDelivery: (channel, status, reason) =>
+        herald.metrics.countDelivery(channel, status, reason),
     }),
   };
 }

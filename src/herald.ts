@@ -131,6 +131,8 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     recipients,
     hasProvider: (channel) => providers.has(channel),
     deliveryMaxAttempts: config.delivery.maxAttempts,
+    countDelivery: (channel, status, reason, n) =>
+      metrics.countDelivery(channel, status, reason, n),
   });
 
   return {

@@ -135,6 +135,15 @@ for (const backend of BACKENDS) {
           ['queued', 'sent'],
         );
 
+        const metrics = await (await app.request('/metrics')).text();
+        for (const line of [
+          'herald_deliveries_total{channel="email",status="queued",reason=""} 1',
+          'herald_deliveries_total{channel="inapp",status="queued",reason=""} 1',
+          'herald_deliveries_total{channel="email",status="sent",reason=""} 1',
+          'herald_deliveries_total{channel="inapp",status="sent",reason=""} 1',
+        ])
+          assert.ok(metrics.includes(line), `${line} in /metrics`);
+
         const jwt = await recipientToken('ann', SECRET);
         const inbox = (await (
           await call('GET', '/v1/me/notifications', undefined, jwt)

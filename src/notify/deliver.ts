@@ -31,6 +31,8 @@ export interface DeliverDeps {
   unsubscribe: Unsubscribe;
   emailFrom: string;
   log: Logger;
+  /** Counts each outcome (metrics). */
+  countDelivery?: (channel: string, status: string, reason: string | null) => void;
   /** Layouts and partials (cached; see template-parts.ts for how fresh). */
   templateParts: TemplateParts;
 }
@@ -127,8 +129,13 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
     const row = await load(payload.deliveryId);
     if (!row || row.status !== 'queued' || row.recipient_id === null) return;
     const id = row.id;
+    const channel = row.channel;
+    const done = (outcome: Outcome) => {
+      deps.countDelivery?.(channel, outcome.status, outcome.reason ?? null);
+      return record(outcome);
+    };
     if (!row.definition) {
-      return record({
+      return done({
         id,
         status: 'failed',
         reason: 'unknown_type',
@@ -166,17 +173,17 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
       );
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      return record({ id, status: 'failed', reason: 'render_error', error: err.message });
+      return done({ id, status: 'failed', reason: 'render_error', error: err.message });
     }
     if (row.channel === 'inapp') {
-      return record({ id, status: 'sent', provider: 'inbox', inbox: content });
+      return done({ id, status: 'sent', provider: 'inbox', inbox: content });
     }
 
     const address = row.channel === 'email' ? row.email : row.phone;
     const provider = deps.providers.get(row.channel);
     if (!address && row.channel !== 'push')
-      return record({ id, status: 'skipped', reason: 'no_address' });
-    if (!provider) return record({ id, status: 'skipped', reason: 'no_provider' });
+      return done({ id, status: 'skipped', reason: 'no_address' });
+    if (!provider) return done({ id, status: 'skipped', reason: 'no_provider' });
     const message: OutboundMessage =
       row.channel === 'email'
         ? {
@@ -199,7 +206,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
 
     try {
       const sent = await provider.send(message, ctx.signal);
-      return record({
+      return done({
         id,
         status: 'sent',
         provider: provider.name,
@@ -210,7 +217,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
       const err = toError(thrown);
       const detail = `${provider.name}: ${err.message}`;
       if (isProviderError(err, 'permanent')) {
-        return record({
+        return done({
           id,
           status: 'failed',
           reason: 'permanent_error',
@@ -220,7 +227,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
         });
       }
       if (ctx.job.attempts >= ctx.job.maxAttempts) {
-        return record({
+        return done({
           id,
           status: 'failed',
           reason: 'retries_exhausted',

@@ -105,6 +105,8 @@ export interface SendDeps {
   recipients: Recipients;
   hasProvider: (channel: Channel) => boolean;
   deliveryMaxAttempts: number;
+  /** Counts each delivery as written (metrics). */
+  countDelivery?: (channel: string, status: string, reason: string | null, n: number) => void;
 }
 
 interface FactsRow {
@@ -332,7 +334,21 @@ export function makeSend(deps: SendDeps) {
       };
     }
 
-    return options.tx ? run(options.tx) : deps.db.transaction(run);
+    const result = await (options.tx ? run(options.tx) : deps.db.transaction(run));
+    // Counted once written (in the caller's transaction: once handed to it).
+    if (!result.replayed && deps.countDelivery) {
+      const counts = new Map<string, number>();
+      for (const n of result.notifications)
+        for (const d of n.deliveries) {
+          const k = `${d.channel}\u0000${d.status}\u0000${d.reason ?? ''}`;
+          counts.set(k, (counts.get(k) ?? 0) + 1);
+        }
+      for (const [k, n] of counts) {
+        const [channel, status, reason] = k.split('\u0000') as [string, string, string];
+        deps.countDelivery(channel, status, reason || null, n);
+      }
+    }
+    return result;
   }
 
   return { send, summaries };

@@ -29,6 +29,13 @@ export function makeMetrics(queue: Queue) {
     'Results refused because another attempt held the job (lease lost).',
   );
 
+  const deliveries = new Counter({
+    name: 'herald_deliveries_total',
+    help: 'Deliveries by channel and outcome: queued or skipped when triggered, then sent, failed or skipped when sent; reason as recorded on the delivery.',
+    labelNames: ['channel', 'status', 'reason'] as const,
+    registers: [registry],
+  });
+
   let cached: { at: number; rows: Awaited<ReturnType<Queue['status']>> } | undefined;
   const rows = async () => {
     if (!cached || Date.now() - cached.at > 1_000)
@@ -62,6 +69,10 @@ export function makeMetrics(queue: Queue) {
 
   return {
     registry,
+    /** Counts delivery outcomes (the trigger's and the deliver job's). */
+    countDelivery(channel: string, status: string, reason: string | null, n = 1): void {
+      deliveries.inc({ channel, status, reason: reason ?? '' }, n);
+    },
     /** Counts a worker's job events. */
     watch(worker: Worker, queueName: string): void {
       // One labelled child per kind, kept: hashing the labels on every job costs more than
