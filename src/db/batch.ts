@@ -5,9 +5,17 @@
  */
 export function makeBatcher<I, O>(
   run: (items: I[]) => Promise<O[]>,
-  options: { maxSize?: number } = {},
+  options: {
+    maxSize?: number;
+    /**
+     * Wait this long for more items before running (default 0: the same event-loop turn).
+     * Worth it for writes whose items trickle in (one per SMTP reply).
+     */
+    delayMs?: number;
+  } = {},
 ): (item: I) => Promise<O> {
   const maxSize = options.maxSize ?? 1_000;
+  const delayMs = options.delayMs ?? 0;
   let pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
 
   const flush = () => {
@@ -22,7 +30,10 @@ export function makeBatcher<I, O>(
 
   return (item) =>
     new Promise<O>((resolve, reject) => {
-      if (pending.length === 0) setImmediate(flush);
+      if (pending.length === 0) {
+        if (delayMs > 0) setTimeout(flush, delayMs);
+        else setImmediate(flush);
+      }
       pending.push({ item, resolve, reject });
       if (pending.length >= maxSize) flush();
     });

@@ -83,10 +83,11 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
   });
 
   // One statement records a batch of outcomes and, for inapp, puts the item in the inbox.
-  const record = makeBatcher<Outcome, void>(async (outcomes) => {
-    const col = <K extends keyof Outcome>(k: K) => outcomes.map((o) => o[k] ?? null);
-    await deps.db.query(
-      `WITH u AS (
+  const record = makeBatcher<Outcome, void>(
+    async (outcomes) => {
+      const col = <K extends keyof Outcome>(k: K) => outcomes.map((o) => o[k] ?? null);
+      await deps.db.query(
+        `WITH u AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
            AS u (id, status, reason, provider, provider_message_id, address, error, inbox)
        ), d AS (
@@ -101,19 +102,22 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
        )
        UPDATE ${s}.notifications n SET inbox = d.inbox::jsonb, inbox_at = now()
        FROM d WHERE n.id = d.notification_id AND d.inbox IS NOT NULL`,
-      [
-        col('id'),
-        col('status'),
-        col('reason'),
-        col('provider'),
-        col('providerMessageId'),
-        col('address'),
-        col('error'),
-        outcomes.map((o) => (o.inbox ? JSON.stringify(o.inbox) : null)),
-      ],
-    );
-    return outcomes.map(() => undefined);
-  });
+        [
+          col('id'),
+          col('status'),
+          col('reason'),
+          col('provider'),
+          col('providerMessageId'),
+          col('address'),
+          col('error'),
+          outcomes.map((o) => (o.inbox ? JSON.stringify(o.inbox) : null)),
+        ],
+      );
+      return outcomes.map(() => undefined);
+      // Outcomes arrive one SMTP reply at a time: a 2 ms window makes batches of tens, not ones.
+    },
+    { delayMs: 2 },
+  );
 
   /** A transient failure that will be retried: counted and kept in the history. */
   async function recordRetry(id: string, error: string): Promise<void> {
