@@ -46,6 +46,8 @@ export type OutboundMessage = EmailMessage | TextMessage;
 export interface SendResult {
   /** The id the service gave the message (SMTP: the Message-ID; outbox: the file path). */
   providerMessageId: string;
+  /** Anything else worth keeping on the delivery, e.g. `{ segments: 2 }` for an SMS. */
+  details?: Record<string, unknown>;
 }
 
 export interface Provider {

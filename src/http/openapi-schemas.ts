@@ -72,6 +72,10 @@ const deliveryDetail = deliverySummary.extend({
   address: z.string().nullable(),
   provider: z.string().nullable(),
   providerMessageId: z.string().nullable(),
+  details: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe('what the provider reported beyond its message id, e.g. an SMS’s segments'),
   attempts: z.int(),
   error: z.string().nullable(),
   sentAt: instant.nullable(),

@@ -63,6 +63,8 @@ interface Outcome {
   error?: string | null;
   /** For inapp: the rendered inbox item, stored on the notification. */
   inbox?: Record<string, string> | null;
+  /** What the provider reported beyond its message id. */
+  details?: Record<string, unknown> | null;
 }
 
 export function makeDeliver(deps: DeliverDeps): JobHandler {
@@ -88,11 +90,12 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
       const col = <K extends keyof Outcome>(k: K) => outcomes.map((o) => o[k] ?? null);
       await deps.db.query(
         `WITH u AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-           AS u (id, status, reason, provider, provider_message_id, address, error, inbox)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+           AS u (id, status, reason, provider, provider_message_id, address, error, inbox, details)
        ), d AS (
          UPDATE ${s}.deliveries d SET status = u.status, reason = u.reason, provider = u.provider,
            provider_message_id = u.provider_message_id, address = u.address, error = u.error,
+           details = u.details::jsonb,
            attempts = d.attempts + 1, updated_at = now(),
            sent_at = CASE WHEN u.status = 'sent' THEN now() END,
            events = d.events || jsonb_build_array(jsonb_build_object(
@@ -111,6 +114,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
           col('address'),
           col('error'),
           outcomes.map((o) => (o.inbox ? JSON.stringify(o.inbox) : null)),
+          outcomes.map((o) => (o.details ? JSON.stringify(o.details) : null)),
         ],
       );
       return outcomes.map(() => undefined);
@@ -215,6 +219,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
         status: 'sent',
         provider: provider.name,
         providerMessageId: sent.providerMessageId,
+        details: sent.details ?? null,
         address,
       });
     } catch (thrown) {

@@ -17,6 +17,8 @@ export interface DeliveryDetail {
   address: string | null;
   provider: string | null;
   providerMessageId: string | null;
+  /** What the provider reported beyond its message id (e.g. an SMS's segments). */
+  details: Record<string, unknown> | null;
   attempts: number;
   error: string | null;
   sentAt: string | null;
@@ -80,7 +82,8 @@ export function makeNotifications(db: Db, schema: string, queue: Queue) {
       `SELECT n.*, coalesce((SELECT jsonb_agg(jsonb_build_object(
            'id', d.id, 'channel', d.channel, 'status', d.status, 'reason', d.reason,
            'runAt', d.run_at, 'address', d.address, 'provider', d.provider,
-           'providerMessageId', d.provider_message_id, 'attempts', d.attempts, 'error', d.error,
+           'providerMessageId', d.provider_message_id, 'details', d.details,
+           'attempts', d.attempts, 'error', d.error,
            'sentAt', d.sent_at, 'events', d.events) ORDER BY d.id)
          FROM ${s}.deliveries d WHERE d.notification_id = n.id), '[]'::jsonb) AS deliveries
        FROM ${s}.notifications n WHERE n.id = $1`,
@@ -109,6 +112,7 @@ export function makeNotifications(db: Db, schema: string, queue: Queue) {
         address: d.address,
         provider: d.provider,
         providerMessageId: d.providerMessageId,
+        details: d.details ?? null,
         attempts: d.attempts,
         error: d.error,
         sentAt: iso(d.sentAt),
