@@ -25,6 +25,8 @@ import { makePreferences, type PreferencesStore } from './notify/preferences.js'
 import { makeDevices, type Devices } from './notify/devices.js';
 import { makeProviders, type Providers } from './channels/registry.js';
 import type { Provider } from './channels/provider.js';
+import type { DeviceSender } from './channels/push/fanout.js';
+import { quoteIdent } from './db/sql.js';
 import { makeUnsubscribe, type Unsubscribe } from './notify/unsubscribe.js';
 import { makeSend, type SendOptions, type SendResult } from './notify/send.js';
 import { makeNotifications, type Notifications } from './notify/notifications.js';
@@ -42,6 +44,8 @@ export interface CreateHeraldOptions extends HeraldConfigInput {
   migrate?: boolean;
   /** Providers of your own (one per channel); they replace the configured ones. */
   providers?: Provider[];
+  /** Push senders of your own (one per device kind), added to the configured ones. */
+  pushSenders?: DeviceSender[];
 }
 
 export interface Herald {
@@ -84,6 +88,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     logger,
     migrate: doMigrate = true,
     providers: ownProviders,
+    pushSenders = [],
     ...settings
   } = options;
   const config = given ?? parseConfig(settings);
@@ -119,7 +124,16 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   const queue = makeQueue(db, { schema: config.schema, maxPayloadBytes: config.maxPayloadBytes });
   const workers = new Set<Worker>();
   const metrics = makeMetrics(queue);
-  const providers = makeProviders(config, log, ownProviders);
+  const providers = makeProviders(config, log, ownProviders, {
+    senders: pushSenders,
+    async disableDevices(ids) {
+      await db.query(
+        `UPDATE ${quoteIdent(config.schema)}.devices SET active = false, updated_at = now()
+         WHERE id = ANY($1::bigint[])`,
+        [ids],
+      );
+    },
+  });
   const recipients = makeRecipients(db, config.schema);
   const types = makeTypes(db, config.schema);
   const notifications = makeNotifications(db, config.schema, queue);

@@ -31,17 +31,36 @@ export interface EmailMessage {
   headers: Record<string, string>;
 }
 
-/** A rendered message for the other channels (issue 4 adds their providers). */
+/** A rendered message for sms, whatsapp (and inapp, which the pipeline keeps itself). */
 export interface TextMessage {
-  channel: Exclude<Channel, 'email'>;
+  channel: Exclude<Channel, 'email' | 'push'>;
   deliveryId: string;
-  /** Phone number, device token, or recipient id (inapp). */
+  /** Phone number, or recipient id (inapp). */
   to: string;
-  /** The rendered template fields of the channel (title, body, text, actionUrl...). */
+  /** The rendered template fields of the channel (text...). */
   content: Record<string, string>;
 }
 
-export type OutboundMessage = EmailMessage | TextMessage;
+/** One of a recipient's push addresses, as registered. */
+export interface PushDevice {
+  id: string;
+  kind: 'apns' | 'fcm' | 'webpush';
+  /** The token, or a Web Push subscription's endpoint. */
+  address: string;
+  /** Web Push: `{endpoint, keys: {p256dh, auth}}`. */
+  subscription: unknown;
+}
+
+/** A push notification for every active device of a recipient (the push provider fans out). */
+export interface PushMessage {
+  channel: 'push';
+  deliveryId: string;
+  devices: PushDevice[];
+  /** The rendered push fields: title, body. */
+  content: Record<string, string>;
+}
+
+export type OutboundMessage = EmailMessage | TextMessage | PushMessage;
 
 export interface SendResult {
   /** The id the service gave the message (SMTP: the Message-ID; outbox: the file path). */

@@ -17,7 +17,7 @@ import { ValidationError, toError } from '../errors.js';
 import type { Logger } from '../obs/log.js';
 import { RetryLaterError } from '../queue/errors.js';
 import type { JobContext, JobHandler } from '../queue/worker.js';
-import { isProviderError, type OutboundMessage } from '../channels/provider.js';
+import { isProviderError, type OutboundMessage, type PushDevice } from '../channels/provider.js';
 import type { Providers } from '../channels/registry.js';
 import { render } from './render.js';
 import type { Channel, TypeDefinition } from './types.js';
@@ -123,6 +123,20 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
     { delayMs: 2 },
   );
 
+  async function activeDevices(recipientId: string): Promise<PushDevice[]> {
+    const { rows } = await deps.db.query<{
+      id: string;
+      kind: PushDevice['kind'];
+      address: string;
+      subscription: unknown;
+    }>(
+      `SELECT id::text AS id, kind, address, subscription FROM ${s}.devices
+       WHERE recipient_id = $1 AND active ORDER BY id`,
+      [recipientId],
+    );
+    return rows;
+  }
+
   /** A transient failure that will be retried: counted and kept in the history. */
   async function recordRetry(id: string, error: string): Promise<void> {
     await deps.db.query(
@@ -187,30 +201,39 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
       return done({ id, status: 'sent', provider: 'inbox', inbox: content });
     }
 
-    const address = row.channel === 'email' ? row.email : row.phone;
     const provider = deps.providers.get(row.channel);
-    if (!address && row.channel !== 'push')
-      return done({ id, status: 'skipped', reason: 'no_address' });
     if (!provider) return done({ id, status: 'skipped', reason: 'no_provider' });
-    const message: OutboundMessage =
-      row.channel === 'email'
-        ? {
-            channel: 'email',
-            deliveryId: id,
-            from: deps.emailFrom,
-            to: address as string,
-            subject: content.subject ?? '',
-            ...(content.html !== undefined ? { html: content.html } : {}),
-            ...(content.text !== undefined ? { text: content.text } : {}),
-            headers:
-              marketing && unsubscribeUrl
-                ? {
-                    'List-Unsubscribe': `<${unsubscribeUrl}>`,
-                    'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-                  }
-                : {},
-          }
-        : { channel: row.channel, deliveryId: id, to: address ?? row.recipient_id, content };
+    let message: OutboundMessage;
+    let address: string | null;
+    if (row.channel === 'push') {
+      // Every active device of the recipient; the push provider fans out (channels/push).
+      const devices = await activeDevices(row.recipient_id);
+      if (devices.length === 0) return done({ id, status: 'skipped', reason: 'no_address' });
+      address = `${devices.length} device(s)`;
+      message = { channel: 'push', deliveryId: id, devices, content };
+    } else {
+      address = row.channel === 'email' ? row.email : row.phone;
+      if (!address) return done({ id, status: 'skipped', reason: 'no_address' });
+      message =
+        row.channel === 'email'
+          ? {
+              channel: 'email',
+              deliveryId: id,
+              from: deps.emailFrom,
+              to: address,
+              subject: content.subject ?? '',
+              ...(content.html !== undefined ? { html: content.html } : {}),
+              ...(content.text !== undefined ? { text: content.text } : {}),
+              headers:
+                marketing && unsubscribeUrl
+                  ? {
+                      'List-Unsubscribe': `<${unsubscribeUrl}>`,
+                      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+                    }
+                  : {},
+            }
+          : { channel: row.channel, deliveryId: id, to: address, content };
+    }
 
     try {
       const sent = await provider.send(message, ctx.signal);
