@@ -42,6 +42,10 @@ export const configSchema = z.object({
   jwtAlgorithm: z
     .enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'ES512', 'EdDSA'])
     .default('RS256'),
+  /** FCM: the service account key (its JSON text, or a path to the file). */
+  fcmServiceAccount: z.string().min(2).optional(),
+  /** FCM's base URL (tests, gateways). Default https://fcm.googleapis.com. */
+  fcmUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Or a JWKS URL (an identity provider's keys, fetched and cached; `kid` picks the key). */
   jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
   /**
@@ -74,6 +78,25 @@ export const configSchema = z.object({
   listenCheckMs: int(100).default(10_000),
   maxPayloadBytes: int(1, 256 * 1024).default(256 * 1024),
   /**
+   * Web Push (VAPID, RFC 8292) public key: an uncompressed P-256 point, base64url (87
+   * characters). With `vapidPrivateKey` and `vapidSubject`, turns on Web Push. Make a pair once
+   * with `npx web-push generate-vapid-keys` (docs/providers.md#web-push).
+   */
+  vapidPublicKey: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{87}$/, 'must be a P-256 public key, base64url without padding')
+    .optional(),
+  /** The VAPID private key: 32 bytes, base64url (43 characters). */
+  vapidPrivateKey: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, 'must be a P-256 private key, base64url without padding')
+    .optional(),
+  /** Whom push services contact about our pushes: `mailto:ops@example.com` or an https URL. */
+  vapidSubject: z
+    .string()
+    .regex(/^(mailto:|https:\/\/)\S+$/, 'must be a mailto: address or an https: URL')
+    .optional(),
+  /**
    * The SMTP server email goes through, e.g. `smtps://user:pass@smtp.example.com:465`.
    * Absent: emails are written as .eml files to `outboxDir` instead (development).
    */
@@ -87,6 +110,41 @@ export const configSchema = z.object({
   outboxDir: z.string().min(1).optional(),
   /** Connections kept open to the SMTP server, per process. */
   smtpPoolSize: int(1, 100).default(10),
+  /** Resend API key (`re_...`, dashboard: API Keys); turns on Resend for email. */
+  resendApiKey: z.string().min(1).optional(),
+  /** Resend's API base URL. Default `https://api.resend.com`. */
+  resendUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** SendGrid API key with Mail Send access (`SG....`); turns on SendGrid for email. */
+  sendgridApiKey: z.string().min(1).optional(),
+  /** SendGrid's API base URL. Default `https://api.sendgrid.com` (EU: `https://api.eu.sendgrid.com`). */
+  sendgridUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Postmark Server API token (server: API Tokens); turns on Postmark for email. */
+  postmarkServerToken: z.string().min(1).optional(),
+  /** Postmark's API base URL. Default `https://api.postmarkapp.com`. */
+  postmarkUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** The Postmark message stream of transactional email. Default `outbound`. */
+  postmarkMessageStream: z.string().min(1).optional(),
+  /** The Postmark broadcast stream for marketing email (with List-Unsubscribe). Default: the message stream. */
+  postmarkBroadcastStream: z.string().min(1).optional(),
+  /** Twilio Account SID (`AC...`, console: Account Info); with `twilioFrom` turns on SMS. */
+  twilioAccountSid: z
+    .string()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits')
+    .optional(),
+  /** Twilio Auth Token (console: Account Info). */
+  twilioAuthToken: z.string().min(1).optional(),
+  /** The SMS sender: a Twilio number (E.164), an alphanumeric id, or a Messaging Service SID. */
+  twilioFrom: z.string().min(1).optional(),
+  /** The WhatsApp sender on Twilio, E.164 (`whatsapp:` is added); turns on Twilio WhatsApp. */
+  twilioWhatsappFrom: z.string().min(1).optional(),
+  /** Twilio's API base URL. Default `https://api.twilio.com`. */
+  twilioUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** WhatsApp Cloud API access token (a system user's permanent token); turns on WhatsApp. */
+  whatsappToken: z.string().min(1).optional(),
+  /** The WhatsApp Cloud API phone number id (App Dashboard: WhatsApp > API Setup). */
+  whatsappPhoneNumberId: z.string().regex(/^\d+$/, 'digits only').optional(),
+  /** The Graph API base URL. Default `https://graph.facebook.com`. */
+  whatsappUrl: z.url({ protocol: /^https?$/ }).optional(),
   worker: z
     .object({
       concurrency: int(1, 10_000).default(10),
@@ -119,6 +177,8 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_JWT_PUBLIC_KEY: 'jwtPublicKey',
   HERALD_JWT_ALGORITHM: 'jwtAlgorithm',
   HERALD_JWKS_URL: 'jwksUrl',
+  HERALD_FCM_SERVICE_ACCOUNT: 'fcmServiceAccount',
+  HERALD_FCM_URL: 'fcmUrl',
   HERALD_TEMPLATES_DIR: 'templatesDir',
   HERALD_PUBLIC_URL: 'publicUrl',
   HERALD_UNSUBSCRIBE_SECRET: 'unsubscribeSecret',
@@ -128,10 +188,29 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
   HERALD_LISTEN_CHECK_MS: 'listenCheckMs',
   HERALD_MAX_PAYLOAD_BYTES: 'maxPayloadBytes',
+  HERALD_VAPID_PUBLIC_KEY: 'vapidPublicKey',
+  HERALD_VAPID_PRIVATE_KEY: 'vapidPrivateKey',
+  HERALD_VAPID_SUBJECT: 'vapidSubject',
   HERALD_SMTP_URL: 'smtpUrl',
   HERALD_EMAIL_FROM: 'emailFrom',
   HERALD_OUTBOX_DIR: 'outboxDir',
   HERALD_SMTP_POOL_SIZE: 'smtpPoolSize',
+  HERALD_RESEND_API_KEY: 'resendApiKey',
+  HERALD_RESEND_URL: 'resendUrl',
+  HERALD_SENDGRID_API_KEY: 'sendgridApiKey',
+  HERALD_SENDGRID_URL: 'sendgridUrl',
+  HERALD_POSTMARK_SERVER_TOKEN: 'postmarkServerToken',
+  HERALD_POSTMARK_URL: 'postmarkUrl',
+  HERALD_POSTMARK_MESSAGE_STREAM: 'postmarkMessageStream',
+  HERALD_POSTMARK_BROADCAST_STREAM: 'postmarkBroadcastStream',
+  HERALD_TWILIO_ACCOUNT_SID: 'twilioAccountSid',
+  HERALD_TWILIO_AUTH_TOKEN: 'twilioAuthToken',
+  HERALD_TWILIO_FROM: 'twilioFrom',
+  HERALD_TWILIO_WHATSAPP_FROM: 'twilioWhatsappFrom',
+  HERALD_TWILIO_URL: 'twilioUrl',
+  HERALD_WHATSAPP_TOKEN: 'whatsappToken',
+  HERALD_WHATSAPP_PHONE_NUMBER_ID: 'whatsappPhoneNumberId',
+  HERALD_WHATSAPP_URL: 'whatsappUrl',
   HERALD_CONCURRENCY: 'worker.concurrency',
   HERALD_PREFETCH: 'worker.prefetch',
   HERALD_LEASE_MS: 'worker.leaseMs',

@@ -26,6 +26,7 @@ import { makeDevices, type Devices } from './notify/devices.js';
 import { makeProviders, type Providers } from './channels/registry.js';
 import type { Provider } from './channels/provider.js';
 import type { DeviceSender } from './channels/push/fanout.js';
+import { configuredPushSenders } from './channels/push/index.js';
 import { quoteIdent } from './db/sql.js';
 import { makeUnsubscribe, type Unsubscribe } from './notify/unsubscribe.js';
 import { makeSend, type SendOptions, type SendResult } from './notify/send.js';
@@ -125,7 +126,8 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   const workers = new Set<Worker>();
   const metrics = makeMetrics(queue);
   const providers = makeProviders(config, log, ownProviders, {
-    senders: pushSenders,
+    // Your own senders last: they replace a configured one of the same kind.
+    senders: [...configuredPushSenders(config, log), ...pushSenders],
     async disableDevices(ids) {
       await db.query(
         `UPDATE ${quoteIdent(config.schema)}.devices SET active = false, updated_at = now()

@@ -1,0 +1,372 @@
+/**
+ * The Web Push sender: one push message to one browser subscription, through the push service
+ * that issued it (RFC 8030), authenticated with VAPID (RFC 8292: an ES256 JWT for the push
+ * service's origin, and our public key) and encrypted for the browser (RFC 8291, `aes128gcm`
+ * of RFC 8188). The `web-push` package builds the request (JWT, ECDH, HKDF, AES-128-GCM);
+ * this file sends it with `fetch` (so it honours an AbortSignal and a timeout) and reads the
+ * answer.
+ *
+ * Contract: `sendToSubscription` resolves when the push service accepted the message (2xx,
+ * normally 201) with the message's URL from `Location`; otherwise it throws a `ProviderError`
+ * from `classifyWebPushError`. A subscription the service no longer knows (404/410) is
+ * `permanent` with `providerCode: 'gone'`: the caller disables the device and never retries.
+ * A payload too large for one record (over `WEB_PUSH_MAX_PAYLOAD_BYTES`) is refused before
+ * anything is sent. It never retries by itself.
+ */
+import { createECDH } from 'node:crypto';
+import webpush from 'web-push';
+import { HeraldError, toError } from '../../errors.js';
+import type { Logger } from '../../obs/log.js';
+import { ProviderError, type ProviderErrorKind } from '../provider.js';
+
+/** What a browser's `PushSubscription.toJSON()` gives (the keys base64url). */
+export interface WebPushSubscription {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+}
+
+/** RFC 8030 §5.3: how hard the push service should try to wake the device. */
+export type WebPushUrgency = 'very-low' | 'low' | 'normal' | 'high';
+
+export interface WebPushSendOptions {
+  /** Seconds the push service keeps the message for an offline device. */
+  ttl?: number;
+  urgency?: WebPushUrgency;
+  /** A newer message with the same topic replaces an undelivered one (≤ 32 base64url chars). */
+  topic?: string;
+}
+
+export interface WebPushProviderOptions {
+  /** The VAPID public key: an uncompressed P-256 point, base64url (87 characters). */
+  vapidPublicKey: string;
+  /** The VAPID private key: the 32-byte P-256 scalar, base64url (43 characters). */
+  vapidPrivateKey: string;
+  /** Who the push service contacts about our traffic: `mailto:ops@example.com` or an https URL. */
+  subject: string;
+  log: Logger;
+  /** Default TTL of a message, in seconds. Default 86 400 (one day). */
+  ttlSeconds?: number;
+  /** Default urgency. Default `normal`. */
+  urgency?: WebPushUrgency;
+  /** A request without an answer after this long is abandoned (transient). Default 30 s. */
+  timeoutMs?: number;
+  /** Accept `http:` endpoints (local tests only; browsers always give https). Default false. */
+  allowHttp?: boolean;
+  fetch?: typeof fetch;
+}
+
+export interface WebPushResult {
+  /** The push service's status: 201 Created (RFC 8030 §5), or another 2xx. */
+  status: number;
+  /** The push message's URL from `Location` ('' when the service sent none). */
+  messageId: string;
+}
+
+/**
+ * The largest payload, in bytes of UTF-8 JSON: push services take one 4096-byte record, of
+ * which the aes128gcm header takes 86 (salt, record size, our public key), the padding
+ * delimiter 1 and the GCM tag 16 (RFC 8291 §4).
+ */
+export const WEB_PUSH_MAX_PAYLOAD_BYTES = 4096 - 86 - 1 - 16;
+
+/** A `rate_limited` answer without a usable Retry-After waits this long. */
+export const WEB_PUSH_RATE_LIMIT_RETRY_MS = 60_000;
+
+const DEFAULT_TTL_SECONDS = 86_400;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** A non-2xx answer of the push service, before classification. */
+export class WebPushAnswerError extends Error {
+  override readonly name = 'WebPushAnswerError';
+  constructor(
+    readonly status: number,
+    readonly retryAfter: string | null,
+    readonly body: string,
+  ) {
+    super(`the push service answered ${status}${body ? `: ${body.slice(0, 200)}` : ''}`);
+  }
+}
+
+/**
+ * `Retry-After` in ms: delta-seconds (`120`) or an HTTP date (RFC 9110 §10.2.3); a date in the
+ * past is 0. Undefined when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * The one place a Web Push failure becomes a `ProviderError`:
+ *
+ * - 404 Not Found, 410 Gone: the subscription expired or the user revoked it: permanent,
+ *   `providerCode: 'gone'` (the device is disabled, never retried);
+ * - 413 Payload Too Large: permanent (`payload_too_large`);
+ * - 429 Too Many Requests: rate_limited, after `Retry-After` (else 60 s);
+ * - 408 Request Timeout: transient;
+ * - 400, 401, 403 and the other 4xx: permanent; 401/403 mean the VAPID keys or subject are
+ *   wrong (or not the key the browser subscribed with), which no retry fixes;
+ * - 5xx, other answers, no answer (connection refused or reset, DNS, the caller's abort):
+ *   transient; no answer within `timeoutMs`: transient, `providerCode: 'timeout'`.
+ *
+ * `providerCode` is `gone`, `payload_too_large`, the HTTP status, `timeout`, or the network
+ * error's code.
+ */
+export function classifyWebPushError(thrown: unknown): ProviderError {
+  if (thrown instanceof ProviderError) return thrown;
+  if (thrown instanceof WebPushAnswerError) {
+    const { status } = thrown;
+    const make = (kind: ProviderErrorKind, code = String(status), retryAfterMs?: number) =>
+      new ProviderError(kind, thrown.message, retryAfterMs, code);
+    if (status === 404 || status === 410) return make('permanent', 'gone');
+    if (status === 413) return make('permanent', 'payload_too_large');
+    if (status === 429) {
+      const wait = parseRetryAfter(thrown.retryAfter) ?? WEB_PUSH_RATE_LIMIT_RETRY_MS;
+      return make('rate_limited', '429', wait);
+    }
+    if (status === 401 || status === 403) {
+      return new ProviderError(
+        'permanent',
+        `${thrown.message} (check HERALD_VAPID_PUBLIC_KEY, HERALD_VAPID_PRIVATE_KEY and HERALD_VAPID_SUBJECT: the browser must have subscribed with this public key)`,
+        undefined,
+        String(status),
+      );
+    }
+    if (status === 408) return make('transient');
+    if (status >= 400 && status < 500) return make('permanent');
+    return make('transient');
+  }
+  const err = toError(thrown);
+  // fetch rejects with the signal's reason: AbortSignal.timeout's is a TimeoutError.
+  if (err.name === 'TimeoutError')
+    return new ProviderError(
+      'transient',
+      'no answer from the push service in time',
+      undefined,
+      'timeout',
+    );
+  const cause = toError((err as { cause?: unknown }).cause ?? err);
+  const code = (cause as { code?: string }).code ?? err.name;
+  return new ProviderError('transient', `push request failed: ${cause.message}`, undefined, code);
+}
+
+export interface WebPushProvider {
+  readonly name: 'webpush';
+  readonly kind: 'webpush';
+  sendToSubscription(
+    subscription: WebPushSubscription,
+    payload: object,
+    options?: WebPushSendOptions,
+    signal?: AbortSignal,
+  ): Promise<WebPushResult>;
+  /**
+   * Sends a rendered push (`content`: title, body...) to a registered device: the payload is
+   * the JSON `{...content, deliveryId}`. The shape of the push fan-out's device senders.
+   */
+  send(
+    device: { subscription: unknown },
+    content: Record<string, string>,
+    deliveryId: string,
+    signal?: AbortSignal,
+  ): Promise<{ messageId: string }>;
+}
+
+const bytesOf = (b64url: string) => Buffer.from(b64url, 'base64url');
+const isBase64url = (s: unknown): s is string =>
+  typeof s === 'string' && /^[A-Za-z0-9_-]+=*$/.test(s);
+
+/** Checks the VAPID settings, with messages naming the environment variables. */
+function checkVapid(
+  options: Pick<WebPushProviderOptions, 'vapidPublicKey' | 'vapidPrivateKey' | 'subject'>,
+) {
+  const bad = (message: string) => new HeraldError('config_invalid', message);
+  const pub = options.vapidPublicKey;
+  if (!/^[A-Za-z0-9_-]{87}$/.test(pub) || bytesOf(pub)[0] !== 0x04)
+    throw bad(
+      'HERALD_VAPID_PUBLIC_KEY must be an uncompressed P-256 public key, base64url without padding (87 characters); generate a pair with `npx web-push generate-vapid-keys`',
+    );
+  if (!/^[A-Za-z0-9_-]{43}$/.test(options.vapidPrivateKey))
+    throw bad(
+      'HERALD_VAPID_PRIVATE_KEY must be a P-256 private key, base64url without padding (43 characters)',
+    );
+  if (!/^(mailto:\S+@\S+|https:\/\/\S+)$/.test(options.subject))
+    throw bad(
+      'HERALD_VAPID_SUBJECT must be a mailto: address or an https: URL, e.g. mailto:ops@example.com',
+    );
+}
+
+export function makeWebPushProvider(options: WebPushProviderOptions): WebPushProvider {
+  checkVapid(options);
+  const log = options.log.child({ provider: 'webpush' });
+  const vapidDetails = {
+    subject: options.subject,
+    publicKey: options.vapidPublicKey,
+    privateKey: options.vapidPrivateKey,
+  };
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const doFetch = options.fetch ?? fetch;
+
+  /** The request web-push builds (VAPID JWT + encrypted body), or a permanent error. */
+  function buildRequest(
+    subscription: WebPushSubscription,
+    body: Buffer,
+    opts: WebPushSendOptions,
+  ): webpush.RequestDetails {
+    const { endpoint, keys } = (subscription ?? {}) as Partial<WebPushSubscription>;
+    let url: URL;
+    try {
+      url = new URL(endpoint ?? '');
+    } catch {
+      throw new ProviderError(
+        'permanent',
+        'the subscription has no valid endpoint URL',
+        undefined,
+        'bad_subscription',
+      );
+    }
+    if (url.protocol !== 'https:' && !(options.allowHttp && url.protocol === 'http:'))
+      throw new ProviderError(
+        'permanent',
+        `a push endpoint must be https (got ${url.protocol})`,
+        undefined,
+        'bad_subscription',
+      );
+    if (
+      !isBase64url(keys?.p256dh) ||
+      bytesOf(keys.p256dh).length !== 65 ||
+      !isBase64url(keys.auth) ||
+      bytesOf(keys.auth).length !== 16
+    )
+      throw new ProviderError(
+        'permanent',
+        'the subscription keys must be p256dh (65 bytes) and auth (16 bytes), base64url',
+        undefined,
+        'bad_subscription',
+      );
+    if (body.length > WEB_PUSH_MAX_PAYLOAD_BYTES)
+      throw new ProviderError(
+        'permanent',
+        `the push payload is ${body.length} bytes; Web Push takes at most ${WEB_PUSH_MAX_PAYLOAD_BYTES} (shorten the push template)`,
+        undefined,
+        'payload_too_large',
+      );
+    try {
+      return webpush.generateRequestDetails(subscription, body, {
+        vapidDetails,
+        TTL: opts.ttl ?? options.ttlSeconds ?? DEFAULT_TTL_SECONDS,
+        urgency: opts.urgency ?? options.urgency ?? 'normal',
+        contentEncoding: 'aes128gcm',
+        ...(opts.topic ? { topic: opts.topic } : {}),
+      });
+    } catch (thrown) {
+      // Bad subscription keys (not a P-256 point) or a bad topic: the same every time.
+      throw new ProviderError(
+        'permanent',
+        `cannot build the push request: ${toError(thrown).message}`,
+        undefined,
+        'bad_request',
+      );
+    }
+  }
+
+  async function sendToSubscription(
+    subscription: WebPushSubscription,
+    payload: object,
+    opts: WebPushSendOptions = {},
+    signal?: AbortSignal,
+  ): Promise<WebPushResult> {
+    const request = buildRequest(subscription, Buffer.from(JSON.stringify(payload), 'utf8'), opts);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      // fetch sets Content-Length itself from the body.
+      if (name.toLowerCase() !== 'content-length') headers[name] = String(value);
+    }
+    const timeout = AbortSignal.timeout(timeoutMs);
+    try {
+      const res = await doFetch(request.endpoint, {
+        method: 'POST',
+        headers,
+        body: request.body ?? new Uint8Array(),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      const text = await res.text();
+      if (res.status < 200 || res.status > 299)
+        throw new WebPushAnswerError(res.status, res.headers.get('retry-after'), text.trim());
+      const messageId = res.headers.get('location') ?? '';
+      log.debug({ origin: new URL(request.endpoint).origin, status: res.status }, 'push:sent');
+      return { status: res.status, messageId };
+    } catch (thrown) {
+      const err = classifyWebPushError(thrown);
+      log.debug(
+        { origin: new URL(request.endpoint).origin, kind: err.kind, code: err.providerCode },
+        'push:failed',
+      );
+      throw err;
+    }
+  }
+
+  return {
+    name: 'webpush',
+    kind: 'webpush',
+    sendToSubscription,
+    async send(device, content, deliveryId, signal) {
+      const { messageId } = await sendToSubscription(
+        device.subscription as WebPushSubscription,
+        { ...content, deliveryId },
+        {},
+        signal,
+      );
+      return { messageId };
+    },
+  };
+}
+
+/** The Web Push settings of the configuration (`HERALD_VAPID_*`). */
+export interface WebPushConfig {
+  vapidPublicKey?: string | undefined;
+  vapidPrivateKey?: string | undefined;
+  vapidSubject?: string | undefined;
+}
+
+/**
+ * The Web Push sender of the configuration, or undefined when no VAPID keys are set. Fails fast
+ * when only some settings are given, or the public key is not the private key's.
+ */
+export function webPushFromConfig(config: WebPushConfig, log: Logger): WebPushProvider | undefined {
+  const { vapidPublicKey, vapidPrivateKey, vapidSubject } = config;
+  if (!vapidPublicKey && !vapidPrivateKey) return undefined;
+  if (!vapidPublicKey || !vapidPrivateKey || !vapidSubject)
+    throw new HeraldError(
+      'config_invalid',
+      'Web Push needs HERALD_VAPID_PUBLIC_KEY, HERALD_VAPID_PRIVATE_KEY and HERALD_VAPID_SUBJECT together; set all three (docs/providers.md#web-push)',
+    );
+  const settings = { vapidPublicKey, vapidPrivateKey, subject: vapidSubject };
+  checkVapid(settings);
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(bytesOf(vapidPrivateKey));
+  if (!ecdh.getPublicKey().equals(bytesOf(vapidPublicKey)))
+    throw new HeraldError(
+      'config_invalid',
+      'HERALD_VAPID_PUBLIC_KEY is not the public key of HERALD_VAPID_PRIVATE_KEY; set both from the same generated pair',
+    );
+  return makeWebPushProvider({ ...settings, log });
+}
+
+/**
+ * A new VAPID key pair, base64url, for `HERALD_VAPID_PUBLIC_KEY` / `HERALD_VAPID_PRIVATE_KEY`.
+ * Make it once and keep it: browsers subscribed with a public key accept pushes only from it.
+ */
+export function generateVapidKeys(): { publicKey: string; privateKey: string } {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  return {
+    publicKey: ecdh.getPublicKey().toString('base64url'),
+    // The scalar is 32 bytes; a leading zero byte is dropped by getPrivateKey.
+    privateKey: Buffer.from(ecdh.getPrivateKey().toString('hex').padStart(64, '0'), 'hex').toString(
+      'base64url',
+    ),
+  };
+}
