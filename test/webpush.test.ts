@@ -13,6 +13,7 @@ import {
   makeWebPushProvider,
   parseRetryAfter,
   webPushFromConfig,
+  webPushTopic,
   type WebPushProvider,
 } from '../src/channels/push/webpush.js';
 import { startPushService, type PushService } from './helpers/push-service.js';
@@ -72,7 +73,10 @@ describe('Web Push sender', () => {
 
   it('the device-sender form sends the rendered content with the delivery id', async () => {
     const { subscription } = service.subscribe(vapid.publicKey);
-    const { messageId } = await push.send({ subscription }, { title: 'Hi', body: 'there' }, 'd_42');
+    const { messageId } = await push.send(
+      { subscription },
+      { deliveryId: 'd_42', content: { title: 'Hi', body: 'there' }, priority: 'normal' },
+    );
     assert.ok(messageId.startsWith(`${service.origin}/m/`));
     const got = service.received.at(-1);
     assert.deepEqual(JSON.parse(got?.plaintext ?? ''), {
@@ -82,6 +86,23 @@ describe('Web Push sender', () => {
     });
     assert.equal(got?.headers.ttl, '86400');
     assert.equal(got?.headers.urgency, 'normal');
+    assert.equal(got?.headers.topic, undefined);
+
+    // urgent → Urgency: high; a collapse id that is no topic is hashed into one.
+    await push.send(
+      { subscription },
+      {
+        deliveryId: 'd_43',
+        content: { title: 'Now' },
+        priority: 'urgent',
+        collapseId: 'order:7/status',
+      },
+    );
+    const next = service.received.at(-1);
+    assert.equal(next?.headers.urgency, 'high');
+    assert.equal(next?.headers.topic, webPushTopic('order:7/status'));
+    assert.match(webPushTopic('order:7/status'), /^[A-Za-z0-9_-]{32}$/);
+    assert.equal(webPushTopic('order-7'), 'order-7');
   });
 
   it('a forged VAPID key (signed with another private key) is refused 401: permanent', async () => {
@@ -211,7 +232,10 @@ describe('Web Push sender', () => {
     const err = await providerError(strict.sendToSubscription(subscription, { title: 'x' }));
     assert.equal(err.providerCode, 'bad_subscription');
     const noKeys = await providerError(
-      push.send({ subscription: { endpoint: subscription.endpoint } }, { title: 'x' }, 'd_1'),
+      push.send(
+        { subscription: { endpoint: subscription.endpoint } },
+        { deliveryId: 'd_1', content: { title: 'x' } },
+      ),
     );
     assert.equal(noKeys.kind, 'permanent');
     assert.equal(noKeys.providerCode, 'bad_subscription');

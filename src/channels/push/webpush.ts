@@ -13,7 +13,7 @@
  * A payload too large for one record (over `WEB_PUSH_MAX_PAYLOAD_BYTES`) is refused before
  * anything is sent. It never retries by itself.
  */
-import { createECDH } from 'node:crypto';
+import { createECDH, createHash } from 'node:crypto';
 import webpush from 'web-push';
 import { HeraldError, toError } from '../../errors.js';
 import type { Logger } from '../../obs/log.js';
@@ -153,6 +153,27 @@ export function classifyWebPushError(thrown: unknown): ProviderError {
   return new ProviderError('transient', `push request failed: ${cause.message}`, undefined, code);
 }
 
+/** What `send` reads of a push delivery (the pipeline's `PushMessage`). */
+export interface WebPushDelivery {
+  deliveryId: string;
+  content: Record<string, string>;
+  priority?: 'low' | 'normal' | 'high' | 'urgent';
+  collapseId?: string | undefined;
+}
+
+const URGENCY: Record<NonNullable<WebPushDelivery['priority']>, WebPushUrgency> = {
+  low: 'low',
+  normal: 'normal',
+  high: 'high',
+  urgent: 'high',
+};
+
+/** RFC 8030 §5.4: a topic is at most 32 base64url characters. */
+export const webPushTopic = (collapseId: string): string =>
+  /^[A-Za-z0-9_-]{1,32}$/.test(collapseId)
+    ? collapseId
+    : createHash('sha256').update(collapseId).digest('base64url').slice(0, 32);
+
 export interface WebPushProvider {
   readonly name: 'webpush';
   readonly kind: 'webpush';
@@ -163,13 +184,14 @@ export interface WebPushProvider {
     signal?: AbortSignal,
   ): Promise<WebPushResult>;
   /**
-   * Sends a rendered push (`content`: title, body...) to a registered device: the payload is
-   * the JSON `{...content, deliveryId}`. The shape of the push fan-out's device senders.
+   * Sends a push delivery to one registered device (the push fan-out's device-sender shape):
+   * the payload is the JSON `{...content, deliveryId}`; `priority` sets `Urgency` (low → low,
+   * normal → normal, high and urgent → high); `collapseId` sets `Topic` (hashed to 32
+   * base64url characters when it is not already such a string).
    */
   send(
     device: { subscription: unknown },
-    content: Record<string, string>,
-    deliveryId: string,
+    message: WebPushDelivery,
     signal?: AbortSignal,
   ): Promise<{ messageId: string }>;
 }
@@ -312,11 +334,14 @@ export function makeWebPushProvider(options: WebPushProviderOptions): WebPushPro
     name: 'webpush',
     kind: 'webpush',
     sendToSubscription,
-    async send(device, content, deliveryId, signal) {
+    async send(device, message, signal) {
       const { messageId } = await sendToSubscription(
         device.subscription as WebPushSubscription,
-        { ...content, deliveryId },
-        {},
+        { ...message.content, deliveryId: message.deliveryId },
+        {
+          ...(message.priority ? { urgency: URGENCY[message.priority] } : {}),
+          ...(message.collapseId ? { topic: webPushTopic(message.collapseId) } : {}),
+        },
         signal,
       );
       return { messageId };
