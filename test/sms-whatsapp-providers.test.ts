@@ -134,6 +134,9 @@ async function assertErrorHandling(
   assert.equal(rateLimited.status, 'sent');
   assert.deepEqual(statuses(rateLimited), ['queued', 'retrying', 'sent']);
   assert.match(rateLimited.events[1]?.detail ?? '', codes.rateLimited);
+  // The retry waited for Retry-After (or the provider's 1 s default), not the 10 ms backoff.
+  const waited = Date.parse(rateLimited.events[2]!.at) - Date.parse(rateLimited.events[1]!.at);
+  assert.ok(waited >= 900, `waited ${waited} ms after the rate limit`);
 }
 
 describe('SMS segments and E.164', () => {
