@@ -42,6 +42,22 @@ export const configSchema = z.object({
   jwtAlgorithm: z
     .enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'ES512', 'EdDSA'])
     .default('RS256'),
+  /** APNs: the .p8 token signing key, its PEM text or a path to the file. */
+  apnsKey: z.string().min(2).optional(),
+  /** APNs: the key's id (10 characters, Apple Developer → Keys). */
+  apnsKeyId: z
+    .string()
+    .regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key id')
+    .optional(),
+  /** APNs: the team id (10 characters, Apple Developer → Membership). */
+  apnsTeamId: z
+    .string()
+    .regex(/^[A-Z0-9]{10}$/, 'must be the 10-character team id')
+    .optional(),
+  /** APNs: the app's bundle id (apns-topic). */
+  apnsTopic: z.string().min(1).optional(),
+  /** APNs endpoint: `sandbox`, or a URL. Default production (https://api.push.apple.com). */
+  apnsUrl: z.union([z.literal('sandbox'), z.url({ protocol: /^https$/ })]).optional(),
   /** FCM: the service account key (its JSON text, or a path to the file). */
   fcmServiceAccount: z.string().min(2).optional(),
   /** FCM's base URL (tests, gateways). Default https://fcm.googleapis.com. */
@@ -177,6 +193,11 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_JWT_PUBLIC_KEY: 'jwtPublicKey',
   HERALD_JWT_ALGORITHM: 'jwtAlgorithm',
   HERALD_JWKS_URL: 'jwksUrl',
+  HERALD_APNS_KEY: 'apnsKey',
+  HERALD_APNS_KEY_ID: 'apnsKeyId',
+  HERALD_APNS_TEAM_ID: 'apnsTeamId',
+  HERALD_APNS_TOPIC: 'apnsTopic',
+  HERALD_APNS_URL: 'apnsUrl',
   HERALD_FCM_SERVICE_ACCOUNT: 'fcmServiceAccount',
   HERALD_FCM_URL: 'fcmUrl',
   HERALD_TEMPLATES_DIR: 'templatesDir',

@@ -58,6 +58,10 @@ export interface PushMessage {
   devices: PushDevice[];
   /** The rendered push fields: title, body. */
   content: Record<string, string>;
+  /** The notification's priority (APNs: low → apns-priority 5; FCM: android priority). */
+  priority: 'low' | 'normal' | 'high' | 'urgent';
+  /** Pushes with the same collapse id replace each other on the device. */
+  collapseId?: string;
 }
 
 export type OutboundMessage = EmailMessage | TextMessage | PushMessage;

@@ -45,6 +45,7 @@ interface DeliveryRow {
   type: string;
   data: Record<string, unknown>;
   recipient_id: string | null;
+  priority: 'low' | 'normal' | 'high' | 'urgent';
   email: string | null;
   phone: string | null;
   locale: string | null;
@@ -71,7 +72,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
   const s = quoteIdent(deps.schema);
   const load = makeBatcher<string, DeliveryRow | undefined>(async (ids) => {
     const { rows } = await deps.db.query<DeliveryRow>(
-      `SELECT d.id, d.channel, d.status, n.id AS notification_id, n.type, n.data, n.recipient_id,
+      `SELECT d.id, d.channel, d.status, n.id AS notification_id, n.type, n.data, n.recipient_id, n.priority,
          r.email, r.phone, r.locale, r.timezone, r.data AS recipient_data, t.definition
        FROM ${s}.deliveries d
        JOIN ${s}.notifications n ON n.id = d.notification_id
@@ -210,7 +211,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
       const devices = await activeDevices(row.recipient_id);
       if (devices.length === 0) return done({ id, status: 'skipped', reason: 'no_address' });
       address = `${devices.length} device(s)`;
-      message = { channel: 'push', deliveryId: id, devices, content };
+      message = { channel: 'push', deliveryId: id, devices, content, priority: row.priority };
     } else {
       address = row.channel === 'email' ? row.email : row.phone;
       if (!address) return done({ id, status: 'skipped', reason: 'no_address' });

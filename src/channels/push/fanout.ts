@@ -17,6 +17,7 @@ import {
   type OutboundMessage,
   type Provider,
   type PushDevice,
+  type PushMessage,
   type SendResult,
 } from '../provider.js';
 
@@ -27,8 +28,7 @@ export interface DeviceSender {
   /** Sends to one device; throws a ProviderError (`providerCode: 'gone'` for a dead device). */
   send(
     device: PushDevice,
-    content: Record<string, string>,
-    deliveryId: string,
+    message: PushMessage,
     signal?: AbortSignal,
   ): Promise<{ messageId: string }>;
   close?(): Promise<void>;
@@ -59,12 +59,7 @@ export function makePushFanout(
           const sender = byKind.get(device.kind);
           if (!sender) return { id: device.id, kind: device.kind, status: 'no_provider' };
           try {
-            const { messageId } = await sender.send(
-              device,
-              message.content,
-              message.deliveryId,
-              signal,
-            );
+            const { messageId } = await sender.send(device, message, signal);
             return { id: device.id, kind: device.kind, status: 'sent', messageId };
           } catch (err) {
             const e = err as Error;

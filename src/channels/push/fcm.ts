@@ -176,7 +176,7 @@ export function makeFcmSender(options: FcmOptions): DeviceSender {
   return {
     kind: 'fcm',
     name: 'fcm',
-    async send(device, content, _deliveryId, signal) {
+    async send(device, { content, priority }, signal) {
       const bearer = await token();
       let res: Response;
       try {
@@ -189,6 +189,10 @@ export function makeFcmSender(options: FcmOptions): DeviceSender {
               message: {
                 token: device.address,
                 notification: { title: content.title ?? '', body: content.body ?? '' },
+                // Android delivers high-priority messages at once, waking the device.
+                ...(priority === 'high' || priority === 'urgent'
+                  ? { android: { priority: 'HIGH' } }
+                  : {}),
               },
             }),
             signal: signal
