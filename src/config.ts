@@ -155,6 +155,8 @@ export const configSchema = z.object({
   twilioWhatsappFrom: z.string().min(1).optional(),
   /** Twilio's API base URL. Default `https://api.twilio.com`. */
   twilioUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Which WhatsApp provider sends when both are configured: `whatsapp-cloud` or `twilio-whatsapp`. */
+  whatsappProvider: z.enum(['whatsapp-cloud', 'twilio-whatsapp']).optional(),
   /** WhatsApp Cloud API access token (a system user's permanent token); turns on WhatsApp. */
   whatsappToken: z.string().min(1).optional(),
   /** The WhatsApp Cloud API phone number id (App Dashboard: WhatsApp > API Setup). */
@@ -229,6 +231,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_TWILIO_FROM: 'twilioFrom',
   HERALD_TWILIO_WHATSAPP_FROM: 'twilioWhatsappFrom',
   HERALD_TWILIO_URL: 'twilioUrl',
+  HERALD_WHATSAPP_PROVIDER: 'whatsappProvider',
   HERALD_WHATSAPP_TOKEN: 'whatsappToken',
   HERALD_WHATSAPP_PHONE_NUMBER_ID: 'whatsappPhoneNumberId',
   HERALD_WHATSAPP_URL: 'whatsappUrl',

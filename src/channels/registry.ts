@@ -1,13 +1,19 @@
 /**
  * The providers of this process, by channel. The inbox (inapp) is Herald's own table and needs
- * none; email has SMTP or, with no SMTP server configured, the preview outbox; push fans out
- * to the senders of each device kind. Issue-4 providers register here. An app may pass its own providers, which win.
+ * none; email has SMTP or, with no SMTP server configured, the preview outbox; SMS goes through
+ * Twilio; WhatsApp through the Cloud API or Twilio; push fans out to the senders of each device
+ * kind. A channel with two configured providers needs the choice said (`whatsappProvider`).
+ * An app may pass its own providers, which win.
  */
 import type { HeraldConfig } from '../config.js';
 import type { Logger } from '../obs/log.js';
 import type { Channel } from '../notify/types.js';
 import { makeEmailProvider } from './email/index.js';
 import type { Provider } from './provider.js';
+import { HeraldError } from '../errors.js';
+import { twilioSmsFromConfig } from './sms/twilio.js';
+import { whatsappCloudFromConfig } from './whatsapp/meta.js';
+import { twilioWhatsappFromConfig } from './whatsapp/twilio.js';
 import { makePushFanout, type DeviceSender } from './push/fanout.js';
 
 export interface Providers {
@@ -32,6 +38,15 @@ export function makeProviders(
 ): Providers {
   const byChannel = new Map<Channel, Provider>();
   byChannel.set('email', makeEmailProvider(config, log));
+  const sms = twilioSmsFromConfig(config, log);
+  if (sms) byChannel.set('sms', sms);
+  const whatsapp = choose(
+    'whatsapp',
+    [whatsappCloudFromConfig(config, log), twilioWhatsappFromConfig(config, log)],
+    config.whatsappProvider,
+    'HERALD_WHATSAPP_PROVIDER',
+  );
+  if (whatsapp) byChannel.set('whatsapp', whatsapp);
   if (push && push.senders.length > 0)
     byChannel.set(
       'push',
@@ -45,4 +60,31 @@ export function makeProviders(
       await Promise.all([...byChannel.values()].map(async (p) => p.close?.()));
     },
   };
+}
+
+/** The one configured provider of a channel, or the one `chosen` names when several are. */
+function choose(
+  channel: string,
+  configured: (Provider | undefined)[],
+  chosen: string | undefined,
+  setting: string,
+): Provider | undefined {
+  const ready = configured.filter((p): p is Provider => p !== undefined);
+  if (chosen) {
+    const pick = ready.find((p) => p.name === chosen);
+    if (!pick) {
+      throw new HeraldError(
+        'config_invalid',
+        `${setting} is ${chosen}, which is not configured (configured for ${channel}: ${ready.map((p) => p.name).join(', ') || 'none'})`,
+      );
+    }
+    return pick;
+  }
+  if (ready.length > 1) {
+    throw new HeraldError(
+      'config_invalid',
+      `${ready.map((p) => p.name).join(' and ')} are both configured for ${channel}: say which with ${setting}`,
+    );
+  }
+  return ready[0];
 }
