@@ -1,0 +1,113 @@
+/**
+ * A local Resend API (https://resend.com/docs/api-reference/emails/send-email) that checks a
+ * send as Resend does and answers in Resend's shapes: `POST /emails` only, `Authorization:
+ * Bearer <key>` (missing: 401 missing_api_key; wrong: 403 invalid_api_key), a JSON body with
+ * from, to, subject and html or text (missing: 422 missing_required_field / validation_error),
+ * `Idempotency-Key` honoured (same key and body: the same id again; another body: 409
+ * invalid_idempotent_request), `200 {"id"}` on success. Errors: `{statusCode, name, message}`.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  isJsonRequest,
+  objectBody,
+  startHttpService,
+  type Faults,
+  type HttpService,
+  type Reply,
+} from './http-service.js';
+
+export interface ResendServerOptions extends Faults {
+  apiKey: string;
+  /** The Retry-After (seconds) of a 429. Default 1. */
+  retryAfterSeconds?: number;
+}
+
+const error = (statusCode: number, name: string, message: string, headers = {}): Reply => ({
+  status: statusCode,
+  headers,
+  body: { statusCode, name, message },
+});
+
+export function startResendServer(options: ResendServerOptions): Promise<HttpService> {
+  const idempotent = new Map<string, { raw: string; id: string }>();
+  return startHttpService(options, (req, ctx) => {
+    if (req.path !== '/emails')
+      return { reply: error(404, 'not_found', 'The requested endpoint does not exist.') };
+    if (req.method !== 'POST')
+      return {
+        reply: error(405, 'method_not_allowed', 'Method is not allowed for the requested path.'),
+      };
+    const auth = req.headers.authorization;
+    if (!auth?.startsWith('Bearer '))
+      return {
+        reply: error(401, 'missing_api_key', 'Missing API key in the authorization header.'),
+      };
+    if (auth !== `Bearer ${options.apiKey}`)
+      return { reply: error(403, 'invalid_api_key', 'API key is invalid') };
+    const body = objectBody(req);
+    if (!isJsonRequest(req) || !body)
+      return { reply: error(422, 'validation_error', 'Invalid JSON body.') };
+    for (const field of ['from', 'to', 'subject'])
+      if (body[field] === undefined || body[field] === '')
+        return { reply: error(422, 'missing_required_field', `Missing \`${field}\` field.`) };
+    if (typeof body.html !== 'string' && typeof body.text !== 'string')
+      return { reply: error(422, 'validation_error', 'Missing `html` or `text` field.') };
+    const to = Array.isArray(body.to) ? body.to : [body.to];
+    const recipient = String(to[0]);
+
+    const key = req.headers['idempotency-key'];
+    if (typeof key === 'string') {
+      const earlier = idempotent.get(key);
+      if (earlier && earlier.raw !== req.raw)
+        return {
+          recipient,
+          reply: error(
+            409,
+            'invalid_idempotent_request',
+            'Same idempotency key used with a different request payload.',
+          ),
+        };
+      if (earlier) return { recipient, reply: { status: 200, body: { id: earlier.id } } };
+    }
+
+    switch (ctx.faultFor(recipient)) {
+      case 'hang':
+        return { recipient, reply: { status: 0 } };
+      case 'permanent':
+        return {
+          recipient,
+          reply: error(
+            422,
+            'validation_error',
+            'Invalid `to` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.',
+          ),
+        };
+      case 'unavailable':
+      case 'flaky':
+        return {
+          recipient,
+          reply: error(500, 'application_error', 'An unexpected error occurred.'),
+        };
+      case 'rateLimited':
+        return {
+          recipient,
+          reply: error(
+            429,
+            'rate_limit_exceeded',
+            'Too many requests. You can only make 2 requests per second. See rate limit response headers for more information.',
+            {
+              'retry-after': String(options.retryAfterSeconds ?? 1),
+              'ratelimit-limit': '2',
+              'ratelimit-remaining': '0',
+              'ratelimit-reset': String(options.retryAfterSeconds ?? 1),
+            },
+          ),
+        };
+      default: {
+        const id = randomUUID();
+        if (typeof key === 'string') idempotent.set(key, { raw: req.raw, id });
+        return { recipient, reply: { status: 200, body: { id } } };
+      }
+    }
+  });
+}
