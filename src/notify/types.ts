@@ -22,7 +22,16 @@ const channelTemplates = {
     .strictObject({ subject: tpl, html: tpl.optional(), text: tpl.optional() })
     .refine((t) => t.html !== undefined || t.text !== undefined, 'give html, text or both'),
   sms: z.strictObject({ text: tpl }),
-  whatsapp: z.strictObject({ text: tpl }),
+  // A text message, or an approved template message (`template` is its name; `components`
+  // renders to the Cloud API's JSON array): docs/providers.md.
+  whatsapp: z
+    .strictObject({
+      text: tpl.optional(),
+      template: tpl.optional(),
+      language: tpl.optional(),
+      components: tpl.optional(),
+    })
+    .refine((t) => t.text !== undefined || t.template !== undefined, 'give text or template'),
   push: z.strictObject({ title: tpl, body: tpl }),
   inapp: z.strictObject({ title: tpl, body: tpl, actionUrl: tpl.optional() }),
 };
@@ -41,7 +50,14 @@ const localeTemplatesSchema = z.strictObject({
     .strictObject({ subject: tpl.optional(), html: tpl.optional(), text: tpl.optional() })
     .optional(),
   sms: z.strictObject({ text: tpl.optional() }).optional(),
-  whatsapp: z.strictObject({ text: tpl.optional() }).optional(),
+  whatsapp: z
+    .strictObject({
+      text: tpl.optional(),
+      template: tpl.optional(),
+      language: tpl.optional(),
+      components: tpl.optional(),
+    })
+    .optional(),
   push: z.strictObject({ title: tpl.optional(), body: tpl.optional() }).optional(),
   inapp: z
     .strictObject({ title: tpl.optional(), body: tpl.optional(), actionUrl: tpl.optional() })
