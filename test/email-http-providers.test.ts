@@ -331,7 +331,7 @@ for (const c of CASES) {
       headers: {},
     });
 
-    it('refuses a wrong key as a permanent error with the service code', async () => {
+    it('takes a wrong key as transient (no message lost until it is fixed), with the service code', async () => {
       const err = await c
         .wrongKey(server.url)
         .send(email('ann@example.com'))
@@ -340,7 +340,7 @@ for (const c of CASES) {
           (e: unknown) => e,
         );
       assert.ok(err instanceof ProviderError);
-      assert.equal(err.kind, 'permanent');
+      assert.equal(err.kind, 'transient');
       assert.equal(err.providerCode, c.wrongKeyCode);
       assert.equal(server.requests.at(-1)?.reply?.status, c.name === 'resend' ? 403 : 401);
     });

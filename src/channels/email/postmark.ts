@@ -59,10 +59,11 @@ interface PostmarkAnswer {
 
 /**
  * Postmark error codes that say the account or server cannot send right now, not that this
- * message is wrong: 405 not allowed to send (out of credits), 412 account pending approval.
+ * message is wrong: 10 bad server token, 405 not allowed to send (out of credits), 412 account
+ * pending approval.
  * The same message can go once the operator acts.
  */
-const POSTMARK_ACCOUNT_CODES = new Set([405, 412]);
+const POSTMARK_ACCOUNT_CODES = new Set([10, 405, 412]);
 
 /**
  * The one place a failed Postmark send becomes a `ProviderError`:
@@ -70,9 +71,10 @@ const POSTMARK_ACCOUNT_CODES = new Set([405, 412]);
  * - no answer (refused, reset, timeout): transient;
  * - HTTP 429 (rate limit): rate_limited after `Retry-After`, else 60 s;
  * - HTTP 408, 5xx (500 internal error, 503 maintenance): transient;
- * - ErrorCode 405/412 (out of credits, account pending): transient, see above;
- * - any other 4xx, above all 422 with ErrorCode 300 (invalid email request), 406 (inactive
- *   recipient: bounced, complained or unsubscribed), 10 (bad server token, HTTP 401): permanent.
+ * - ErrorCode 10 (bad or missing server token, HTTP 401), 405/412 (out of credits, account
+ *   pending): transient, see above;
+ * - any other 4xx, above all 422 with ErrorCode 300 (invalid email request) and 406 (inactive
+ *   recipient: bounced, complained or unsubscribed): permanent.
  *
  * `providerCode` is Postmark's `ErrorCode`, else the HTTP status.
  */

@@ -50,6 +50,14 @@ interface ResendErrorBody {
   message?: string;
 }
 
+// Resend error names that say "not now" or "not with this key", not "not this message".
+const TRANSIENT_NAMES = new Set([
+  'concurrent_idempotent_requests',
+  'missing_api_key',
+  'restricted_api_key',
+  'invalid_api_key',
+]);
+
 /**
  * The one place a failed Resend send becomes a `ProviderError`:
  *
@@ -58,7 +66,10 @@ interface ResendErrorBody {
  *   else 60 s;
  * - 408, 5xx, and 409 `concurrent_idempotent_requests` (the first attempt of this delivery is
  *   still being processed; Resend says to try again later): transient;
- * - any other 4xx (`validation_error`, `missing_required_field`, `invalid_api_key`...): permanent.
+ * - the key (401 `missing_api_key`, `restricted_api_key`; 403 `invalid_api_key`): transient,
+ *   as for SMTP credentials: every message would fail the same way until the operator fixes
+ *   the setting, and none should be lost meanwhile;
+ * - any other 4xx (`validation_error`, `missing_required_field`...): permanent.
  *
  * `providerCode` is Resend's error `name`, else the HTTP status.
  */
@@ -73,8 +84,7 @@ export function classifyResendFailure(failure: unknown): ProviderError {
   const make = (kind: ProviderErrorKind, retryAfterMs?: number) =>
     new ProviderError(kind, message, retryAfterMs, code);
   if (status === 429) return make('rate_limited', retryAfterOf(failure));
-  if (status === 408 || status >= 500 || code === 'concurrent_idempotent_requests')
-    return make('transient');
+  if (status === 408 || status >= 500 || TRANSIENT_NAMES.has(code)) return make('transient');
   return make('permanent');
 }
 

@@ -65,7 +65,10 @@ export function sendGridAddress(mailbox: string): { email: string; name?: string
  * - 429: rate_limited after `Retry-After`, else 60 s (SendGrid also sends
  *   `X-RateLimit-Reset`, an epoch second, used when Retry-After is absent);
  * - 408, 5xx: transient;
- * - any other 4xx (400 invalid field, 401 bad key, 403, 413 too large): permanent.
+ * - 401 (bad key) and 403 (key without Mail Send access, unverified sender, temporary block):
+ *   transient, as for SMTP credentials: every message would fail the same way until the
+ *   operator acts, and none should be lost meanwhile;
+ * - any other 4xx (400 invalid field or address, 413 too large): permanent.
  *
  * `providerCode` is the HTTP status, with the first error's `field` (`400/from.email`).
  */
@@ -89,7 +92,7 @@ export function classifySendGridFailure(failure: unknown): ProviderError {
         : undefined;
     return make('rate_limited', untilReset ?? retryAfterOf(failure));
   }
-  if (status === 408 || status >= 500) return make('transient');
+  if (status === 408 || status === 401 || status === 403 || status >= 500) return make('transient');
   return make('permanent');
 }
 
