@@ -1,7 +1,7 @@
 /**
  * The HTTPS email providers (Resend, SendGrid, Postmark) against local servers that check each
  * request as the real service does and answer in its documented shapes (test/helpers/*-server.ts).
- * For each: the whole pipeline (trigger over HTTP → worker → provider → server) with the exact
+ * For each, on PGlite and PostgreSQL: the whole pipeline (trigger over HTTP → worker → provider → server) with the exact
  * request the service received, and what its permanent, transient and rate-limited answers do
  * to a delivery; then the provider alone: bad credentials, timeouts, refused connections.
  */
@@ -20,7 +20,7 @@ import { parseRetryAfter } from '../src/channels/email/http-api.js';
 import { makeResendProvider, resendFromConfig } from '../src/channels/email/resend.js';
 import { makeSendGridProvider, sendgridFromConfig } from '../src/channels/email/sendgrid.js';
 import { makePostmarkProvider, postmarkFromConfig } from '../src/channels/email/postmark.js';
-import { closeHerald, openHerald, waitFor } from './helpers/db.js';
+import { BACKENDS, closeHerald, openHerald, pgSkipReason, waitFor } from './helpers/db.js';
 import { apiCaller, type Call } from './helpers/api.js';
 import type { Faults, HttpService, RecordedRequest } from './helpers/http-service.js';
 import { startResendServer } from './helpers/resend-server.js';
@@ -28,6 +28,7 @@ import { startSendGridServer } from './helpers/sendgrid-server.js';
 import { startPostmarkServer } from './helpers/postmark-server.js';
 
 const log = makeLogger('silent');
+const pgSkip = await pgSkipReason();
 const KEY = 'http-providers-test-key-0123456789';
 const FROM = 'Acme Billing <no-reply@acme.test>';
 const UNSUBSCRIBE = /^<https:\/\/herald\.acme\.test\/v1\/unsubscribe\?token=[\w-]+\.[\w-]+>$/;
@@ -195,124 +196,133 @@ const CASES: Case[] = [
 ];
 
 for (const c of CASES) {
-  describe(`email over ${c.name} through the pipeline`, () => {
-    let server: HttpService;
-    let herald: Herald;
-    let app: Hono;
-    let call: Call;
-    let worker: Worker;
+  for (const backend of BACKENDS)
+    describe(
+      `email over ${c.name} through the pipeline on ${backend}`,
+      { skip: backend === 'pg' ? pgSkip : undefined },
+      () => {
+        let server: HttpService;
+        let herald: Herald;
+        let app: Hono;
+        let call: Call;
+        let worker: Worker;
 
-    before(async () => {
-      server = await c.start(FAULTS);
-      const provider = c.fromConfig(server.url);
-      assert.ok(provider);
-      herald = await openHerald('pglite', {
-        apiKey: KEY,
-        logLevel: 'silent',
-        emailFrom: FROM,
-        publicUrl: 'https://herald.acme.test',
-        providers: [provider],
-        backoff: { baseMs: 10, capMs: 20 },
-        delivery: { maxAttempts: 3 },
-      });
-      app = makeApp(herald);
-      call = apiCaller(app, KEY);
-      worker = herald.worker({ handlers: builtinHandlers(herald), pollIntervalMs: 20 });
-      await worker.start();
-      assert.equal((await call('PUT', '/v1/types/newsletter', newsletter)).status, 201);
-      assert.equal((await call('PUT', '/v1/types/receipt', receipt)).status, 201);
-    });
-    after(async () => {
-      await closeHerald(herald);
-      await server.close();
-    });
+        before(async () => {
+          server = await c.start(FAULTS);
+          const provider = c.fromConfig(server.url);
+          assert.ok(provider);
+          herald = await openHerald(backend, {
+            apiKey: KEY,
+            logLevel: 'silent',
+            emailFrom: FROM,
+            publicUrl: 'https://herald.acme.test',
+            providers: [provider],
+            backoff: { baseMs: 10, capMs: 20 },
+            delivery: { maxAttempts: 3 },
+          });
+          app = makeApp(herald);
+          call = apiCaller(app, KEY);
+          worker = herald.worker({ handlers: builtinHandlers(herald), pollIntervalMs: 20 });
+          await worker.start();
+          assert.equal((await call('PUT', '/v1/types/newsletter', newsletter)).status, 201);
+          assert.equal((await call('PUT', '/v1/types/receipt', receipt)).status, 201);
+        });
+        after(async () => {
+          await closeHerald(herald);
+          await server.close();
+        });
 
-    /** Triggers one email to a new recipient at `email` and waits until it settles. */
-    async function sendTo(id: string, email: string, type = 'receipt') {
-      await call('PUT', `/v1/recipients/${id}`, { email });
-      if (type === 'newsletter')
-        await call('PUT', `/v1/recipients/${id}/preferences`, { consent: { marketing: true } });
-      const res = await call('POST', '/v1/notifications', { type, to: id, data: { n: 7 } });
-      assert.equal(res.status, 202, await res.clone().text());
-      const [n] = ((await res.json()) as { notifications: { id: string }[] }).notifications;
-      const detail = await waitFor(
-        async () => {
-          const d = (await (
-            await call('GET', `/v1/notifications/${n!.id}`)
-          ).json()) as NotificationDetail;
-          return d.deliveries.every((x) => x.status !== 'queued') ? d : null;
-        },
-        10_000,
-        `the ${email} delivery to settle`,
-      );
-      return detail.deliveries[0]!;
-    }
+        /** Triggers one email to a new recipient at `email` and waits until it settles. */
+        async function sendTo(id: string, email: string, type = 'receipt') {
+          await call('PUT', `/v1/recipients/${id}`, { email });
+          if (type === 'newsletter')
+            await call('PUT', `/v1/recipients/${id}/preferences`, { consent: { marketing: true } });
+          const res = await call('POST', '/v1/notifications', { type, to: id, data: { n: 7 } });
+          assert.equal(res.status, 202, await res.clone().text());
+          const [n] = ((await res.json()) as { notifications: { id: string }[] }).notifications;
+          const detail = await waitFor(
+            async () => {
+              const d = (await (
+                await call('GET', `/v1/notifications/${n!.id}`)
+              ).json()) as NotificationDetail;
+              return d.deliveries.every((x) => x.status !== 'queued') ? d : null;
+            },
+            10_000,
+            `the ${email} delivery to settle`,
+          );
+          return detail.deliveries[0]!;
+        }
 
-    it('sends marketing email as the service expects, List-Unsubscribe included, and keeps its id', async () => {
-      const d = await sendTo('nell', 'nell@example.com', 'newsletter');
-      assert.equal(d.status, 'sent', d.error ?? '');
-      assert.equal(d.provider, c.name);
-      assert.equal(d.attempts, 1);
-      const [req] = server.requestsFor('nell@example.com');
-      assert.ok(req);
-      c.assertRequest(req, 'nell@example.com', d.id);
-      assert.ok(c.idIn(req));
-      assert.equal(d.providerMessageId, c.idIn(req));
-    });
+        it('sends marketing email as the service expects, List-Unsubscribe included, and keeps its id', async () => {
+          const d = await sendTo('nell', 'nell@example.com', 'newsletter');
+          assert.equal(d.status, 'sent', d.error ?? '');
+          assert.equal(d.provider, c.name);
+          assert.equal(d.attempts, 1);
+          const [req] = server.requestsFor('nell@example.com');
+          assert.ok(req);
+          c.assertRequest(req, 'nell@example.com', d.id);
+          assert.ok(c.idIn(req));
+          assert.equal(d.providerMessageId, c.idIn(req));
+        });
 
-    it('fails at once on a permanent refusal, keeping the service message and code', async () => {
-      const d = await sendTo('bo', 'bounce@example.com');
-      assert.equal(d.status, 'failed');
-      assert.equal(d.reason, 'permanent_error');
-      assert.equal(d.attempts, 1);
-      assert.equal(server.requestsFor('bounce@example.com').length, 1);
-      assert.match(d.error ?? '', new RegExp(`^${c.name}: `));
-      assert.ok(
-        d.error?.includes(c.permanentCode.replace(/^400\//, '')),
-        `${d.error} names ${c.permanentCode}`,
-      );
-    });
+        it('fails at once on a permanent refusal, keeping the service message and code', async () => {
+          const d = await sendTo('bo', 'bounce@example.com');
+          assert.equal(d.status, 'failed');
+          assert.equal(d.reason, 'permanent_error');
+          assert.equal(d.attempts, 1);
+          assert.equal(server.requestsFor('bounce@example.com').length, 1);
+          assert.match(d.error ?? '', new RegExp(`^${c.name}: `));
+          assert.ok(
+            d.error?.includes(c.permanentCode.replace(/^400\//, '')),
+            `${d.error} names ${c.permanentCode}`,
+          );
+        });
 
-    it('retries a transient failure and then sends', async () => {
-      const d = await sendTo('fl', 'flaky@example.com');
-      assert.equal(d.status, 'sent', d.error ?? '');
-      assert.equal(d.attempts, 2);
-      assert.deepEqual(
-        d.events.map((e) => e.status),
-        ['queued', 'retrying', 'sent'],
-      );
-      const reqs = server.requestsFor('flaky@example.com');
-      assert.equal(reqs.length, 2);
-      assert.equal(d.providerMessageId, c.idIn(reqs[1]!));
-      if (c.name === 'resend') {
-        assert.equal(reqs[0]!.headers['idempotency-key'], d.id);
-        assert.equal(reqs[1]!.headers['idempotency-key'], d.id, 'the same key on every attempt');
-      }
-    });
+        it('retries a transient failure and then sends', async () => {
+          const d = await sendTo('fl', 'flaky@example.com');
+          assert.equal(d.status, 'sent', d.error ?? '');
+          assert.equal(d.attempts, 2);
+          assert.deepEqual(
+            d.events.map((e) => e.status),
+            ['queued', 'retrying', 'sent'],
+          );
+          const reqs = server.requestsFor('flaky@example.com');
+          assert.equal(reqs.length, 2);
+          assert.equal(d.providerMessageId, c.idIn(reqs[1]!));
+          if (c.name === 'resend') {
+            assert.equal(reqs[0]!.headers['idempotency-key'], d.id);
+            assert.equal(
+              reqs[1]!.headers['idempotency-key'],
+              d.id,
+              'the same key on every attempt',
+            );
+          }
+        });
 
-    it('gives up after maxAttempts when the service stays unavailable', async () => {
-      const d = await sendTo('dn', 'down@example.com');
-      assert.equal(d.status, 'failed');
-      assert.equal(d.reason, 'retries_exhausted');
-      assert.equal(d.attempts, 3);
-      assert.equal(server.requestsFor('down@example.com').length, 3);
-      assert.match(d.error ?? '', /5\d\d/);
-    });
+        it('gives up after maxAttempts when the service stays unavailable', async () => {
+          const d = await sendTo('dn', 'down@example.com');
+          assert.equal(d.status, 'failed');
+          assert.equal(d.reason, 'retries_exhausted');
+          assert.equal(d.attempts, 3);
+          assert.equal(server.requestsFor('down@example.com').length, 3);
+          assert.match(d.error ?? '', /5\d\d/);
+        });
 
-    it('waits as long as the rate-limit answer says, then sends', async () => {
-      const d = await sendTo('bz', 'busy@example.com');
-      assert.equal(d.status, 'sent', d.error ?? '');
-      assert.deepEqual(
-        d.events.map((e) => e.status),
-        ['queued', 'retrying', 'sent'],
-      );
-      const [first, second] = server.requestsFor('busy@example.com');
-      assert.equal(first?.reply?.status, 429);
-      assert.ok(second);
-      // Retry-After 1 s (Resend), X-RateLimit-Reset (SendGrid), an HTTP date 2 s ahead (Postmark).
-      assert.ok(second.at - first.at >= 900, `waited ${second.at - first.at} ms`);
-    });
-  });
+        it('waits as long as the rate-limit answer says, then sends', async () => {
+          const d = await sendTo('bz', 'busy@example.com');
+          assert.equal(d.status, 'sent', d.error ?? '');
+          assert.deepEqual(
+            d.events.map((e) => e.status),
+            ['queued', 'retrying', 'sent'],
+          );
+          const [first, second] = server.requestsFor('busy@example.com');
+          assert.equal(first?.reply?.status, 429);
+          assert.ok(second);
+          // Retry-After 1 s (Resend), X-RateLimit-Reset (SendGrid), an HTTP date 2 s ahead (Postmark).
+          assert.ok(second.at - first.at >= 900, `waited ${second.at - first.at} ms`);
+        });
+      },
+    );
 
   describe(`the ${c.name} provider alone`, () => {
     let server: HttpService;
