@@ -14,6 +14,10 @@ import { makeSmtpProvider } from './smtp.js';
 export { classifySmtpError, makeSmtpProvider, SMTP_RATE_LIMIT_RETRY_MS } from './smtp.js';
 export { makeOutboxProvider, outboxFileName } from './outbox.js';
 export { messageIdFor } from './message.js';
+export { classifyResendFailure, makeResendProvider, resendFromConfig } from './resend.js';
+export { classifySendGridFailure, makeSendGridProvider, sendgridFromConfig } from './sendgrid.js';
+export { classifyPostmarkFailure, makePostmarkProvider, postmarkFromConfig } from './postmark.js';
+export { parseRetryAfter } from './http-api.js';
 
 /** The settings the email provider reads. */
 export type EmailConfig = Pick<
