@@ -155,6 +155,8 @@ export const configSchema = z.object({
   twilioWhatsappFrom: z.string().min(1).optional(),
   /** Twilio's API base URL. Default `https://api.twilio.com`. */
   twilioUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Which email provider sends when several are configured (or `outbox` to send none). */
+  emailProvider: z.enum(['smtp', 'resend', 'sendgrid', 'postmark', 'outbox']).optional(),
   /** Which WhatsApp provider sends when both are configured: `whatsapp-cloud` or `twilio-whatsapp`. */
   whatsappProvider: z.enum(['whatsapp-cloud', 'twilio-whatsapp']).optional(),
   /** WhatsApp Cloud API access token (a system user's permanent token); turns on WhatsApp. */
@@ -231,6 +233,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_TWILIO_FROM: 'twilioFrom',
   HERALD_TWILIO_WHATSAPP_FROM: 'twilioWhatsappFrom',
   HERALD_TWILIO_URL: 'twilioUrl',
+  HERALD_EMAIL_PROVIDER: 'emailProvider',
   HERALD_WHATSAPP_PROVIDER: 'whatsappProvider',
   HERALD_WHATSAPP_TOKEN: 'whatsappToken',
   HERALD_WHATSAPP_PHONE_NUMBER_ID: 'whatsappPhoneNumberId',

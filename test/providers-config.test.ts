@@ -77,4 +77,35 @@ describe('providers from the configuration', () => {
       await closeHerald(chosen);
     }
   });
+
+  it('picks the one email provider configured, and wants HERALD_EMAIL_PROVIDER for two', async () => {
+    const name = async (settings: Parameters<typeof openHerald>[1]) => {
+      const h = await openHerald('pglite', settings);
+      try {
+        return h.providers.get('email')?.name;
+      } finally {
+        await closeHerald(h);
+      }
+    };
+    assert.equal(await name({}), 'outbox');
+    assert.equal(await name({ resendApiKey: 're_123' }), 'resend');
+    assert.equal(await name({ postmarkServerToken: 'pm-token' }), 'postmark');
+    await assert.rejects(
+      openHerald('pglite', { resendApiKey: 're_123', smtpUrl: 'smtp://127.0.0.1:2525' }),
+      /resend and smtp are both configured for email: say which with HERALD_EMAIL_PROVIDER/,
+    );
+    assert.equal(
+      await name({
+        resendApiKey: 're_123',
+        smtpUrl: 'smtp://127.0.0.1:2525',
+        emailProvider: 'smtp',
+      }),
+      'smtp',
+    );
+    assert.equal(await name({ sendgridApiKey: 'SG.x', emailProvider: 'outbox' }), 'outbox');
+    await assert.rejects(
+      openHerald('pglite', { emailProvider: 'resend' }),
+      /HERALD_EMAIL_PROVIDER is resend, which is not configured/,
+    );
+  });
 });

@@ -2,13 +2,19 @@
  * The providers of this process, by channel. The inbox (inapp) is Herald's own table and needs
  * none; email has SMTP or, with no SMTP server configured, the preview outbox; SMS goes through
  * Twilio; WhatsApp through the Cloud API or Twilio; push fans out to the senders of each device
- * kind. A channel with two configured providers needs the choice said (`whatsappProvider`).
+ * kind. A channel with two configured providers needs the choice said (`emailProvider`,
+ * `whatsappProvider`).
  * An app may pass its own providers, which win.
  */
 import type { HeraldConfig } from '../config.js';
 import type { Logger } from '../obs/log.js';
 import type { Channel } from '../notify/types.js';
-import { makeEmailProvider } from './email/index.js';
+import {
+  makeEmailProvider,
+  postmarkFromConfig,
+  resendFromConfig,
+  sendgridFromConfig,
+} from './email/index.js';
 import type { Provider } from './provider.js';
 import { HeraldError } from '../errors.js';
 import { twilioSmsFromConfig } from './sms/twilio.js';
@@ -37,7 +43,7 @@ export function makeProviders(
   push?: PushOptions,
 ): Providers {
   const byChannel = new Map<Channel, Provider>();
-  byChannel.set('email', makeEmailProvider(config, log));
+  byChannel.set('email', emailProvider(config, log));
   const sms = twilioSmsFromConfig(config, log);
   if (sms) byChannel.set('sms', sms);
   const whatsapp = choose(
@@ -60,6 +66,27 @@ export function makeProviders(
       await Promise.all([...byChannel.values()].map(async (p) => p.close?.()));
     },
   };
+}
+
+/**
+ * Email: the one of Resend, SendGrid, Postmark and SMTP that is configured, or the one
+ * `emailProvider` names; with none, the outbox folder.
+ */
+function emailProvider(config: HeraldConfig, log: Logger): Provider {
+  if (config.emailProvider === 'outbox')
+    return makeEmailProvider({ ...config, smtpUrl: undefined }, log);
+  const chosen = choose(
+    'email',
+    [
+      resendFromConfig(config, log),
+      sendgridFromConfig(config, log),
+      postmarkFromConfig(config, log),
+      config.smtpUrl ? makeEmailProvider(config, log) : undefined,
+    ],
+    config.emailProvider,
+    'HERALD_EMAIL_PROVIDER',
+  );
+  return chosen ?? makeEmailProvider(config, log);
 }
 
 /** The one configured provider of a channel, or the one `chosen` names when several are. */
