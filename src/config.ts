@@ -142,6 +142,17 @@ export const configSchema = z.object({
   postmarkMessageStream: z.string().min(1).optional(),
   /** The Postmark broadcast stream for marketing email (with List-Unsubscribe). Default: the message stream. */
   postmarkBroadcastStream: z.string().min(1).optional(),
+  /** The AWS region of Amazon SES, e.g. `eu-west-1`; with the two keys turns on SES for email. */
+  sesRegion: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1')
+    .optional(),
+  /** An IAM access key id allowed `ses:SendEmail` (`AKIA...`). */
+  sesAccessKeyId: z.string().min(1).optional(),
+  /** The secret access key of `sesAccessKeyId`. */
+  sesSecretAccessKey: z.string().min(1).optional(),
+  /** SES's API base URL. Default `https://email.{sesRegion}.amazonaws.com`. */
+  sesUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Twilio Account SID (`AC...`, console: Account Info); with `twilioFrom` turns on SMS. */
   twilioAccountSid: z
     .string()
@@ -156,7 +167,7 @@ export const configSchema = z.object({
   /** Twilio's API base URL. Default `https://api.twilio.com`. */
   twilioUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Which email provider sends when several are configured (or `outbox` to send none). */
-  emailProvider: z.enum(['smtp', 'resend', 'sendgrid', 'postmark', 'outbox']).optional(),
+  emailProvider: z.enum(['smtp', 'resend', 'sendgrid', 'postmark', 'ses', 'outbox']).optional(),
   /** Which WhatsApp provider sends when both are configured: `whatsapp-cloud` or `twilio-whatsapp`. */
   whatsappProvider: z.enum(['whatsapp-cloud', 'twilio-whatsapp']).optional(),
   /** WhatsApp Cloud API access token (a system user's permanent token); turns on WhatsApp. */
@@ -228,6 +239,10 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_POSTMARK_URL: 'postmarkUrl',
   HERALD_POSTMARK_MESSAGE_STREAM: 'postmarkMessageStream',
   HERALD_POSTMARK_BROADCAST_STREAM: 'postmarkBroadcastStream',
+  HERALD_SES_REGION: 'sesRegion',
+  HERALD_SES_ACCESS_KEY_ID: 'sesAccessKeyId',
+  HERALD_SES_SECRET_ACCESS_KEY: 'sesSecretAccessKey',
+  HERALD_SES_URL: 'sesUrl',
   HERALD_TWILIO_ACCOUNT_SID: 'twilioAccountSid',
   HERALD_TWILIO_AUTH_TOKEN: 'twilioAuthToken',
   HERALD_TWILIO_FROM: 'twilioFrom',

@@ -15,6 +15,7 @@ import {
   resendFromConfig,
   sendgridFromConfig,
 } from './email/index.js';
+import { sesFromConfig } from './email/ses.js';
 import type { Provider } from './provider.js';
 import { HeraldError } from '../errors.js';
 import { twilioSmsFromConfig } from './sms/twilio.js';
@@ -81,6 +82,7 @@ function emailProvider(config: HeraldConfig, log: Logger): Provider {
       resendFromConfig(config, log),
       sendgridFromConfig(config, log),
       postmarkFromConfig(config, log),
+      sesFromConfig(config, log),
       config.smtpUrl ? makeEmailProvider(config, log) : undefined,
     ],
     config.emailProvider,
