@@ -33,6 +33,7 @@ import { makeSend, type SendOptions, type SendResult } from './notify/send.js';
 import { makeNotifications, type Notifications } from './notify/notifications.js';
 import { makeInbox, type Inbox } from './notify/inbox.js';
 import { makeDeliveries, type Deliveries } from './notify/deliveries.js';
+import { makeSuppressions, type Suppressions } from './notify/suppressions.js';
 import { recipientIdSchema } from './notify/recipients.js';
 import { checked } from './validation.js';
 import { makeTemplateParts, type TemplateParts } from './notify/template-parts.js';
@@ -70,6 +71,8 @@ export interface Herald {
   readonly inbox: Inbox;
   /** Operator actions on deliveries: list by status, retry, cancel. */
   readonly deliveries: Deliveries;
+  /** Addresses never sent to again (bounces, complaints, operator blocks). */
+  readonly suppressions: Suppressions;
   /**
    * Triggers a notification (the body of POST /v1/notifications). With `{ tx }` it is written
    * inside your own transaction and exists only if that commits.
@@ -174,6 +177,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     notifications,
     inbox: makeInbox(db, config.schema),
     deliveries: makeDeliveries(db, config.schema, queue, config.delivery.maxAttempts),
+    suppressions: makeSuppressions(db, config.schema),
     send: (input, sendOptions) => sender.send(input, sendOptions),
     templateParts: makeTemplateParts(db, config.schema),
     worker(workerOptions) {

@@ -69,6 +69,21 @@ describe('send-time rules', () => {
     assert.equal(skip(facts({ email: null, phone: null, devices: 0 }), 'inapp'), undefined);
   });
 
+  it('skips a suppressed address after the recipient’s choices, before no_address and no_provider', () => {
+    const sup = facts({ suppressed: { email: true, sms: true } });
+    assert.equal(skip(sup, 'email'), 'suppressed');
+    assert.equal(
+      skip(sup, 'sms', tx, () => false),
+      'suppressed',
+    );
+    assert.equal(skip(sup, 'whatsapp'), undefined);
+    assert.equal(skip(sup, 'inapp'), undefined);
+    assert.equal(skip(facts({ suppressed: { email: false } }), 'email'), undefined);
+    const off = facts({ suppressed: { email: true }, preferences: { channels: { email: false } } });
+    assert.equal(skip(off, 'email'), 'channel_disabled');
+    assert.equal(skip(sup, 'email', mk), 'no_consent');
+  });
+
   it('skips a channel with no provider configured', () => {
     assert.equal(
       skip(facts(), 'sms', tx, (c) => c !== 'sms'),

@@ -1,6 +1,6 @@
 /**
  * The admin realm (/v1/admin, admin API keys only): deliveries by status with retry and
- * cancel, and the job queue's status, dead letters and replay. Schedules' runs come with the
+ * cancel, the suppression list, and the job queue's status, dead letters and replay. Schedules' runs come with the
  * scheduler.
  */
 import { Hono } from 'hono';
@@ -10,6 +10,7 @@ import { requireKey } from './auth.js';
 import { jsonBody } from './body.js';
 import { problem } from './problem.js';
 import { checked } from '../validation.js';
+import { suppressionInputSchema, suppressionKeySchema } from '../notify/suppressions.js';
 
 export const replaySchema = z.union([
   z.strictObject({
@@ -38,6 +39,19 @@ export function adminRoutes(herald: Herald): Hono {
   api.post('/deliveries/:id/cancel', async (c) => {
     const row = await herald.deliveries.cancel(c.req.param('id'));
     return row ? c.json(row) : missing(c.req.param('id'));
+  });
+
+  api.get('/suppressions', async (c) => c.json(await herald.suppressions.list(c.req.query())));
+  api.put('/suppressions', async (c) => {
+    const body = checked(suppressionInputSchema, await jsonBody(c.req.raw));
+    await herald.suppressions.add(body, 'admin');
+    return c.body(null, 204);
+  });
+  api.delete('/suppressions', async (c) => {
+    const body = checked(suppressionKeySchema, await jsonBody(c.req.raw));
+    return (await herald.suppressions.remove(body))
+      ? c.body(null, 204)
+      : problem(404, 'not_found', `${body.address} is not suppressed on ${body.channel}`);
   });
 
   api.get('/jobs/status', async (c) => c.json({ queues: await herald.queue.status() }));

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { deliveryQuerySchema } from '../notify/deliveries.js';
 import type { Operation } from './openapi-operations.js';
+import { SUPPRESSION_CHANNELS } from '../notify/suppressions.js';
 
 const deliveryParam = {
   id: { schema: z.uuid(), description: 'The delivery’s id.', malformedIsNotFound: true },
@@ -20,7 +21,11 @@ export const ADMIN_OPERATIONS: Operation[] = [
     summary: 'Deliveries by status',
     description: 'Newest first, filtered by status, channel and reason (e.g. `status=failed`).',
     query: {
-      status: { schema: q.status, description: 'queued, sent, failed, skipped or cancelled' },
+      status: {
+        schema: q.status,
+        description:
+          'queued, sent, failed, skipped, cancelled, or from provider webhooks: delivered, bounced, complained, opened, clicked',
+      },
       channel: { schema: q.channel, description: 'one channel' },
       reason: { schema: q.reason, description: 'a skip or failure reason, e.g. `no_address`' },
       limit: { schema: q.limit, description: 'page size (1–500, default 50)' },
@@ -50,6 +55,47 @@ export const ADMIN_OPERATIONS: Operation[] = [
     pathParams: deliveryParam,
     responses: { 200: { description: 'cancelled', schema: 'AdminDelivery' } },
     errors: { not_found: 'no delivery with this id', conflict: 'the delivery is not queued' },
+  },
+  {
+    ...common,
+    id: 'listSuppressions',
+    method: 'get',
+    path: '/v1/admin/suppressions',
+    summary: 'Suppressed addresses',
+    description:
+      'Addresses Herald does not send to: hard bounces and spam complaints reported by provider ' +
+      'webhooks, and operator blocks. Deliveries to them are skipped with reason `suppressed`.',
+    query: {
+      channel: { schema: z.enum(SUPPRESSION_CHANNELS).optional(), description: 'one channel' },
+      limit: {
+        schema: z.coerce.number().int().min(1).max(1000).optional(),
+        description: 'how many (1–1000, default 100)',
+      },
+    },
+    responses: { 200: { description: 'newest first', schema: 'SuppressionList' } },
+  },
+  {
+    ...common,
+    id: 'addSuppression',
+    method: 'put',
+    path: '/v1/admin/suppressions',
+    summary: 'Suppress an address',
+    description: 'Idempotent: an address already on the list keeps its first reason.',
+    body: {
+      schema: 'SuppressionInput',
+      example: { channel: 'email', address: 'ann@example.com', reason: 'manual' },
+    },
+    responses: { 204: { description: 'on the list' } },
+  },
+  {
+    ...common,
+    id: 'removeSuppression',
+    method: 'delete',
+    path: '/v1/admin/suppressions',
+    summary: 'Send to an address again',
+    body: { schema: 'SuppressionKey', example: { channel: 'email', address: 'ann@example.com' } },
+    responses: { 204: { description: 'removed from the list' } },
+    errors: { not_found: 'the address is not on the list' },
   },
   {
     ...common,

@@ -12,6 +12,13 @@ import { preferencesSchema } from '../notify/preferences.js';
 import { recipientInputSchema } from '../notify/recipients.js';
 import { previewSchema } from '../notify/render.js';
 import { triggerSchema } from '../notify/send.js';
+import { DELIVERY_STATUSES } from '../notify/deliveries.js';
+import {
+  SUPPRESSION_CHANNELS,
+  SUPPRESSION_REASONS,
+  suppressionInputSchema,
+  suppressionKeySchema,
+} from '../notify/suppressions.js';
 import { CHANNELS, typeDefinitionSchema, typeNameSchema } from '../notify/types.js';
 
 /** A zod schema and which side of it the document shows. */
@@ -39,7 +46,7 @@ const adminDelivery = z.object({
   recipientId: z.string().nullable(),
   type: z.string(),
   channel: z.enum(CHANNELS),
-  status: z.enum(['queued', 'skipped', 'sent', 'failed', 'cancelled']),
+  status: z.enum(DELIVERY_STATUSES),
   reason: z.string().nullable(),
   attempts: z.int(),
   error: z.string().nullable(),
@@ -50,7 +57,14 @@ const adminDelivery = z.object({
 
 // The answers of send.ts, notifications.ts and inbox.ts (TypeScript interfaces there; the
 // test checks these schemas against them).
-const deliveryStatus = z.enum(['queued', 'skipped', 'sent', 'failed', 'cancelled']);
+const deliveryStatus = z.enum(DELIVERY_STATUSES);
+const suppression = z.object({
+  channel: z.enum(SUPPRESSION_CHANNELS),
+  address: z.string(),
+  reason: z.enum(SUPPRESSION_REASONS),
+  source: z.string(),
+  createdAt: instant,
+});
 const deliverySummary = z.object({
   id: z.string(),
   channel: z.enum(CHANNELS),
@@ -316,6 +330,26 @@ export const SCHEMAS = {
     io: 'output',
     description: 'The ids of the jobs queued again.',
     schema: z.object({ replayed: z.array(z.string()) }),
+  },
+  SuppressionInput: {
+    io: 'input',
+    description: 'An address to suppress on a channel (email is compared lower-cased).',
+    schema: suppressionInputSchema,
+  },
+  SuppressionKey: {
+    io: 'input',
+    description: 'The channel and address of a suppression.',
+    schema: suppressionKeySchema,
+  },
+  Suppression: {
+    io: 'output',
+    description: 'An address Herald does not send to on a channel, and why.',
+    schema: suppression,
+  },
+  SuppressionList: {
+    io: 'output',
+    description: 'Suppressed addresses, newest first.',
+    schema: z.object({ items: z.array(suppression) }),
   },
 } satisfies Record<string, NamedSchema>;
 

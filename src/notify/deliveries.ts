@@ -13,8 +13,22 @@ import { isUuid } from './ids.js';
 import { CHANNELS } from './types.js';
 import { JOB_PRIORITY, type Priority } from './send.js';
 
+/** Every status a delivery can have; the last five come from provider webhooks. */
+export const DELIVERY_STATUSES = [
+  'queued',
+  'sent',
+  'failed',
+  'skipped',
+  'cancelled',
+  'delivered',
+  'bounced',
+  'complained',
+  'opened',
+  'clicked',
+] as const;
+
 export const deliveryQuerySchema = z.strictObject({
-  status: z.enum(['queued', 'sent', 'failed', 'skipped', 'cancelled']).optional(),
+  status: z.enum(DELIVERY_STATUSES).optional(),
   channel: z.enum(CHANNELS).optional(),
   reason: z.string().max(100).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),

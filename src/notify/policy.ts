@@ -6,9 +6,13 @@
  * 1. `no_consent`: a marketing type needs `consent.marketing`.
  * 2. `opted_out`: the type is switched off, or off for this channel (`types`).
  * 3. `channel_disabled`: the channel is switched off (`channels`).
- * 4. `no_address`: no email, phone or active device for the channel.
- * 5. `no_provider`: no provider is configured for the channel on this server.
- * 6. Quiet hours, in the recipient's time zone: the send is deferred to their end, except for
+ * 4. `suppressed`: the recipient's email or phone is on the suppression list for the channel
+ *    (it hard-bounced, complained of spam, or an operator blocked it; suppressions.ts). After
+ *    the recipient's own choices, which explain a skip better; before `no_address`, which it
+ *    cannot meet (a suppressed address exists).
+ * 5. `no_address`: no email, phone or active device for the channel.
+ * 6. `no_provider`: no provider is configured for the channel on this server.
+ * 7. Quiet hours, in the recipient's time zone: the send is deferred to their end, except for
  *    `urgent` notifications and for the inbox, which interrupts nobody.
  */
 import type { Preferences } from './preferences.js';
@@ -16,7 +20,7 @@ import type { Channel, TypeDefinition } from './types.js';
 import { quietHoursEnd } from '../time/zoned.js';
 
 export type SkipReason =
-  'no_consent' | 'opted_out' | 'channel_disabled' | 'no_address' | 'no_provider';
+  'no_consent' | 'opted_out' | 'channel_disabled' | 'suppressed' | 'no_address' | 'no_provider';
 
 export interface RecipientFacts {
   email: string | null;
@@ -26,6 +30,8 @@ export interface RecipientFacts {
   devices: number;
   /** The stored preferences document (already validated when it was saved); null: defaults. */
   preferences: Partial<Preferences> | null;
+  /** Whether the recipient's address is on the suppression list, by channel; absent: no. */
+  suppressed?: Partial<Record<Channel, boolean>> | null;
 }
 
 export type Decision =
@@ -46,6 +52,7 @@ export function decide(
   if (typePref === false || (typeof typePref === 'object' && typePref[channel] === false))
     return { skip: 'opted_out' };
   if (prefs.channels?.[channel] === false) return { skip: 'channel_disabled' };
+  if (facts.suppressed?.[channel] === true) return { skip: 'suppressed' };
   if (!hasAddress(facts, channel)) return { skip: 'no_address' };
   if (!hasProvider(channel)) return { skip: 'no_provider' };
 

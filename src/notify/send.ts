@@ -73,10 +73,13 @@ export interface SendOptions {
   idempotencyKey?: string;
 }
 
+/** What provider status callbacks report after `sent` (webhooks). */
+export type DeliveredStatus = 'delivered' | 'bounced' | 'complained' | 'opened' | 'clicked';
+
 export interface DeliverySummary {
   id: string;
   channel: Channel;
-  status: 'queued' | 'skipped' | 'sent' | 'failed' | 'cancelled';
+  status: 'queued' | 'skipped' | 'sent' | 'failed' | 'cancelled' | DeliveredStatus;
   reason: string | null;
   runAt: string | null;
 }
@@ -116,6 +119,7 @@ interface FactsRow {
   timezone: string | null;
   devices: number;
   preferences: Partial<Preferences> | null;
+  suppressed: Partial<Record<Channel, boolean>>;
 }
 
 export function makeSend(deps: SendDeps) {
@@ -125,8 +129,18 @@ export function makeSend(deps: SendDeps) {
                ON CONFLICT (key) DO NOTHING RETURNING key`,
     keyRow: `SELECT request_hash, trigger_id FROM ${s}.idempotency_keys WHERE key = $1`,
     // What the rules need to know of each recipient, in one round trip per chunk.
+    // Suppressed addresses: one EXISTS per channel on the suppressions primary key, in the
+    // same statement (email compared lower-cased, as suppressions.ts stores it).
     facts: `SELECT r.id, r.email, r.phone, r.timezone, p.document AS preferences,
-              (SELECT count(*) FROM ${s}.devices d WHERE d.recipient_id = r.id AND d.active)::int AS devices
+              (SELECT count(*) FROM ${s}.devices d WHERE d.recipient_id = r.id AND d.active)::int AS devices,
+              jsonb_build_object(
+                'email', EXISTS (SELECT 1 FROM ${s}.suppressions x
+                                 WHERE x.channel = 'email' AND x.address = lower(btrim(r.email))),
+                'sms', EXISTS (SELECT 1 FROM ${s}.suppressions x
+                               WHERE x.channel = 'sms' AND x.address = btrim(r.phone)),
+                'whatsapp', EXISTS (SELECT 1 FROM ${s}.suppressions x
+                                    WHERE x.channel = 'whatsapp' AND x.address = btrim(r.phone))
+              ) AS suppressed
             FROM ${s}.recipients r LEFT JOIN ${s}.preferences p ON p.recipient_id = r.id
             WHERE r.id = ANY($1::text[])`,
     // Batches with unnest: one statement per chunk, whatever the number of recipients.
