@@ -68,6 +68,7 @@ const TRANSIENT_TYPES = new Set([
   'UnrecognizedClientException',
   'MissingAuthenticationToken',
   'IncompleteSignature',
+  'InvalidSignatureException',
   'AccessDeniedException',
   'ExpiredTokenException',
   'RequestExpired',
@@ -96,9 +97,9 @@ export function sesErrorType(header: string | null, body: unknown): string | und
  * - 429 or `TooManyRequestsException` / `LimitExceededException` (sending rate or daily quota)
  *   / `ThrottlingException`: rate_limited after `Retry-After`, else 60 s;
  * - 408, 5xx (`InternalFailure`, `ServiceUnavailable`): transient;
- * - the credentials or the request signature (403 `SignatureDoesNotMatch`,
- *   `InvalidClientTokenId`, `AccessDeniedException` without `ses:SendEmail`, `RequestExpired`
- *   for a skewed clock): transient, as the sibling providers treat a rejected key: every
+ * - the credentials or the request signature (any 403: `SignatureDoesNotMatch`,
+ *   `InvalidClientTokenId`, `AccessDeniedException` without `ses:SendEmail`, "Signature
+ *   expired" for a clock more than 15 minutes off; 400 `RequestExpired`): transient, as the sibling providers treat a rejected key: every
  *   message would fail the same way until the setting is fixed, and none should be lost;
  * - `SendingPausedException` (sending paused for the account or configuration set, by the
  *   operator or by AWS review): transient, it ends when sending is resumed;
@@ -124,8 +125,7 @@ export function classifySesFailure(failure: unknown): ProviderError {
   if (status === 429 || (type !== undefined && RATE_LIMIT_TYPES.has(type)))
     return make('rate_limited', retryAfterOf(failure));
   if (status === 408 || status >= 500) return make('transient');
-  if (type !== undefined && TRANSIENT_TYPES.has(type)) return make('transient');
-  if (status === 403 && type === undefined) return make('transient');
+  if (status === 403 || (type !== undefined && TRANSIENT_TYPES.has(type))) return make('transient');
   return make('permanent');
 }
 
