@@ -70,7 +70,7 @@ export function makeProviders(
 }
 
 /**
- * Email: the one of Resend, SendGrid, Postmark and SMTP that is configured, or the one
+ * Email: the one of Resend, SendGrid, Postmark, Amazon SES and SMTP that is configured, or the one
  * `emailProvider` names; with none, the outbox folder.
  */
 function emailProvider(config: HeraldConfig, log: Logger): Provider {
