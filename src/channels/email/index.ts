@@ -17,6 +17,8 @@ export { messageIdFor } from './message.js';
 export { classifyResendFailure, makeResendProvider, resendFromConfig } from './resend.js';
 export { classifySendGridFailure, makeSendGridProvider, sendgridFromConfig } from './sendgrid.js';
 export { classifyPostmarkFailure, makePostmarkProvider, postmarkFromConfig } from './postmark.js';
+export { classifySesFailure, makeSesProvider, sesFromConfig } from './ses.js';
+export { signV4 } from './sigv4.js';
 export { parseRetryAfter } from './http-api.js';
 
 /** The settings the email provider reads. */
