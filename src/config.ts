@@ -134,6 +134,11 @@ export const configSchema = z.object({
   sendgridApiKey: z.string().min(1).optional(),
   /** SendGrid's API base URL. Default `https://api.sendgrid.com` (EU: `https://api.eu.sendgrid.com`). */
   sendgridUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * The Signed Event Webhook's verification key, base64 DER as SendGrid shows it; turns on
+   * `POST /v1/webhooks/sendgrid` (delivery statuses, bounces and complaints).
+   */
+  sendgridWebhookPublicKey: z.string().min(1).optional(),
   /** Postmark Server API token (server: API Tokens); turns on Postmark for email. */
   postmarkServerToken: z.string().min(1).optional(),
   /** Postmark's API base URL. Default `https://api.postmarkapp.com`. */
@@ -235,6 +240,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_RESEND_URL: 'resendUrl',
   HERALD_SENDGRID_API_KEY: 'sendgridApiKey',
   HERALD_SENDGRID_URL: 'sendgridUrl',
+  HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY: 'sendgridWebhookPublicKey',
   HERALD_POSTMARK_SERVER_TOKEN: 'postmarkServerToken',
   HERALD_POSTMARK_URL: 'postmarkUrl',
   HERALD_POSTMARK_MESSAGE_STREAM: 'postmarkMessageStream',

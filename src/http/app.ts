@@ -16,6 +16,7 @@ import { previewSchema, render } from '../notify/render.js';
 import { registerNotificationRoutes } from './notifications-routes.js';
 import { registerInboxRoutes } from './inbox-routes.js';
 import { unsubscribeRoutes } from './unsubscribe-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { docsRoutes } from './docs.js';
 import { templatePartsRoutes } from './template-parts-routes.js';
@@ -64,6 +65,7 @@ export function makeApp(herald: Herald): Hono {
   app.route('/', docsRoutes(herald));
   // /v1/me and the public routes first: they answer before the server realm's key check on /v1.
   app.route('/v1/unsubscribe', unsubscribeRoutes(herald));
+  app.route('/v1/webhooks', webhookRoutes(herald));
   app.route('/v1/admin', adminRoutes(herald));
   app.route('/v1/me', me(herald));
   app.route('/v1', v1(herald));

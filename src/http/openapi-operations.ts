@@ -70,5 +70,9 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'Notifications', description: 'Triggering notifications and following them.' },
   { name: 'Inbox', description: 'The recipient’s own in-app inbox (recipient token).' },
   { name: 'Unsubscribe', description: 'One-click unsubscribe links in marketing messages.' },
-  { name: 'Admin', description: 'Operators (admin key): deliveries, retries, the job queue.' },
+  {
+    name: 'Admin',
+    description: 'Operators (admin key): deliveries, retries, suppressions, the job queue.',
+  },
+  { name: 'Webhooks', description: 'Delivery statuses from providers, checked by signature.' },
 ];

@@ -331,6 +331,13 @@ export const SCHEMAS = {
     description: 'The ids of the jobs queued again.',
     schema: z.object({ replayed: z.array(z.string()) }),
   },
+  SendgridEvents: {
+    io: 'input',
+    description:
+      'SendGrid events; Herald reads `event`, `email`, `timestamp`, `type`, `reason`, `url` ' +
+      'and the custom arg `herald_delivery_id`.',
+    schema: z.array(z.record(z.string(), z.unknown())),
+  },
   SuppressionInput: {
     io: 'input',
     description: 'An address to suppress on a channel (email is compared lower-cased).',

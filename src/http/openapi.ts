@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { NOTIFICATION_OPERATIONS } from './openapi-notifications.js';
 import { ADMIN_OPERATIONS } from './openapi-admin.js';
+import { WEBHOOK_OPERATIONS } from './openapi-webhooks.js';
 import { TAGS, type Operation, type Param, type Realm } from './openapi-operations.js';
 import { RESOURCE_OPERATIONS } from './openapi-resources.js';
 import { SCHEMAS, type NamedSchema, type SchemaName } from './openapi-schemas.js';
@@ -221,6 +222,7 @@ export const OPERATIONS: readonly Operation[] = [
   ...RESOURCE_OPERATIONS,
   ...NOTIFICATION_OPERATIONS,
   ...ADMIN_OPERATIONS,
+  ...WEBHOOK_OPERATIONS,
 ];
 
 /** The operations the document covers: every table entry that is served. */

@@ -1,0 +1,52 @@
+/**
+ * The operation table (shape in openapi-operations.ts), continued: provider status webhooks,
+ * authenticated by the provider's signature.
+ */
+import { z } from 'zod';
+import type { Operation } from './openapi-operations.js';
+
+export const WEBHOOK_OPERATIONS: Operation[] = [
+  {
+    id: 'sendgridEvents',
+    method: 'post',
+    path: '/v1/webhooks/sendgrid',
+    tag: 'Webhooks',
+    realm: 'public',
+    summary: 'SendGrid Event Webhook (signed)',
+    description:
+      'Point SendGrid’s Signed Event Webhook here and set `HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY`. ' +
+      'The ECDSA signature over the timestamp and the raw body is checked first; the timestamp ' +
+      'must be within 10 minutes. delivered, bounce, spamreport, open and click move the ' +
+      'delivery named by `herald_delivery_id` to delivered, bounced, complained, opened or ' +
+      'clicked; bounces and spam reports suppress the address.',
+    body: {
+      schema: 'SendgridEvents',
+      example: [
+        {
+          email: 'ann@example.com',
+          event: 'delivered',
+          timestamp: 1767225600,
+          herald_delivery_id: '0192f0c2-7a4e-7000-8000-000000000000',
+        },
+      ],
+    },
+    headers: {
+      'X-Twilio-Email-Event-Webhook-Signature': {
+        schema: z.string(),
+        description: 'base64 ECDSA P-256 signature of timestamp + body',
+        required: true,
+      },
+      'X-Twilio-Email-Event-Webhook-Timestamp': {
+        schema: z.string(),
+        description: 'Unix seconds',
+        required: true,
+      },
+    },
+    responses: { 204: { description: 'the events are applied' } },
+    errors: {
+      unauthorized: 'the signature or timestamp header is missing',
+      forbidden: 'the signature does not match, or the timestamp is stale',
+      not_found: 'HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY is not set',
+    },
+  },
+];
