@@ -338,6 +338,17 @@ export const SCHEMAS = {
       'and the custom arg `herald_delivery_id`.',
     schema: z.array(z.record(z.string(), z.unknown())),
   },
+  TwilioStatus: {
+    io: 'input',
+    description:
+      'Twilio’s status callback form; Herald reads MessageSid, MessageStatus, ErrorCode and To.',
+    schema: z.looseObject({
+      MessageSid: z.string(),
+      MessageStatus: z.string(),
+      ErrorCode: z.string().optional(),
+      To: z.string().optional(),
+    }),
+  },
   SuppressionInput: {
     io: 'input',
     description: 'An address to suppress on a channel (email is compared lower-cased).',

@@ -49,4 +49,36 @@ export const WEBHOOK_OPERATIONS: Operation[] = [
       not_found: 'HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY is not set',
     },
   },
+  {
+    id: 'twilioStatus',
+    method: 'post',
+    path: '/v1/webhooks/twilio',
+    tag: 'Webhooks',
+    realm: 'public',
+    summary: 'Twilio message status callback (signed)',
+    description:
+      'Set as the StatusCallback of the Messaging Service (or message). `X-Twilio-Signature` ' +
+      'is checked with `HERALD_TWILIO_AUTH_TOKEN` over `HERALD_PUBLIC_URL` + path + query and ' +
+      'the sorted form parameters. MessageStatus delivered moves the delivery with that ' +
+      'MessageSid to delivered; undelivered or failed to failed, or to bounced with the phone ' +
+      'suppressed for ErrorCode 30003, 30005 or 30006.',
+    body: {
+      schema: 'TwilioStatus',
+      contentType: 'application/x-www-form-urlencoded',
+      example: { MessageSid: 'SM0123', MessageStatus: 'delivered', To: '+15550001111' },
+    },
+    headers: {
+      'X-Twilio-Signature': {
+        schema: z.string(),
+        description: 'base64 HMAC-SHA1 of the URL and the sorted parameters',
+        required: true,
+      },
+    },
+    responses: { 204: { description: 'the status is applied' } },
+    errors: {
+      unauthorized: 'the signature header is missing',
+      forbidden: 'the signature does not match',
+      not_found: 'HERALD_TWILIO_AUTH_TOKEN or HERALD_PUBLIC_URL is not set',
+    },
+  },
 ];

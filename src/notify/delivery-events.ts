@@ -4,8 +4,9 @@
  * complaints put the address on the suppression list (suppressions.ts).
  *
  * Status only moves forward, whatever order events arrive in:
- * sent < delivered < opened < clicked < bounced < complained. An earlier-ranked event (an
- * open reported after a click) is still recorded in the history.
+ * sent < delivered < opened < clicked < failed < bounced < complained (`failed` here is a
+ * provider's report that it could not deliver a message it accepted: Twilio undelivered). An
+ * earlier-ranked event (an open reported after a click) is still recorded in the history.
  */
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
@@ -20,57 +21,74 @@ import type { DeliveredStatus } from './send.js';
 export interface DeliveryEvent {
   /** Herald's delivery id as the provider echoes it; null when only the address matters. */
   deliveryId: string | null;
-  status: DeliveredStatus;
+  /** Else the provider's message id (Twilio's MessageSid), as the delivery recorded it. */
+  providerMessageId?: string;
+  status: DeliveredStatus | 'failed';
   detail: string;
   at: Date;
   /** Put this address on the suppression list. */
   suppress?: { channel: SuppressionChannel; address: string; reason: SuppressionReason };
 }
 
-const RANK = ['sent', 'delivered', 'opened', 'clicked', 'bounced', 'complained'];
+const RANK = ['sent', 'delivered', 'opened', 'clicked', 'failed', 'bounced', 'complained'];
 
 export function makeDeliveryEvents(db: Db, schema: string) {
   const s = quoteIdent(schema);
   const suppressions = makeSuppressions(db, schema);
   // One statement for a whole batch: events are folded per delivery first, because an
   // UPDATE ... FROM applies one source row per target row. A status ranked after the current
-  // one (array_position; queued or failed rank 0) replaces it.
-  const update = `UPDATE ${s}.deliveries d
+  // one (array_position; queued ranks 0) replaces it.
+  const update = (match: string, idType: string) => `UPDATE ${s}.deliveries d
       SET status = CASE WHEN array_position($4::text[], u.status) > coalesce(array_position($4::text[], d.status), 0)
                    THEN u.status ELSE d.status END,
           events = d.events || u.events, updated_at = now()
-      FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS u (id, status, events)
-      WHERE d.id = u.id AND d.status NOT IN ('skipped', 'cancelled')
+      FROM unnest($1::${idType}[], $2::text[], $3::jsonb[]) AS u (id, status, events)
+      WHERE ${match} AND d.status NOT IN ('skipped', 'cancelled')
       RETURNING d.id`;
+  const sql = {
+    byId: update('d.id = u.id', 'uuid'),
+    // Events that name only the provider's message id (Twilio's MessageSid; index 0010).
+    byMessage: update('d.provider = $5 AND d.provider_message_id = u.id', 'text'),
+  };
+
+  type Folded = Map<string, { status: DeliveryEvent['status']; events: unknown[] }>;
 
   return {
     /** Applies a batch of events in one transaction; answers how many deliveries changed. */
     async apply(events: DeliveryEvent[], source: string): Promise<{ deliveries: number }> {
-      const byId = new Map<string, { status: DeliveredStatus; events: unknown[] }>();
+      const byId: Folded = new Map();
+      const byMessage: Folded = new Map();
       for (const e of [...events].sort((a, b) => a.at.getTime() - b.at.getTime())) {
-        if (!e.deliveryId || !isUuid(e.deliveryId)) continue;
+        let map: Folded;
+        let key: string;
+        if (e.deliveryId && isUuid(e.deliveryId)) [map, key] = [byId, e.deliveryId];
+        else if (e.providerMessageId) [map, key] = [byMessage, e.providerMessageId];
+        else continue;
         const entry = {
           at: e.at.toISOString(),
           status: e.status,
           detail: `${source}: ${e.detail}`,
         };
-        const seen = byId.get(e.deliveryId);
-        if (!seen) byId.set(e.deliveryId, { status: e.status, events: [entry] });
+        const seen = map.get(key);
+        if (!seen) map.set(key, { status: e.status, events: [entry] });
         else {
           seen.events.push(entry);
           if (RANK.indexOf(e.status) > RANK.indexOf(seen.status)) seen.status = e.status;
         }
       }
+      const params = (map: Folded) => [
+        [...map.keys()],
+        [...map.values()].map((v) => v.status),
+        [...map.values()].map((v) => JSON.stringify(v.events)),
+        RANK,
+      ];
       return db.transaction(async (tx) => {
         for (const e of events) if (e.suppress) await suppressions.add(e.suppress, source, tx);
-        if (byId.size === 0) return { deliveries: 0 };
-        const { rows } = await tx.query(update, [
-          [...byId.keys()],
-          [...byId.values()].map((v) => v.status),
-          [...byId.values()].map((v) => JSON.stringify(v.events)),
-          RANK,
-        ]);
-        return { deliveries: rows.length };
+        let changed = 0;
+        if (byId.size > 0) changed += (await tx.query(sql.byId, params(byId))).rows.length;
+        if (byMessage.size > 0)
+          changed += (await tx.query(sql.byMessage, [...params(byMessage), source])).rows.length;
+        return { deliveries: changed };
       });
     },
   };
