@@ -16,10 +16,9 @@ import { builtinHandlers } from '../src/handlers.js';
 import { makeLogger } from '../src/obs/log.js';
 import { apnsFromConfig, makeApnsSender } from '../src/channels/push/apns.js';
 import type { DeviceResult } from '../src/channels/push/fanout.js';
-import type { NotificationDetail } from '../src/notify/notifications.js';
-import type { SendResult } from '../src/notify/send.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason, waitFor } from './helpers/db.js';
+import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
 import { apiCaller, type Call } from './helpers/api.js';
+import { triggerAndSettle } from './helpers/pipeline.js';
 import { startApnsServer, type ApnsServer } from './helpers/apns-server.js';
 
 const pgSkip = await pgSkipReason();
@@ -96,22 +95,8 @@ for (const backend of BACKENDS) {
       await apns.close();
     });
 
-    async function push(to: string): Promise<NotificationDetail> {
-      const res = await call('POST', '/v1/notifications', {
-        type: 'due',
-        to,
-        data: { title: 'Taxes' },
-      });
-      const id = ((await res.json()) as SendResult).notifications[0]!.id;
-      return waitFor(
-        async () => {
-          const n = await herald.notifications.get(id);
-          return n?.deliveries.every((d) => d.status !== 'queued') ? n : null;
-        },
-        10_000,
-        `push to ${to}`,
-      );
-    }
+    const push = (to: string) =>
+      triggerAndSettle(herald, call, { type: 'due', to, data: { title: 'Taxes' } });
 
     it('sends an alert to every device over HTTP/2 with the headers Apple needs', async () => {
       const d = (await push('ann')).deliveries[0]!;

@@ -15,10 +15,10 @@ import { builtinHandlers } from '../src/handlers.js';
 import { makeLogger } from '../src/obs/log.js';
 import { makeFcmSender, readServiceAccount } from '../src/channels/push/fcm.js';
 import type { DeviceResult } from '../src/channels/push/fanout.js';
-import type { NotificationDetail } from '../src/notify/notifications.js';
 import type { SendResult } from '../src/notify/send.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason, waitFor } from './helpers/db.js';
+import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
 import { apiCaller, type Call } from './helpers/api.js';
+import { triggerAndSettle } from './helpers/pipeline.js';
 import { startFcmServer, type FcmServer } from './helpers/fcm-server.js';
 
 const pgSkip = await pgSkipReason();
@@ -94,23 +94,8 @@ for (const backend of BACKENDS) {
       await fcm.close();
     });
 
-    async function push(to: string): Promise<NotificationDetail> {
-      const res = await call('POST', '/v1/notifications', {
-        type: 'ping',
-        to,
-        data: { name: to, n: 3 },
-      });
-      assert.equal(res.status, 202);
-      const id = ((await res.json()) as SendResult).notifications[0]!.id;
-      return waitFor(
-        async () => {
-          const n = await herald.notifications.get(id);
-          return n?.deliveries.every((d) => d.status !== 'queued') ? n : null;
-        },
-        10_000,
-        `push to ${to}`,
-      );
-    }
+    const push = (to: string) =>
+      triggerAndSettle(herald, call, { type: 'ping', to, data: { name: to, n: 3 } });
 
     it('sends to every active device with one access token', async () => {
       const n = await push('ann');

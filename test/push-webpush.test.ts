@@ -14,10 +14,9 @@ import { makeApp } from '../src/http/app.js';
 import { builtinHandlers } from '../src/handlers.js';
 import { makeLogger } from '../src/obs/log.js';
 import { generateVapidKeys, makeWebPushProvider } from '../src/channels/push/webpush.js';
-import type { NotificationDetail } from '../src/notify/notifications.js';
-import type { SendResult } from '../src/notify/send.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason, waitFor } from './helpers/db.js';
+import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
 import { apiCaller, type Call } from './helpers/api.js';
+import { triggerAndSettle } from './helpers/pipeline.js';
 import { startPushService, type PushService } from './helpers/push-service.js';
 
 const pgSkip = await pgSkipReason();
@@ -67,22 +66,12 @@ for (const backend of BACKENDS) {
         return browser;
       }
 
-      async function push(to: string): Promise<NotificationDetail> {
-        const res = await call('POST', '/v1/notifications', {
+      const push = (to: string) =>
+        triggerAndSettle(herald, call, {
           type: 'invoice',
           to,
           data: { amount: '42 €', day: 'Montag' },
         });
-        const id = ((await res.json()) as SendResult).notifications[0]!.id;
-        return waitFor(
-          async () => {
-            const n = await herald.notifications.get(id);
-            return n?.deliveries.every((d) => d.status !== 'queued') ? n : null;
-          },
-          10_000,
-          `push to ${to}`,
-        );
-      }
 
       it('delivers a payload the browser decrypts', async () => {
         const browser = await subscribed('ann');
