@@ -7,30 +7,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Hono } from 'hono';
-import type { Herald } from '../src/index.js';
 import { resolveConfig } from '../src/config.js';
-import { makeApp } from '../src/http/app.js';
-import { builtinHandlers } from '../src/handlers.js';
 import { makeLogger } from '../src/obs/log.js';
-import type { NotificationDetail } from '../src/notify/notifications.js';
-import type { Worker } from '../src/queue/worker.js';
 import { ProviderError, type EmailMessage, type Provider } from '../src/channels/provider.js';
 import { parseRetryAfter } from '../src/channels/email/http-api.js';
 import { makeResendProvider, resendFromConfig } from '../src/channels/email/resend.js';
 import { makeSendGridProvider, sendgridFromConfig } from '../src/channels/email/sendgrid.js';
 import { makePostmarkProvider, postmarkFromConfig } from '../src/channels/email/postmark.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason, waitFor } from './helpers/db.js';
-import { apiCaller, type Call } from './helpers/api.js';
+import { BACKENDS, pgSkipReason } from './helpers/db.js';
 import type { Faults, HttpService, RecordedRequest } from './helpers/http-service.js';
+import { EMAIL_FROM, startEmailPipeline } from './helpers/email-pipeline.js';
 import { startResendServer } from './helpers/resend-server.js';
 import { startSendGridServer } from './helpers/sendgrid-server.js';
 import { startPostmarkServer } from './helpers/postmark-server.js';
 
 const log = makeLogger('silent');
 const pgSkip = await pgSkipReason();
-const KEY = 'http-providers-test-key-0123456789';
-const FROM = 'Acme Billing <no-reply@acme.test>';
+const FROM = EMAIL_FROM; // the pipeline harness's sender
 const UNSUBSCRIBE = /^<https:\/\/herald\.acme\.test\/v1\/unsubscribe\?token=[\w-]+\.[\w-]+>$/;
 
 const FAULTS: Faults = {
@@ -39,22 +32,6 @@ const FAULTS: Faults = {
   flaky: /^flaky@/,
   rateLimited: /^busy@/,
   hang: /^hang@/,
-};
-
-const newsletter = {
-  category: 'marketing',
-  channels: ['email'],
-  templates: {
-    email: {
-      subject: 'News for {{recipient.id}}',
-      html: '<p>Hello {{recipient.id}}</p>',
-      text: 'Hello {{recipient.id}}',
-    },
-  },
-};
-const receipt = {
-  channels: ['email'],
-  templates: { email: { subject: 'Receipt {{n}}', text: 'Thanks, receipt {{n}}' } },
 };
 
 interface Case {
@@ -202,56 +179,21 @@ for (const c of CASES) {
       { skip: backend === 'pg' ? pgSkip : undefined },
       () => {
         let server: HttpService;
-        let herald: Herald;
-        let app: Hono;
-        let call: Call;
-        let worker: Worker;
+        let sendTo: Awaited<ReturnType<typeof startEmailPipeline>>['sendTo'];
+        let closePipeline: () => Promise<void>;
 
         before(async () => {
           server = await c.start(FAULTS);
           const provider = c.fromConfig(server.url);
           assert.ok(provider);
-          herald = await openHerald(backend, {
-            apiKey: KEY,
-            logLevel: 'silent',
-            emailFrom: FROM,
-            publicUrl: 'https://herald.acme.test',
-            providers: [provider],
-            backoff: { baseMs: 10, capMs: 20 },
-            delivery: { maxAttempts: 3 },
-          });
-          app = makeApp(herald);
-          call = apiCaller(app, KEY);
-          worker = herald.worker({ handlers: builtinHandlers(herald), pollIntervalMs: 20 });
-          await worker.start();
-          assert.equal((await call('PUT', '/v1/types/newsletter', newsletter)).status, 201);
-          assert.equal((await call('PUT', '/v1/types/receipt', receipt)).status, 201);
+          ({ sendTo, close: closePipeline } = await startEmailPipeline(backend, provider, {
+            maxAttempts: 3,
+          }));
         });
         after(async () => {
-          await closeHerald(herald);
+          await closePipeline();
           await server.close();
         });
-
-        /** Triggers one email to a new recipient at `email` and waits until it settles. */
-        async function sendTo(id: string, email: string, type = 'receipt') {
-          await call('PUT', `/v1/recipients/${id}`, { email });
-          if (type === 'newsletter')
-            await call('PUT', `/v1/recipients/${id}/preferences`, { consent: { marketing: true } });
-          const res = await call('POST', '/v1/notifications', { type, to: id, data: { n: 7 } });
-          assert.equal(res.status, 202, await res.clone().text());
-          const [n] = ((await res.json()) as { notifications: { id: string }[] }).notifications;
-          const detail = await waitFor(
-            async () => {
-              const d = (await (
-                await call('GET', `/v1/notifications/${n!.id}`)
-              ).json()) as NotificationDetail;
-              return d.deliveries.every((x) => x.status !== 'queued') ? d : null;
-            },
-            10_000,
-            `the ${email} delivery to settle`,
-          );
-          return detail.deliveries[0]!;
-        }
 
         it('sends marketing email as the service expects, List-Unsubscribe included, and keeps its id', async () => {
           const d = await sendTo('nell', 'nell@example.com', 'newsletter');

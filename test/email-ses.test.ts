@@ -7,16 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Hono } from 'hono';
-import type { Herald } from '../src/index.js';
 import { resolveConfig } from '../src/config.js';
-import { makeApp } from '../src/http/app.js';
-import { builtinHandlers } from '../src/handlers.js';
 import { makeLogger } from '../src/obs/log.js';
-import type { NotificationDetail } from '../src/notify/notifications.js';
-import type { Worker } from '../src/queue/worker.js';
 import { makeProviders } from '../src/channels/registry.js';
-import { ProviderError, type EmailMessage, type Provider } from '../src/channels/provider.js';
+import { ProviderError, type EmailMessage } from '../src/channels/provider.js';
 import { signV4 } from '../src/channels/email/sigv4.js';
 import {
   classifySesFailure,
@@ -25,22 +19,14 @@ import {
   sesFromConfig,
 } from '../src/channels/email/ses.js';
 import type { HttpAnswer } from '../src/channels/email/http-api.js';
-import {
-  BACKENDS,
-  closeHerald,
-  openHerald,
-  pgSkipReason,
-  waitFor,
-  type Backend,
-} from './helpers/db.js';
-import { apiCaller, type Call } from './helpers/api.js';
+import { BACKENDS, pgSkipReason } from './helpers/db.js';
 import type { HttpService, RecordedRequest } from './helpers/http-service.js';
+import { EMAIL_FROM, startEmailPipeline } from './helpers/email-pipeline.js';
 import { startSesServer } from './helpers/ses-server.js';
 
 const log = makeLogger('silent');
 const pgSkip = await pgSkipReason();
-const KEY = 'ses-provider-test-key-0123456789';
-const FROM = 'Acme Billing <no-reply@acme.test>';
+const FROM = EMAIL_FROM; // the pipeline harness's sender
 const REGION = 'eu-west-1';
 const KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -57,22 +43,6 @@ const startServer = () =>
     rateLimited: /^busy@/,
     hang: /^hang@/,
   });
-
-const newsletter = {
-  category: 'marketing',
-  channels: ['email'],
-  templates: {
-    email: {
-      subject: 'News for {{recipient.id}}',
-      html: '<p>Hello {{recipient.id}}</p>',
-      text: 'Hello {{recipient.id}}',
-    },
-  },
-};
-const receipt = {
-  channels: ['email'],
-  templates: { email: { subject: 'Receipt {{n}}', text: 'Thanks, receipt {{n}}' } },
-};
 
 /** The raw MIME message of a SendEmail request, decoded. */
 function rawOf(req: RecordedRequest): string {
@@ -133,54 +103,13 @@ describe('the SigV4 signer against the AWS Signature Version 4 test suite', () =
   });
 });
 
-/** A Herald with `provider` for email, a worker, and the two types; `close` ends it all. */
-async function startPipeline(backend: Backend, provider: Provider) {
-  const herald: Herald = await openHerald(backend, {
-    apiKey: KEY,
-    logLevel: 'silent',
-    emailFrom: FROM,
-    publicUrl: 'https://herald.acme.test',
-    providers: [provider],
-    backoff: { baseMs: 10, capMs: 20 },
-    delivery: { maxAttempts: 2 },
-  });
-  const app: Hono = makeApp(herald);
-  const call: Call = apiCaller(app, KEY);
-  const worker: Worker = herald.worker({ handlers: builtinHandlers(herald), pollIntervalMs: 20 });
-  await worker.start();
-  assert.equal((await call('PUT', '/v1/types/newsletter', newsletter)).status, 201);
-  assert.equal((await call('PUT', '/v1/types/receipt', receipt)).status, 201);
-
-  /** Triggers one email to a new recipient at `email` and waits until it settles. */
-  async function sendTo(id: string, email: string, type = 'receipt') {
-    await call('PUT', `/v1/recipients/${id}`, { email });
-    if (type === 'newsletter')
-      await call('PUT', `/v1/recipients/${id}/preferences`, { consent: { marketing: true } });
-    const res = await call('POST', '/v1/notifications', { type, to: id, data: { n: 7 } });
-    assert.equal(res.status, 202, await res.clone().text());
-    const [n] = ((await res.json()) as { notifications: { id: string }[] }).notifications;
-    const detail = await waitFor(
-      async () => {
-        const d = (await (
-          await call('GET', `/v1/notifications/${n!.id}`)
-        ).json()) as NotificationDetail;
-        return d.deliveries.every((x) => x.status !== 'queued') ? d : null;
-      },
-      10_000,
-      `the ${email} delivery to settle`,
-    );
-    return detail.deliveries[0]!;
-  }
-  return { sendTo, close: () => closeHerald(herald) };
-}
-
 for (const backend of BACKENDS)
   describe(
     `email over Amazon SES through the pipeline on ${backend}`,
     { skip: backend === 'pg' ? pgSkip : undefined },
     () => {
       let server: HttpService;
-      let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+      let pipeline: Awaited<ReturnType<typeof startEmailPipeline>>;
 
       before(async () => {
         server = await startServer();
@@ -195,7 +124,7 @@ for (const backend of BACKENDS)
           log,
         );
         assert.ok(provider);
-        pipeline = await startPipeline(backend, provider);
+        pipeline = await startEmailPipeline(backend, provider, { maxAttempts: 2 });
       });
       after(async () => {
         await pipeline.close();
@@ -300,10 +229,10 @@ for (const backend of BACKENDS)
 
 describe('a wrong SES secret through the pipeline on pglite', () => {
   let server: HttpService;
-  let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+  let pipeline: Awaited<ReturnType<typeof startEmailPipeline>>;
   before(async () => {
     server = await startServer();
-    pipeline = await startPipeline(
+    pipeline = await startEmailPipeline(
       'pglite',
       makeSesProvider({
         region: REGION,
@@ -313,6 +242,7 @@ describe('a wrong SES secret through the pipeline on pglite', () => {
         from: FROM,
         log,
       }),
+      { maxAttempts: 2 },
     );
   });
   after(async () => {
