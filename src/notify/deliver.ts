@@ -124,19 +124,18 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
     { delayMs: 2 },
   );
 
-  async function activeDevices(recipientId: string): Promise<PushDevice[]> {
-    const { rows } = await deps.db.query<{
-      id: string;
-      kind: PushDevice['kind'];
-      address: string;
-      subscription: unknown;
-    }>(
-      `SELECT id::text AS id, kind, address, subscription FROM ${s}.devices
-       WHERE recipient_id = $1 AND active ORDER BY id`,
-      [recipientId],
+  // The active devices of the recipients of the push deliveries running together, in one query.
+  const activeDevices = makeBatcher<string, PushDevice[]>(async (recipientIds) => {
+    const { rows } = await deps.db.query<PushDevice & { recipient_id: string }>(
+      `SELECT id::text AS id, recipient_id, kind, address, subscription FROM ${s}.devices
+       WHERE recipient_id = ANY($1::text[]) AND active ORDER BY id`,
+      [recipientIds],
     );
-    return rows;
-  }
+    const byRecipient = new Map<string, PushDevice[]>();
+    for (const { recipient_id, ...device } of rows)
+      byRecipient.set(recipient_id, [...(byRecipient.get(recipient_id) ?? []), device]);
+    return recipientIds.map((id) => byRecipient.get(id) ?? []);
+  });
 
   /** A transient failure that will be retried: counted and kept in the history. */
   async function recordRetry(id: string, error: string): Promise<void> {
