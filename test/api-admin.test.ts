@@ -57,7 +57,13 @@ for (const backend of BACKENDS) {
       });
       const res = await call('POST', '/v1/notifications', { type: 'note', to: 'ann' });
       const delivery = ((await res.json()) as SendResult).notifications[0]!.deliveries[0]!;
-      const worker = herald.worker({ handlers: builtinHandlers(herald), pollIntervalMs: 50 });
+      // Completions wait 300 ms, so the job that failed the delivery is still running when the
+      // retry comes: the retry must not be swallowed by that job's key.
+      const worker = herald.worker({
+        handlers: builtinHandlers(herald),
+        pollIntervalMs: 50,
+        completionDelayMs: 300,
+      });
       await worker.start();
       try {
         const failed = await waitFor(

@@ -142,6 +142,9 @@ export function makeDeliveries(db: Db, schema: string, queue: Queue, maxAttempts
         );
         if (rows.length === 0)
           throw conflict(found, 'failed or cancelled deliveries can be retried');
+        // The job that failed it may still be finishing (its completion commits after the
+        // outcome): its key must not swallow the new job.
+        await queue.releaseRunningKeys([`deliver:${found.id}`], { tx });
         await queue.enqueue(
           {
             kind: 'deliver',

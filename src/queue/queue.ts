@@ -190,6 +190,16 @@ export function makeQueue(db: Db, options: QueueOptions) {
       return rows.length;
     },
 
+    /**
+     * Frees these keys from jobs that are running (their completion is still fenced by attempt),
+     * so that a new job with the same key can be enqueued at once; returns how many were freed.
+     */
+    async releaseRunningKeys(keys: string[], opts: EnqueueOptions = {}): Promise<number> {
+      if (keys.length === 0) return 0;
+      const { rows } = await (opts.tx ?? db).query(sql.releaseRunningKeys, [keys]);
+      return rows.length;
+    },
+
     /** A job as it is now, with every failed attempt; null once completed (completed jobs are deleted). */
     async get(id: string): Promise<DeadJob | null> {
       const { rows } = await db.query<DeadJobDbRow>(sql.getJob, [checkId(id)]);

@@ -172,6 +172,16 @@ export function makeQueueSql(schema: string) {
       WHERE key = ANY($1::text[]) AND status = 'queued'
       RETURNING id::text AS id`,
 
+    /**
+     * Lets go of the keys of jobs that are running, so a new job can take them. The running job
+     * still completes or fails under its attempt fence; it just no longer blocks its key (as
+     * graphile-worker does when a running job's key is re-used).
+     */
+    releaseRunningKeys: `
+      UPDATE ${jobs} SET key = NULL, updated_at = now()
+      WHERE key = ANY($1::text[]) AND status = 'processing'
+      RETURNING id::text AS id`,
+
     getJob: `SELECT ${JOB_COLUMNS}, errors, updated_at FROM ${jobs} WHERE id = $1::bigint`,
 
     /**
