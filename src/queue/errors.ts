@@ -18,3 +18,17 @@ export class RetryLaterError extends Error {
     super(message);
   }
 }
+
+/**
+ * Not a failure: the job cannot run yet (a provider's send-rate limit is used up) and goes back
+ * to the queue for `delayMs`, without counting an attempt or recording an error.
+ */
+export class DeferError extends Error {
+  override readonly name = 'DeferError';
+  constructor(
+    readonly delayMs: number,
+    message = `deferred for ${delayMs} ms`,
+  ) {
+    super(message);
+  }
+}

@@ -120,6 +120,14 @@ export function makeQueueSql(schema: string) {
       WHERE id = $1::bigint AND attempts = $2 AND status = 'processing'
       RETURNING status, run_at`,
 
+    /** Puts a held job ($1, attempt $2) back for $3 ms; the attempt is not counted. */
+    defer: `
+      UPDATE ${jobs}
+      SET status = 'queued', run_at = now() + $3::float8 * interval '1 millisecond',
+        attempts = attempts - 1, locked_by = NULL, locked_until = NULL, updated_at = now()
+      WHERE id = $1::bigint AND attempts = $2 AND status = 'processing'
+      RETURNING status`,
+
     /** Extends the leases of held jobs ($1 ids, $2 attempts) by $3 ms; returns those still held. */
     heartbeat: `
       UPDATE ${jobs} j

@@ -24,7 +24,7 @@ import { toError } from '../errors.js';
 import type { Logger } from '../obs/log.js';
 import type { Job } from '../types.js';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.js';
-import { PermanentError, RetryLaterError } from './errors.js';
+import { DeferError, PermanentError, RetryLaterError } from './errors.js';
 import { toJob, type JobDbRow, type Queue } from './queue.js';
 
 export interface JobContext {
@@ -325,6 +325,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
 
   async function recordFailure(h: Held, error: Error, jobLog: Logger): Promise<void> {
     const { job } = h;
+    if (error instanceof DeferError) return defer(h, error.delayMs);
     const permanent =
       error instanceof PermanentError || (error as { permanent?: unknown }).permanent === true;
     const retryAfter =
@@ -369,6 +370,17 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
         }
         await sleep(500 * (tries + 1));
       }
+    }
+  }
+
+  /** Back to the queue uncounted; if that cannot be written, the lease expiry retries it. */
+  async function defer(h: Held, delayMs: number): Promise<void> {
+    try {
+      const { rows } = await db.query(sql.defer, [h.job.id, h.attempt, delayMs]);
+      if (rows.length === 0) events.emit('job:stale', h.job);
+      else wakeAt(Date.now() + delayMs);
+    } catch (err) {
+      report(err, `deferring job ${h.job.id} failed; its lease will expire and it will be retried`);
     }
   }
 

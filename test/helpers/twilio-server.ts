@@ -18,6 +18,8 @@ export interface TwilioRequest {
   path: string;
   headers: IncomingMessage['headers'];
   form: Record<string, string>;
+  /** When the request had arrived whole (Date.now()). */
+  at: number;
 }
 
 export interface ScriptedAnswer {
@@ -71,7 +73,7 @@ export async function startTwilioServer(
   const handle = (req: IncomingMessage, raw: string, res: ServerResponse) => {
     const path = req.url ?? '';
     const form = Object.fromEntries(new URLSearchParams(raw));
-    requests.push({ method: req.method ?? '', path, headers: req.headers, form });
+    requests.push({ method: req.method ?? '', path, headers: req.headers, form, at: Date.now() });
     if (req.method !== 'POST' || path !== `/2010-04-01/Accounts/${accountSid}/Messages.json`)
       return send(res, twilioError(404, 20404, 'The requested resource was not found'));
     const expected = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`;

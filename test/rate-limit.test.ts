@@ -1,0 +1,163 @@
+/**
+ * Per-provider send-rate limits: the limiter on both backends (even spacing across concurrent
+ * takers, deferral when the next slot is far), and the issue's scenario on PostgreSQL: with a
+ * limit of 50 sends/s on Twilio and two `herald worker` processes, a burst of 500 SMS takes
+ * about 10 s and no one-second window at the (local) Twilio server ever sees more than 50.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import type { Herald } from '../src/index.js';
+import { makeRateLimiter } from '../src/channels/rate-limit.js';
+import { DeferError } from '../src/queue/errors.js';
+import { BACKENDS, closeHerald, openHerald, pgSkipReason, PG_URL, waitFor } from './helpers/db.js';
+import { startTwilioServer, type TwilioServer } from './helpers/twilio-server.js';
+
+const pgSkip = await pgSkipReason();
+const BIN = new URL('../bin/herald.js', import.meta.url).pathname;
+
+/** The most timestamps that fall in any window [t, t + windowMs). */
+function busiestWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while ((sorted[j] as number) < (sorted[i] as number) - windowMs + 1) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+for (const backend of BACKENDS) {
+  describe(`rate limiter on ${backend}`, { skip: backend === 'pg' ? pgSkip : undefined }, () => {
+    let herald: Herald;
+    before(async () => {
+      herald = await openHerald(backend);
+    });
+    after(() => closeHerald(herald));
+
+    it('spaces the sends of one provider evenly, whoever takes the slots', async () => {
+      const limiter = makeRateLimiter({
+        db: herald.db,
+        schema: herald.config.schema,
+        limits: { twilio: 20 },
+        maxWaitMs: 10_000,
+      });
+      const started: number[] = [];
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          await limiter.take('twilio');
+          started.push(Date.now());
+        }),
+      );
+      started.sort((a, b) => a - b);
+      // 20/s with 5 % headroom: 52.5 ms apart; timers may fire a few ms late, never early.
+      const gaps = started.slice(1).map((t, i) => t - (started[i] as number));
+      assert.ok(Math.min(...gaps) >= 45, `gaps ${gaps.join(', ')}`);
+      const span = (started.at(-1) as number) - (started[0] as number);
+      assert.ok(span >= 19 * 52.5 - 10 && span < 19 * 52.5 + 600, `span ${span} ms`);
+      assert.equal(busiestWindow(started, 1000), 20);
+    });
+
+    it('defers a send whose slot is further away than it may wait, taking no slot', async () => {
+      const limiter = makeRateLimiter({
+        db: herald.db,
+        schema: herald.config.schema,
+        limits: { ses: 10 },
+        maxWaitMs: 250,
+      });
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 6 }, () => limiter.take('ses')),
+      );
+      const deferred = outcomes.filter((o) => o.status === 'rejected');
+      // Slots 0, 105, 210 ms are within 250 ms; the rest are deferred, not slept on.
+      assert.equal(outcomes.length - deferred.length, 3);
+      for (const o of deferred) {
+        assert.ok(o.reason instanceof DeferError);
+        assert.ok(o.reason.delayMs >= 50);
+      }
+      // A provider without a limit is never held.
+      const t0 = Date.now();
+      await limiter.take('smtp');
+      assert.ok(Date.now() - t0 < 50);
+      assert.equal(limiter.limited('smtp'), false);
+      assert.equal(limiter.limited('ses'), true);
+    });
+  });
+}
+
+describe('a send-rate limit across two worker processes', { skip: pgSkip }, () => {
+  let herald: Herald;
+  let twilio: TwilioServer;
+  const workers: ChildProcess[] = [];
+  const stderr: string[] = [];
+
+  before(async () => {
+    twilio = await startTwilioServer();
+    // This process only triggers (it runs no worker), but it decides that SMS can be sent.
+    herald = await openHerald('pg', {
+      twilioAccountSid: twilio.accountSid,
+      twilioAuthToken: twilio.authToken,
+      twilioFrom: '+15005550006',
+      twilioUrl: twilio.url,
+    });
+  });
+  after(async () => {
+    for (const w of workers) w.kill('SIGKILL');
+    await twilio.close();
+    await closeHerald(herald);
+  });
+
+  it('sends a burst of 500 in about 10 s and never more than 50 in any second', async () => {
+    await herald.types.put('ping', {
+      channels: ['sms'],
+      templates: { sms: { text: 'ping {{n}}' } },
+    });
+    const ids = Array.from({ length: 500 }, (_, i) => `r${i}`);
+    for (const [i, id] of ids.entries())
+      await herald.recipients.upsert(id, { phone: `+1555${String(1_000_000 + i).slice(1)}` });
+
+    for (let i = 0; i < 2; i++) {
+      const child = spawn(process.execPath, [BIN, 'worker'], {
+        env: {
+          ...process.env,
+          DATABASE_URL: PG_URL,
+          HERALD_SCHEMA: herald.config.schema,
+          HERALD_RATE_LIMITS: 'twilio=50',
+          HERALD_TWILIO_ACCOUNT_SID: twilio.accountSid,
+          HERALD_TWILIO_AUTH_TOKEN: twilio.authToken,
+          HERALD_TWILIO_FROM: '+15005550006',
+          HERALD_TWILIO_URL: twilio.url,
+          HERALD_CONCURRENCY: '20',
+          HERALD_POLL_INTERVAL_MS: '200',
+          HERALD_LOG_LEVEL: 'info',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString()));
+      workers.push(child);
+      await waitFor(
+        () => out.includes('worker:start') || child.exitCode !== null,
+        20_000,
+        'a worker',
+      );
+      assert.equal(child.exitCode, null, `worker exited: ${stderr.join('')}`);
+    }
+
+    await herald.send({ type: 'ping', to: ids, data: { n: 1 } });
+    await waitFor(() => twilio.accepted.length >= 500, 40_000, '500 SMS at Twilio');
+    const times = twilio.requests.map((r) => r.at);
+    const span = Math.max(...times) - Math.min(...times);
+    assert.equal(twilio.accepted.length, 500, 'each SMS sent once');
+    assert.equal(new Set(twilio.accepted.map((a) => a.form.To)).size, 500);
+    const busiest = busiestWindow(times, 1000);
+    assert.ok(busiest <= 50, `${busiest} sends in one second`);
+    // 499 gaps of 21 ms (50/s with 5 % headroom) = 10.5 s; allow a slow, shared machine.
+    assert.ok(span >= 10_000 && span < 14_000, `the burst took ${span} ms`);
+    const { rows } = await herald.db.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM "${herald.config.schema}".deliveries GROUP BY status`,
+    );
+    assert.deepEqual(rows, [{ status: 'sent', n: 500 }]);
+  });
+});
