@@ -4,7 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HeraldError, PermanentError, RetryLaterError, type Herald } from '../src/index.js';
+import {
+  DeferError,
+  HeraldError,
+  PermanentError,
+  RetryLaterError,
+  type Herald,
+} from '../src/index.js';
 import { backoffCeiling } from '../src/queue/backoff.js';
 import { makeWorker } from '../src/queue/worker.js';
 import type { Db } from '../src/db/db.js';
@@ -366,6 +372,45 @@ for (const backend of BACKENDS) {
         assert.equal(laters.length, 2);
         const gap = (laters[1]?.at ?? 0) - (laters[0]?.at ?? 0);
         assert.ok(gap >= 250 && gap < 2_000, `retried after ${gap} ms (Retry-After 300 ms)`);
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('a DeferError puts the job back for its delay without counting the attempt or an error', async () => {
+      const runs: { attempts: number; at: number }[] = [];
+      const worker = herald.worker({
+        queue: 'defer-q',
+        pollIntervalMs: 50,
+        handlers: {
+          // Deferred three times (more than maxAttempts allows failures), then done.
+          wait: (_p: unknown, ctx: { job: { attempts: number } }) => {
+            runs.push({ attempts: ctx.job.attempts, at: Date.now() });
+            if (runs.length <= 3) throw new DeferError(200);
+          },
+        },
+      });
+      await worker.start();
+      try {
+        const { job } = await herald.queue.enqueue({
+          kind: 'wait',
+          queue: 'defer-q',
+          maxAttempts: 2,
+        });
+        await waitFor(async () => runs.length === 3, 5_000, 'three deferrals');
+        const between = await herald.queue.get(job.id);
+        assert.equal(between?.status, 'queued');
+        assert.equal(between?.attempts, 0);
+        assert.deepEqual(between?.errors, []);
+        await waitFor(async () => (await herald.queue.get(job.id)) === null, 5_000, 'completed');
+        assert.deepEqual(
+          runs.map((r) => r.attempts),
+          [1, 1, 1, 1],
+        );
+        for (let i = 1; i < runs.length; i++) {
+          const gap = (runs[i]?.at ?? 0) - (runs[i - 1]?.at ?? 0);
+          assert.ok(gap >= 150, `deferred ${gap} ms (asked 200)`);
+        }
       } finally {
         await worker.stop();
       }
