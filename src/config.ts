@@ -130,6 +130,11 @@ export const configSchema = z.object({
   resendApiKey: z.string().min(1).optional(),
   /** Resend's API base URL. Default `https://api.resend.com`. */
   resendUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * The signing secret of Resend's webhook endpoint (`whsec_...`); turns on
+   * `POST /v1/webhooks/resend` (delivery statuses, bounces and complaints).
+   */
+  resendWebhookSecret: z.string().min(1).optional(),
   /** SendGrid API key with Mail Send access (`SG....`); turns on SendGrid for email. */
   sendgridApiKey: z.string().min(1).optional(),
   /** SendGrid's API base URL. Default `https://api.sendgrid.com` (EU: `https://api.eu.sendgrid.com`). */
@@ -238,6 +243,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_SMTP_POOL_SIZE: 'smtpPoolSize',
   HERALD_RESEND_API_KEY: 'resendApiKey',
   HERALD_RESEND_URL: 'resendUrl',
+  HERALD_RESEND_WEBHOOK_SECRET: 'resendWebhookSecret',
   HERALD_SENDGRID_API_KEY: 'sendgridApiKey',
   HERALD_SENDGRID_URL: 'sendgridUrl',
   HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY: 'sendgridWebhookPublicKey',

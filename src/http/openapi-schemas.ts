@@ -338,6 +338,17 @@ export const SCHEMAS = {
       'and the custom arg `herald_delivery_id`.',
     schema: z.array(z.record(z.string(), z.unknown())),
   },
+  ResendEvent: {
+    io: 'input',
+    description:
+      'A Resend webhook event; Herald reads `type`, `created_at`, `data.email_id`, `data.to`, ' +
+      '`data.tags.herald_delivery_id`, `data.bounce`, `data.click.link`, `data.failed.reason`.',
+    schema: z.looseObject({
+      type: z.string(),
+      created_at: z.string().optional(),
+      data: z.record(z.string(), z.unknown()),
+    }),
+  },
   TwilioStatus: {
     io: 'input',
     description:

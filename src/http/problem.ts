@@ -17,6 +17,7 @@ export const STATUS: Record<string, number> = {
   invalid_token: 400,
   payload_too_large: 413,
   rate_limited: 429,
+  provider_unreachable: 502,
   database_unreachable: 503,
   not_ready: 503,
 };

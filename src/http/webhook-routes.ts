@@ -1,11 +1,12 @@
 /**
- * Provider status webhooks (public routes, authenticated by the provider's signature, not by
- * an API key): `POST /v1/webhooks/sendgrid` and `POST /v1/webhooks/twilio`. A request that is unsigned, forged or stale is
- * refused before anything is read or changed. A route whose provider is not configured
- * answers 404.
+ * Provider status webhooks (public routes, authenticated by the provider's signature or
+ * credentials, not by an API key): `POST /v1/webhooks/sendgrid`, `/resend`, `/postmark`, `/ses`
+ * and `/twilio`. A request that is unsigned, forged or stale is refused before anything is read
+ * or changed. A route whose provider is not configured answers 404 naming the setting.
  */
 import { Hono } from 'hono';
 import type { Herald } from '../herald.js';
+import type { Refusal } from '../channels/webhook-check.js';
 import {
   checkSendgridSignature,
   sendgridEvents,
@@ -14,57 +15,100 @@ import {
   TIMESTAMP_HEADER,
 } from '../channels/email/sendgrid-events.js';
 import {
+  checkResendSignature,
+  resendEvents,
+  resendWebhookKey,
+  SVIX_ID_HEADER,
+  SVIX_SIGNATURE_HEADER,
+  SVIX_TIMESTAMP_HEADER,
+} from '../channels/email/resend-events.js';
+import {
   checkTwilioSignature,
   TWILIO_SIGNATURE_HEADER,
   twilioEvents,
 } from '../channels/sms/twilio-status.js';
-import { makeDeliveryEvents } from '../notify/delivery-events.js';
+import { makeDeliveryEvents, type DeliveryEvent } from '../notify/delivery-events.js';
 import { problem } from './problem.js';
+
+const REFUSAL_CODES = {
+  400: 'validation_failed',
+  401: 'unauthorized',
+  403: 'forbidden',
+  502: 'provider_unreachable',
+} as const;
+
+/** The answer to a refused request. */
+const refuse = (r: Refusal): Response => problem(r.status, REFUSAL_CODES[r.status], r.message);
+
+/** The answer of a route whose provider is not configured: 404, naming the settings. */
+const off = (what: string, settings: string): Response =>
+  problem(404, 'not_found', `the ${what} is off: set ${settings}`);
+
+/** The body as JSON, or the 400 answer. */
+function parseJson(raw: string): { body: unknown } | Response {
+  try {
+    return { body: JSON.parse(raw) as unknown };
+  } catch {
+    return problem(400, 'validation_failed', 'the body is not JSON');
+  }
+}
 
 export function webhookRoutes(herald: Herald): Hono {
   const app = new Hono();
   const events = makeDeliveryEvents(herald.db, herald.config.schema);
+
+  /** The refusal, if the check gave one; else the events read from the JSON body, applied. */
+  async function applyChecked(
+    raw: string,
+    refused: Refusal | null,
+    read: (body: unknown) => DeliveryEvent[],
+    source: string,
+    okStatus: 200 | 204 = 204,
+  ): Promise<Response> {
+    if (refused) return refuse(refused);
+    const parsed = parseJson(raw);
+    if (parsed instanceof Response) return parsed;
+    await events.apply(read(parsed.body), source);
+    return new Response(null, { status: okStatus });
+  }
   const sgKey = herald.config.sendgridWebhookPublicKey
     ? sendgridWebhookKey(herald.config.sendgridWebhookPublicKey)
     : null;
 
   app.post('/sendgrid', async (c) => {
-    if (!sgKey)
-      return problem(
-        404,
-        'not_found',
-        'the SendGrid webhook is off: set HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY',
-      );
+    if (!sgKey) return off('SendGrid webhook', 'HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY');
     const raw = await c.req.text();
     const refused = checkSendgridSignature(
       sgKey,
       { signature: c.req.header(SIGNATURE_HEADER), timestamp: c.req.header(TIMESTAMP_HEADER) },
       raw,
     );
-    if (refused)
-      return problem(
-        refused.status,
-        refused.status === 401 ? 'unauthorized' : 'forbidden',
-        refused.message,
-      );
-    let body: unknown;
-    try {
-      body = JSON.parse(raw) as unknown;
-    } catch {
-      return problem(400, 'validation_failed', 'the body is not JSON');
-    }
-    await events.apply(sendgridEvents(body), 'sendgrid');
-    return c.body(null, 204);
+    return applyChecked(raw, refused, sendgridEvents, 'sendgrid');
   });
+
+  const resendKey = herald.config.resendWebhookSecret
+    ? resendWebhookKey(herald.config.resendWebhookSecret)
+    : null;
+  app.post('/resend', async (c) => {
+    if (!resendKey) return off('Resend webhook', 'HERALD_RESEND_WEBHOOK_SECRET');
+    const raw = await c.req.text();
+    const refused = checkResendSignature(
+      resendKey,
+      {
+        id: c.req.header(SVIX_ID_HEADER),
+        timestamp: c.req.header(SVIX_TIMESTAMP_HEADER),
+        signature: c.req.header(SVIX_SIGNATURE_HEADER),
+      },
+      raw,
+    );
+    return applyChecked(raw, refused, resendEvents, 'resend');
+  });
+
   const twilioToken = herald.config.twilioAuthToken;
   const publicUrl = herald.config.publicUrl?.replace(/\/$/, '');
   app.post('/twilio', async (c) => {
     if (!twilioToken || !publicUrl)
-      return problem(
-        404,
-        'not_found',
-        'the Twilio status callback is off: set HERALD_TWILIO_AUTH_TOKEN and HERALD_PUBLIC_URL',
-      );
+      return off('Twilio status callback', 'HERALD_TWILIO_AUTH_TOKEN and HERALD_PUBLIC_URL');
     const signature = c.req.header(TWILIO_SIGNATURE_HEADER);
     if (!signature) return problem(401, 'unauthorized', 'missing X-Twilio-Signature header');
     // The URL Twilio posted to: the public base, this path, and the query it was given.

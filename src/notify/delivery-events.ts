@@ -7,6 +7,7 @@
  * sent < delivered < opened < clicked < failed < bounced < complained (`failed` here is a
  * provider's report that it could not deliver a message it accepted: Twilio undelivered). An
  * earlier-ranked event (an open reported after a click) is still recorded in the history.
+ * A `NoteStatus` (a soft bounce, a delay) is only recorded: it never moves the status.
  */
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
@@ -23,13 +24,20 @@ export interface DeliveryEvent {
   deliveryId: string | null;
   /** Else the provider's message id (Twilio's MessageSid), as the delivery recorded it. */
   providerMessageId?: string;
-  status: DeliveredStatus | 'failed';
+  status: DeliveredStatus | 'failed' | NoteStatus;
   detail: string;
   at: Date;
   /** Put this address on the suppression list. */
   suppress?: { channel: SuppressionChannel; address: string; reason: SuppressionReason };
 }
 
+/**
+ * Reports recorded in the history without changing the status: the provider will retry, or the
+ * recipient's server refused for now (`soft_bounced`: a transient bounce, the address is fine).
+ */
+export type NoteStatus = 'soft_bounced' | 'delayed';
+
+// Not ranked, so never ahead of anything: array_position is NULL in SQL, indexOf -1 here.
 const RANK = ['sent', 'delivered', 'opened', 'clicked', 'failed', 'bounced', 'complained'];
 
 export function makeDeliveryEvents(db: Db, schema: string) {

@@ -55,19 +55,43 @@ function parts(instant: number, timeZone: string) {
   };
 }
 
-/** The zone's offset from UTC at `instant`, in ms (Berlin in summer: +7,200,000). */
-export function offsetAt(instant: number, timeZone: string): number {
+function intlOffset(instant: number, timeZone: string): number {
   const p = parts(instant, timeZone);
   const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
   // Intl has no milliseconds here: compare with the instant rounded down to the second.
   return asUtc - Math.floor(instant / 1000) * 1000;
 }
 
+// Offsets change only at transitions, and every transition in the tz database since 1970 falls
+// on a quarter hour, so one Intl call answers for a whole quarter hour of a zone. Intl is the
+// cost of every local-time computation (a scheduler tick advances thousands of schedules).
+const QUARTER = 15 * MINUTE;
+const offsetCache = new Map<string, number>();
+
+/** The zone's offset from UTC at `instant`, in ms (Berlin in summer: +7,200,000). */
+export function offsetAt(instant: number, timeZone: string): number {
+  const bucket = Math.floor(instant / QUARTER);
+  const key = `${timeZone}|${bucket}`;
+  let offset = offsetCache.get(key);
+  if (offset === undefined) {
+    offset = intlOffset(bucket * QUARTER, timeZone);
+    if (offsetCache.size >= 200_000) offsetCache.clear();
+    offsetCache.set(key, offset);
+  }
+  return offset;
+}
+
 /** The local date and time of `instant` in `timeZone`. */
 export function toLocal(instant: number, timeZone: string): LocalDateTime {
-  const p = parts(instant, timeZone);
-  const weekday = new Date(Date.UTC(p.year, p.month - 1, p.day)).getUTCDay();
-  return { year: p.year, month: p.month, day: p.day, hour: p.hour, minute: p.minute, weekday };
+  const local = new Date(instant + offsetAt(instant, timeZone));
+  return {
+    year: local.getUTCFullYear(),
+    month: local.getUTCMonth() + 1,
+    day: local.getUTCDate(),
+    hour: local.getUTCHours(),
+    minute: local.getUTCMinutes(),
+    weekday: local.getUTCDay(),
+  };
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
  * The harness of the email provider tests: a Herald whose email goes through `provider`, a
  * worker, a marketing type and a transactional one, and `sendTo` that triggers one email to a
- * new recipient and answers its delivery once settled.
+ * new recipient and answers its delivery once settled. `settings` are added to Herald's (a
+ * webhook's secret); `app` serves the HTTP API (the webhook tests post to it).
  */
 import assert from 'node:assert/strict';
 import type { Provider } from '../../src/channels/provider.js';
 import { builtinHandlers } from '../../src/handlers.js';
 import { makeApp } from '../../src/http/app.js';
+import type { CreateHeraldOptions } from '../../src/index.js';
 import { apiCaller } from './api.js';
 import { closeHerald, openHerald, type Backend } from './db.js';
 import { triggerAndSettle } from './pipeline.js';
@@ -34,9 +36,10 @@ export const receiptType = {
 export async function startEmailPipeline(
   backend: Backend,
   provider: Provider,
-  options: { maxAttempts: number },
+  options: { maxAttempts: number; settings?: CreateHeraldOptions },
 ) {
   const herald = await openHerald(backend, {
+    ...options.settings,
     apiKey: KEY,
     logLevel: 'silent',
     emailFrom: EMAIL_FROM,
@@ -45,7 +48,8 @@ export async function startEmailPipeline(
     backoff: { baseMs: 10, capMs: 20 },
     delivery: { maxAttempts: options.maxAttempts },
   });
-  const call = apiCaller(makeApp(herald), KEY);
+  const app = makeApp(herald);
+  const call = apiCaller(app, KEY);
   await herald.worker({ handlers: builtinHandlers(herald), pollIntervalMs: 20 }).start();
   assert.equal((await call('PUT', '/v1/types/newsletter', newsletterType)).status, 201);
   assert.equal((await call('PUT', '/v1/types/receipt', receiptType)).status, 201);
@@ -58,5 +62,5 @@ export async function startEmailPipeline(
     const n = await triggerAndSettle(herald, call, { type, to: id, data: { n: 7 } });
     return n.deliveries[0]!;
   }
-  return { herald, sendTo, close: () => closeHerald(herald) };
+  return { herald, app, call, sendTo, close: () => closeHerald(herald) };
 }

@@ -6,8 +6,9 @@
  * is Herald's public one (`HERALD_PUBLIC_URL`), since behind a proxy the request's own URL is
  * not what Twilio saw.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { DeliveryEvent } from '../../notify/delivery-events.js';
+import { constantTimeEqual } from '../webhook-check.js';
 
 export const TWILIO_SIGNATURE_HEADER = 'x-twilio-signature';
 /** Error codes that mean the number cannot receive messages: the phone is suppressed. */
@@ -27,9 +28,7 @@ export function checkTwilioSignature(
   params: URLSearchParams,
   signature: string,
 ): boolean {
-  const want = Buffer.from(twilioSignature(authToken, url, params));
-  const got = Buffer.from(signature);
-  return want.length === got.length && timingSafeEqual(want, got);
+  return constantTimeEqual(twilioSignature(authToken, url, params), signature);
 }
 
 /**
