@@ -52,7 +52,7 @@ const MACROS: Record<string, string> = {
 function parseField(text: string, field: (typeof FIELDS)[number]): number[] | string {
   const values = new Set<number>();
   const value = (t: string): number | undefined => {
-    const named = field.names?.indexOf(t.toLowerCase() as never) ?? -1;
+    const named = field.names?.indexOf(t.toLowerCase()) ?? -1;
     if (named >= 0) return named + (field.name === 'month' ? 1 : 0);
     if (!/^\d{1,2}$/.test(t)) return undefined;
     return Number(t);
