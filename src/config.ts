@@ -176,6 +176,16 @@ export const configSchema = z.object({
   twilioWhatsappFrom: z.string().min(1).optional(),
   /** Twilio's API base URL. Default `https://api.twilio.com`. */
   twilioUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Vonage API key (API Dashboard, API settings); with `vonageFrom` turns on Vonage SMS. */
+  vonageApiKey: z.string().min(1).optional(),
+  /** Vonage API secret (beside the key in the API Dashboard). */
+  vonageApiSecret: z.string().min(1).optional(),
+  /** The SMS sender on Vonage: a Vonage virtual number (E.164) or an alphanumeric sender id. */
+  vonageFrom: z.string().min(1).optional(),
+  /** Vonage's SMS API base URL. Default `https://rest.nexmo.com`. */
+  vonageUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Which SMS provider sends when both are configured: `twilio` or `vonage`. */
+  smsProvider: z.enum(['twilio', 'vonage']).optional(),
   /** Which email provider sends when several are configured (or `outbox` to send none). */
   emailProvider: z.enum(['smtp', 'resend', 'sendgrid', 'postmark', 'ses', 'outbox']).optional(),
   /** Which WhatsApp provider sends when both are configured: `whatsapp-cloud` or `twilio-whatsapp`. */
@@ -260,6 +270,11 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_TWILIO_FROM: 'twilioFrom',
   HERALD_TWILIO_WHATSAPP_FROM: 'twilioWhatsappFrom',
   HERALD_TWILIO_URL: 'twilioUrl',
+  HERALD_VONAGE_API_KEY: 'vonageApiKey',
+  HERALD_VONAGE_API_SECRET: 'vonageApiSecret',
+  HERALD_VONAGE_FROM: 'vonageFrom',
+  HERALD_VONAGE_URL: 'vonageUrl',
+  HERALD_SMS_PROVIDER: 'smsProvider',
   HERALD_EMAIL_PROVIDER: 'emailProvider',
   HERALD_WHATSAPP_PROVIDER: 'whatsappProvider',
   HERALD_WHATSAPP_TOKEN: 'whatsappToken',

@@ -6,12 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Hono } from 'hono';
-import { makeApp } from '../src/http/app.js';
-import { builtinHandlers } from '../src/handlers.js';
 import { makeLogger } from '../src/obs/log.js';
-import type { NotificationDetail } from '../src/notify/notifications.js';
-import { isProviderError, type Provider } from '../src/channels/provider.js';
+import { isProviderError } from '../src/channels/provider.js';
 import { smsSegments, isE164 } from '../src/channels/sms/segments.js';
 import {
   classifyTwilioError,
@@ -28,116 +24,15 @@ import {
   whatsappCloudFromConfig,
 } from '../src/channels/whatsapp/meta.js';
 import { resolveConfig } from '../src/config.js';
-import {
-  BACKENDS,
-  closeHerald,
-  openHerald,
-  pgSkipReason,
-  waitFor,
-  type Backend,
-} from './helpers/db.js';
-import { apiCaller, type Call } from './helpers/api.js';
+import { BACKENDS, pgSkipReason } from './helpers/db.js';
+import { assertErrorHandling, startTextPipeline } from './helpers/text-pipeline.js';
 import { startTwilioServer, twilioError, type TwilioServer } from './helpers/twilio-server.js';
 import { graphError, startWhatsappServer, type WhatsappServer } from './helpers/whatsapp-server.js';
 
 const pgSkip = await pgSkipReason();
-const KEY = 'sms-whatsapp-test-key-0123456789';
 const log = makeLogger('silent');
 const SMS_FROM = '+15017122661';
 const WA_FROM = '+14155238886';
-
-type Delivery = NotificationDetail['deliveries'][number];
-
-/** A Herald with these providers, a worker, and the two message types. */
-async function startPipeline(backend: Backend, providers: Provider[]) {
-  const herald = await openHerald(backend, {
-    apiKey: KEY,
-    providers,
-    delivery: { maxAttempts: 2 },
-    backoff: { baseMs: 10, capMs: 20 },
-  });
-  const app: Hono = makeApp(herald);
-  const call: Call = apiCaller(app, KEY);
-  const worker = herald.worker({ handlers: builtinHandlers(herald), pollIntervalMs: 50 });
-  await worker.start();
-  for (const channel of ['sms', 'whatsapp'] as const) {
-    const res = await call('PUT', `/v1/types/alert-${channel}`, {
-      channels: [channel],
-      templates: { [channel]: { text: '{{message}}' } },
-    });
-    assert.equal(res.status, 201, await res.clone().text());
-  }
-  let n = 0;
-  /** Sends `message` to a new recipient with this phone; resolves with the settled delivery. */
-  async function deliver(
-    channel: 'sms' | 'whatsapp',
-    phone: string,
-    message: string,
-  ): Promise<Delivery> {
-    const id = `r-${channel}-${++n}`;
-    assert.equal((await call('PUT', `/v1/recipients/${id}`, { phone })).status, 201);
-    const res = await call('POST', '/v1/notifications', {
-      type: `alert-${channel}`,
-      to: id,
-      data: { message },
-    });
-    assert.equal(res.status, 202, await res.clone().text());
-    const [notification] = ((await res.json()) as { notifications: { id: string }[] })
-      .notifications;
-    const detail = await waitFor(
-      async () => {
-        const d = (await (
-          await call('GET', `/v1/notifications/${notification!.id}`)
-        ).json()) as NotificationDetail;
-        return d.deliveries.every((x) => x.status !== 'queued') ? d : null;
-      },
-      10_000,
-      `notification ${notification!.id} to settle`,
-    );
-    return detail.deliveries[0]!;
-  }
-  return { herald, deliver, close: () => closeHerald(herald) };
-}
-
-const statuses = (d: Delivery) => d.events.map((e) => e.status);
-
-/** Permanent, transient and rate-limited answers, scripted by `script` for three numbers. */
-async function assertErrorHandling(
-  deliver: (phone: string) => Promise<Delivery>,
-  script: {
-    permanent: (phone: string) => void;
-    transient: (phone: string) => void;
-    rateLimited: (phone: string) => void;
-  },
-  codes: { permanent: RegExp; transient: RegExp; rateLimited: RegExp },
-): Promise<void> {
-  script.permanent('+15550000101');
-  script.transient('+15550000102');
-  script.rateLimited('+15550000103');
-  const [permanent, transient, rateLimited] = await Promise.all([
-    deliver('+15550000101'),
-    deliver('+15550000102'),
-    deliver('+15550000103'),
-  ]);
-  assert.equal(permanent.status, 'failed');
-  assert.equal(permanent.reason, 'permanent_error');
-  assert.equal(permanent.attempts, 1);
-  assert.match(permanent.error ?? '', codes.permanent);
-
-  assert.equal(transient.status, 'failed');
-  assert.equal(transient.reason, 'retries_exhausted');
-  assert.equal(transient.attempts, 2);
-  assert.deepEqual(statuses(transient), ['queued', 'retrying', 'failed']);
-  assert.match(transient.error ?? '', codes.transient);
-
-  // Rate-limited once, then sent after the wait.
-  assert.equal(rateLimited.status, 'sent');
-  assert.deepEqual(statuses(rateLimited), ['queued', 'retrying', 'sent']);
-  assert.match(rateLimited.events[1]?.detail ?? '', codes.rateLimited);
-  // The retry waited for Retry-After (or the provider's 1 s default), not the 10 ms backoff.
-  const waited = Date.parse(rateLimited.events[2]!.at) - Date.parse(rateLimited.events[1]!.at);
-  assert.ok(waited >= 900, `waited ${waited} ms after the rate limit`);
-}
 
 describe('SMS segments and E.164', () => {
   it('counts GSM-7 and UCS-2 segments', () => {
@@ -207,8 +102,8 @@ for (const backend of BACKENDS) {
       let twilio: TwilioServer;
       let meta: WhatsappServer;
       // Herald 1: Twilio SMS and the WhatsApp Cloud API; Herald 2: Twilio WhatsApp.
-      let one: Awaited<ReturnType<typeof startPipeline>>;
-      let two: Awaited<ReturnType<typeof startPipeline>>;
+      let one: Awaited<ReturnType<typeof startTextPipeline>>;
+      let two: Awaited<ReturnType<typeof startTextPipeline>>;
 
       before(async () => {
         twilio = await startTwilioServer({ segments: (body) => smsSegments(body).segments });
@@ -219,7 +114,7 @@ for (const backend of BACKENDS) {
           url: twilio.url,
           log,
         };
-        one = await startPipeline(backend, [
+        one = await startTextPipeline(backend, [
           makeTwilioSmsProvider({ ...twilioSettings, from: SMS_FROM }),
           makeWhatsappCloudProvider({
             token: meta.token,
@@ -228,7 +123,7 @@ for (const backend of BACKENDS) {
             log,
           }),
         ]);
-        two = await startPipeline(backend, [
+        two = await startTextPipeline(backend, [
           makeTwilioWhatsappProvider({ ...twilioSettings, from: WA_FROM }),
         ]);
       });

@@ -1,9 +1,9 @@
 /**
  * The providers of this process, by channel. The inbox (inapp) is Herald's own table and needs
  * none; email has SMTP or, with no SMTP server configured, the preview outbox; SMS goes through
- * Twilio; WhatsApp through the Cloud API or Twilio; push fans out to the senders of each device
- * kind. A channel with two configured providers needs the choice said (`emailProvider`,
- * `whatsappProvider`).
+ * Twilio or Vonage; WhatsApp through the Cloud API or Twilio; push fans out to the senders of
+ * each device kind. A channel with two configured providers needs the choice said
+ * (`emailProvider`, `smsProvider`, `whatsappProvider`).
  * An app may pass its own providers, which win.
  */
 import type { HeraldConfig } from '../config.js';
@@ -19,6 +19,7 @@ import { sesFromConfig } from './email/ses.js';
 import type { Provider } from './provider.js';
 import { HeraldError } from '../errors.js';
 import { twilioSmsFromConfig } from './sms/twilio.js';
+import { vonageSmsFromConfig } from './sms/vonage.js';
 import { whatsappCloudFromConfig } from './whatsapp/meta.js';
 import { twilioWhatsappFromConfig } from './whatsapp/twilio.js';
 import { makePushFanout, type DeviceSender } from './push/fanout.js';
@@ -45,7 +46,12 @@ export function makeProviders(
 ): Providers {
   const byChannel = new Map<Channel, Provider>();
   byChannel.set('email', emailProvider(config, log));
-  const sms = twilioSmsFromConfig(config, log);
+  const sms = choose(
+    'sms',
+    [twilioSmsFromConfig(config, log), vonageSmsFromConfig(config, log)],
+    config.smsProvider,
+    'HERALD_SMS_PROVIDER',
+  );
   if (sms) byChannel.set('sms', sms);
   const whatsapp = choose(
     'whatsapp',

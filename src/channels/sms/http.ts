@@ -3,6 +3,8 @@
  * whole. It throws only what fetch throws (connection refused, timeout, abort); every answer,
  * 2xx or not, comes back for the provider's classify function to read.
  */
+import { toError } from '../../errors.js';
+import { ProviderError } from '../provider.js';
 
 export interface HttpAnswer {
   status: number;
@@ -50,3 +52,39 @@ export function retryAfterMs(header: string | null, fallback: number, now = Date
 
 /** Strips a trailing slash so `${base}/path` has exactly one. */
 export const trimBase = (url: string): string => url.replace(/\/+$/, '');
+
+/** POSTs `form` as `application/x-www-form-urlencoded`, asking for JSON. */
+export const postForm = (
+  url: string,
+  form: URLSearchParams,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer> =>
+  post(
+    url,
+    {
+      headers: {
+        ...headers,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body: form.toString(),
+    },
+    timeoutMs,
+    signal,
+  );
+
+/** Whether a failure is an answer (`post` resolved) rather than what fetch threw. */
+export const isHttpAnswer = (x: unknown): x is HttpAnswer =>
+  typeof x === 'object' && x !== null && 'status' in x && 'headers' in x && 'text' in x;
+
+/**
+ * What fetch threw (connection refused or reset, DNS, timeout) as a transient error of
+ * `service`: no answer came, so the message may well go through later.
+ */
+export function noAnswerError(service: string, thrown: unknown): ProviderError {
+  const err = toError(thrown);
+  const why = err.name === 'TimeoutError' ? 'no answer in time' : err.message;
+  return new ProviderError('transient', `${service}: ${why}`, undefined, err.name);
+}

@@ -12,7 +12,7 @@
  * itself. An SMS recipient that is not an E.164 number fails at once, before any request.
  */
 import type { HeraldConfig } from '../../config.js';
-import { HeraldError, toError } from '../../errors.js';
+import { HeraldError } from '../../errors.js';
 import type { Logger } from '../../obs/log.js';
 import {
   ProviderError,
@@ -22,7 +22,7 @@ import {
   type SendResult,
   type TextMessage,
 } from '../provider.js';
-import { post, retryAfterMs, trimBase, type HttpAnswer } from './http.js';
+import { isHttpAnswer, noAnswerError, postForm, retryAfterMs, trimBase } from './http.js';
 import { isE164, smsSegments } from './segments.js';
 
 /** Twilio's public API endpoint. */
@@ -76,11 +76,7 @@ const RATE_CODES = new Set([20429, 14107]);
  */
 export function classifyTwilioError(failure: unknown): ProviderError {
   if (failure instanceof ProviderError) return failure;
-  if (!isAnswer(failure)) {
-    const err = toError(failure);
-    const why = err.name === 'TimeoutError' ? 'no answer in time' : err.message;
-    return new ProviderError('transient', `twilio: ${why}`, undefined, err.name);
-  }
+  if (!isHttpAnswer(failure)) return noAnswerError('twilio', failure);
   const body = (failure.json ?? {}) as TwilioErrorBody;
   const code = typeof body.code === 'number' ? body.code : undefined;
   const text = body.message ?? (failure.text.slice(0, 200) || 'no error message');
@@ -100,9 +96,6 @@ export function classifyTwilioError(failure: unknown): ProviderError {
   if (status === 401 || status === 403 || status === 408 || status >= 500) return make('transient');
   return make(status >= 400 ? 'permanent' : 'transient');
 }
-
-const isAnswer = (x: unknown): x is HttpAnswer =>
-  typeof x === 'object' && x !== null && 'status' in x && 'headers' in x && 'text' in x;
 
 /** Twilio's Message resource, the fields Herald reads. */
 interface TwilioMessage {
@@ -124,24 +117,11 @@ export function makeTwilioClient(options: Omit<TwilioOptions, 'from' | 'log'>) {
     const form = new URLSearchParams({ To: fields.To, Body: fields.Body });
     if (/^MG[0-9a-f]{32}$/i.test(fields.From)) form.set('MessagingServiceSid', fields.From);
     else form.set('From', fields.From);
-    let answer: HttpAnswer;
-    try {
-      answer = await post(
-        endpoint,
-        {
-          headers: {
-            authorization: `Basic ${auth}`,
-            'content-type': 'application/x-www-form-urlencoded',
-            accept: 'application/json',
-          },
-          body: form.toString(),
-        },
-        timeoutMs,
-        signal,
-      );
-    } catch (err) {
+    const answer = await postForm(endpoint, form, timeoutMs, signal, {
+      authorization: `Basic ${auth}`,
+    }).catch((err: unknown) => {
       throw classifyTwilioError(err);
-    }
+    });
     const resource = answer.json as TwilioMessage | undefined;
     if (answer.status >= 200 && answer.status < 300 && typeof resource?.sid === 'string')
       return resource as TwilioMessage & { sid: string };

@@ -17,7 +17,7 @@
  * `classifyWhatsappError`. It never retries by itself.
  */
 import type { HeraldConfig } from '../../config.js';
-import { HeraldError, toError } from '../../errors.js';
+import { HeraldError } from '../../errors.js';
 import type { Logger } from '../../obs/log.js';
 import {
   ProviderError,
@@ -26,7 +26,14 @@ import {
   type ProviderErrorKind,
   type SendResult,
 } from '../provider.js';
-import { post, retryAfterMs, trimBase, type HttpAnswer } from '../sms/http.js';
+import {
+  isHttpAnswer,
+  noAnswerError,
+  post,
+  retryAfterMs,
+  trimBase,
+  type HttpAnswer,
+} from '../sms/http.js';
 import { isE164 } from '../sms/segments.js';
 
 /** The Graph API's public endpoint. */
@@ -85,11 +92,7 @@ const SETUP_CODES = new Set([10, 190, 200]);
  */
 export function classifyWhatsappError(failure: unknown): ProviderError {
   if (failure instanceof ProviderError) return failure;
-  if (!isAnswer(failure)) {
-    const err = toError(failure);
-    const why = err.name === 'TimeoutError' ? 'no answer in time' : err.message;
-    return new ProviderError('transient', `whatsapp: ${why}`, undefined, err.name);
-  }
+  if (!isHttpAnswer(failure)) return noAnswerError('whatsapp', failure);
   const error = (failure.json as GraphError | undefined)?.error;
   const code = typeof error?.code === 'number' ? error.code : undefined;
   const sub = error?.error_subcode;
@@ -115,9 +118,6 @@ export function classifyWhatsappError(failure: unknown): ProviderError {
     return make('transient');
   return make(status >= 400 ? 'permanent' : 'transient');
 }
-
-const isAnswer = (x: unknown): x is HttpAnswer =>
-  typeof x === 'object' && x !== null && 'status' in x && 'headers' in x && 'text' in x;
 
 /** The request body for the rendered content (see the file comment). */
 export function whatsappBody(to: string, content: Record<string, string>): Record<string, unknown> {
