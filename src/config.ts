@@ -152,6 +152,15 @@ export const configSchema = z.object({
   postmarkMessageStream: z.string().min(1).optional(),
   /** The Postmark broadcast stream for marketing email (with List-Unsubscribe). Default: the message stream. */
   postmarkBroadcastStream: z.string().min(1).optional(),
+  /**
+   * The basic-auth user and password Postmark's webhook URL carries
+   * (`https://user:password@.../v1/webhooks/postmark`); both turn on `POST /v1/webhooks/postmark`.
+   */
+  postmarkWebhookUser: z
+    .string()
+    .regex(/^[^:]+$/, 'must not be empty or contain ":"')
+    .optional(),
+  postmarkWebhookPassword: z.string().min(16, 'use at least 16 characters').optional(),
   /** The AWS region of Amazon SES, e.g. `eu-west-1`; with the two keys turns on SES for email. */
   sesRegion: z
     .string()
@@ -261,6 +270,8 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_POSTMARK_URL: 'postmarkUrl',
   HERALD_POSTMARK_MESSAGE_STREAM: 'postmarkMessageStream',
   HERALD_POSTMARK_BROADCAST_STREAM: 'postmarkBroadcastStream',
+  HERALD_POSTMARK_WEBHOOK_USER: 'postmarkWebhookUser',
+  HERALD_POSTMARK_WEBHOOK_PASSWORD: 'postmarkWebhookPassword',
   HERALD_SES_REGION: 'sesRegion',
   HERALD_SES_ACCESS_KEY_ID: 'sesAccessKeyId',
   HERALD_SES_SECRET_ACCESS_KEY: 'sesSecretAccessKey',

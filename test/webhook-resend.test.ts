@@ -9,9 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import type { Hono } from 'hono';
-import type { Herald } from '../src/index.js';
+import { describe, it } from 'node:test';
 import { makeApp } from '../src/http/app.js';
 import { makeLogger } from '../src/obs/log.js';
 import { resendFromConfig } from '../src/channels/email/resend.js';
@@ -22,8 +20,12 @@ import {
 } from '../src/channels/email/resend-events.js';
 import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
 import type { Problem } from './helpers/api.js';
-import type { HttpService } from './helpers/http-service.js';
-import { EMAIL_FROM, startEmailPipeline } from './helpers/email-pipeline.js';
+import { EMAIL_FROM } from './helpers/email-pipeline.js';
+import {
+  assertSuppressesNextSend,
+  deliveryRow,
+  webhookPipeline,
+} from './helpers/webhook-events.js';
 import { startResendServer } from './helpers/resend-server.js';
 
 const pgSkip = await pgSkipReason();
@@ -73,34 +75,22 @@ describe('Svix signatures', () => {
 
 for (const backend of BACKENDS) {
   describe(`Resend webhooks on ${backend}`, { skip: backend === 'pg' ? pgSkip : undefined }, () => {
-    let server: HttpService;
-    let pipeline: Awaited<ReturnType<typeof startEmailPipeline>>;
-    let herald: Herald;
-    let app: Hono;
-
-    before(async () => {
-      server = await startResendServer({ apiKey: API_KEY });
-      const provider = resendFromConfig(
-        { resendApiKey: API_KEY, resendUrl: server.url, emailFrom: EMAIL_FROM },
-        makeLogger('silent'),
-      );
-      assert.ok(provider);
-      pipeline = await startEmailPipeline(backend, provider, {
-        maxAttempts: 2,
-        settings: { resendWebhookSecret: SECRET },
-      });
-      ({ herald, app } = pipeline);
-    });
-    after(async () => {
-      await pipeline.close();
-      await server.close();
-    });
+    const t = webhookPipeline(
+      backend,
+      () => startResendServer({ apiKey: API_KEY }),
+      (url) =>
+        resendFromConfig(
+          { resendApiKey: API_KEY, resendUrl: url, emailFrom: EMAIL_FROM },
+          makeLogger('silent'),
+        ),
+      { resendWebhookSecret: SECRET },
+    );
 
     /** An email really sent to `to` through Resend; its delivery id and Resend's email id. */
     async function sent(id: string, to: string) {
-      const d = await pipeline.sendTo(id, to);
+      const d = await t.pipeline.sendTo(id, to);
       assert.equal(d.status, 'sent', d.error ?? '');
-      const req = server.requestsFor(to).at(-1)!;
+      const req = t.server.requestsFor(to).at(-1)!;
       const answer = req.reply?.body as { id: string };
       assert.equal(d.providerMessageId, answer.id);
       const tags = (req.json as { tags: { name: string; value: string }[] }).tags;
@@ -128,18 +118,12 @@ for (const backend of BACKENDS) {
         },
       });
     const post = (body: string, headers: Record<string, string>) =>
-      app.request('/v1/webhooks/resend', { method: 'POST', headers, body });
+      t.app.request('/v1/webhooks/resend', { method: 'POST', headers, body });
     const deliver = async (body: string) => {
       const res = await post(body, signed(body));
       assert.equal(res.status, 204, await res.text());
     };
-    const delivery = async (id: string) =>
-      (
-        await herald.db.query<{ status: string; events: { status: string; detail: string }[] }>(
-          `SELECT status, events FROM "${herald.config.schema}".deliveries WHERE id = $1`,
-          [id],
-        )
-      ).rows[0]!;
+    const delivery = (id: string) => deliveryRow(t.herald, id);
 
     it('moves a sent delivery to delivered, opened and clicked, each event in its history', async () => {
       const s = await sent('ann', 'ann@example.com');
@@ -213,7 +197,7 @@ for (const backend of BACKENDS) {
       }
       assert.deepEqual(await delivery(s.id), before);
       assert.equal(before.status, 'sent');
-      assert.deepEqual(await herald.suppressions.list(), { items: [] });
+      assert.deepEqual(await t.herald.suppressions.list(), { items: [] });
       // Signed right, but not JSON.
       const res = await post('{not json', signed('{not json'));
       assert.equal(res.status, 400);
@@ -230,20 +214,14 @@ for (const backend of BACKENDS) {
           },
         }),
       );
-      const row = await delivery(s.id);
-      assert.equal(row.status, 'bounced');
-      assert.equal(
-        row.events.at(-1)!.detail,
-        'resend: Permanent/General: 550 5.1.1 The email account does not exist.',
-      );
-      const { items } = await herald.suppressions.list();
-      assert.deepEqual(
-        items.map((i) => [i.channel, i.address, i.reason, i.source]),
-        [['email', 'dan@example.com', 'bounce', 'resend']],
-      );
-      const next = await pipeline.sendTo('dan2', 'dan@example.com');
-      assert.deepEqual([next.status, next.reason], ['skipped', 'suppressed']);
-      assert.equal(server.requestsFor('dan@example.com').length, 0, 'nothing went to Resend');
+      await assertSuppressesNextSend(t, {
+        delivery: s.id,
+        status: 'bounced',
+        detail: 'Permanent/General: 550 5.1.1 The email account does not exist.',
+        address: 'dan@example.com',
+        reason: 'bounce',
+        source: 'resend',
+      });
     });
 
     it('a transient bounce and a delay are recorded only; a complaint suppresses', async () => {
@@ -263,12 +241,15 @@ for (const backend of BACKENDS) {
           ['delayed', 'resend: delivery delayed'],
         ],
       );
-      assert.equal((await herald.suppressions.isSuppressed('email', ['eve@example.com'])).size, 0);
+      assert.equal(
+        (await t.herald.suppressions.isSuppressed('email', ['eve@example.com'])).size,
+        0,
+      );
       await deliver(event(s, 'email.delivered'));
       await deliver(event(s, 'email.complained'));
       row = await delivery(s.id);
       assert.equal(row.status, 'complained');
-      const { items } = await herald.suppressions.list();
+      const { items } = await t.herald.suppressions.list();
       assert.ok(
         items.some((i) => i.address === 'eve@example.com' && i.reason === 'complaint'),
         JSON.stringify(items),

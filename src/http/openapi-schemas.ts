@@ -349,6 +349,18 @@ export const SCHEMAS = {
       data: z.record(z.string(), z.unknown()),
     }),
   },
+  PostmarkRecord: {
+    io: 'input',
+    description:
+      'A Postmark webhook record; Herald reads `RecordType`, `MessageID`, ' +
+      '`Metadata.herald_delivery_id`, `Type`, `Inactive`, `Details`, `Email` or `Recipient`, ' +
+      '`OriginalLink`, `SuppressSending`, `SuppressionReason` and the record’s time.',
+    schema: z.looseObject({
+      RecordType: z.string(),
+      MessageID: z.string().nullable().optional(),
+      Metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+    }),
+  },
   TwilioStatus: {
     io: 'input',
     description:

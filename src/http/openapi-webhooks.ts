@@ -94,6 +94,48 @@ export const WEBHOOK_OPERATIONS: Operation[] = [
     },
   },
   {
+    id: 'postmarkEvents',
+    method: 'post',
+    path: '/v1/webhooks/postmark',
+    tag: 'Webhooks',
+    realm: 'public',
+    summary: 'Postmark webhook (basic-auth credentials)',
+    description:
+      'Postmark does not sign webhooks: give it this URL with credentials, ' +
+      '`https://<user>:<password>@<host>/v1/webhooks/postmark`, and set ' +
+      '`HERALD_POSTMARK_WEBHOOK_USER` and `HERALD_POSTMARK_WEBHOOK_PASSWORD`; both are ' +
+      'compared in constant time. Delivery, Open, Click, SpamComplaint and hard bounces ' +
+      '(HardBounce, BadEmailAddress, ManuallyDeactivated, or any Postmark marks Inactive) move ' +
+      'the delivery named by the `herald_delivery_id` metadata (else by MessageID) to ' +
+      'delivered, opened, clicked, complained or bounced; complaints and hard bounces suppress ' +
+      'the address, other bounces are recorded only. A SubscriptionChange with ' +
+      '`SuppressSending: true` suppresses the address. Answers 200, which Postmark expects.',
+    body: {
+      schema: 'PostmarkRecord',
+      example: {
+        RecordType: 'Delivery',
+        MessageID: '883953f4-6105-42a2-a16a-77a8eac79483',
+        Recipient: 'ann@example.com',
+        DeliveredAt: '2026-01-01T00:00:00Z',
+        Details: 'smtp;250 2.0.0 OK',
+        Metadata: { herald_delivery_id: '0192f0c2-7a4e-7000-8000-000000000000' },
+      },
+    },
+    headers: {
+      Authorization: {
+        schema: z.string(),
+        description: '`Basic` base64 of `user:password`, from the webhook URL',
+        required: true,
+      },
+    },
+    responses: { 200: { description: 'the record is applied' } },
+    errors: {
+      unauthorized: 'no Basic Authorization header (the answer carries WWW-Authenticate)',
+      forbidden: 'the user or password does not match',
+      not_found: 'HERALD_POSTMARK_WEBHOOK_USER or HERALD_POSTMARK_WEBHOOK_PASSWORD is not set',
+    },
+  },
+  {
     id: 'twilioStatus',
     method: 'post',
     path: '/v1/webhooks/twilio',

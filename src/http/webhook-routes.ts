@@ -22,6 +22,7 @@ import {
   SVIX_SIGNATURE_HEADER,
   SVIX_TIMESTAMP_HEADER,
 } from '../channels/email/resend-events.js';
+import { checkPostmarkAuth, postmarkEvents } from '../channels/email/postmark-events.js';
 import {
   checkTwilioSignature,
   TWILIO_SIGNATURE_HEADER,
@@ -102,6 +103,27 @@ export function webhookRoutes(herald: Herald): Hono {
       raw,
     );
     return applyChecked(raw, refused, resendEvents, 'resend');
+  });
+
+  const { postmarkWebhookUser: pmUser, postmarkWebhookPassword: pmPassword } = herald.config;
+  app.post('/postmark', async (c) => {
+    if (!pmUser || !pmPassword)
+      return off(
+        'Postmark webhook',
+        'HERALD_POSTMARK_WEBHOOK_USER and HERALD_POSTMARK_WEBHOOK_PASSWORD',
+      );
+    const refused = checkPostmarkAuth(
+      { user: pmUser, password: pmPassword },
+      c.req.header('authorization'),
+    );
+    // A challenge, for clients that send the URL's credentials only when asked.
+    if (refused?.status === 401) {
+      const res = refuse(refused);
+      res.headers.set('www-authenticate', 'Basic realm="herald-webhooks", charset="UTF-8"');
+      return res;
+    }
+    // Postmark retries until it gets a 200.
+    return applyChecked(await c.req.text(), refused, postmarkEvents, 'postmark', 200);
   });
 
   const twilioToken = herald.config.twilioAuthToken;
