@@ -1,0 +1,302 @@
+/**
+ * Per-recipient local-time schedules: "daily briefing at 08:00 in my time zone, skip weekends",
+ * "weekly summary on Monday 09:00", set in preferences (`schedules`). Each recipient's schedule
+ * is a row with its next fire time (`recipient_schedules.next_run_at`, indexed), so a scheduler
+ * tick reads only what is due: its cost follows the work due, not the number of recipients.
+ *
+ * A preference becomes a cron expression in the recipient's zone (`0 8 * * 1-5`), so the DST
+ * rules are cron.ts's: a time inside the spring-forward gap fires at the gap's end; a time that
+ * occurs twice fires once, at its first occurrence. Changing the time, the day or the zone (in
+ * the preferences or on the recipient) moves the next run.
+ *
+ * Firing: `fireDue` locks due rows (`FOR UPDATE SKIP LOCKED`, so schedulers share the work),
+ * enqueues one `local-schedule` job per batch of up to `batchSize` recipients of a schedule,
+ * and moves each row's next_run_at on, all in one transaction: a run is enqueued exactly once.
+ * The job then asks the app for the content (a function in library use, a signed data hook in
+ * service use) and sends one notification per recipient with an idempotency key of the batch,
+ * so a re-run after a crash sends nothing twice.
+ */
+import type { Db, Queryable } from '../db/db.js';
+import { quoteIdent } from '../db/sql.js';
+import { HeraldError, ValidationError } from '../errors.js';
+import type { Queue } from '../queue/queue.js';
+import { nextTick, parseCron, type CronSpec } from './cron.js';
+
+export const WEEKDAYS = [
+  'sunday',
+  'monday',
+  'tuesday',
+  'wednesday',
+  'thursday',
+  'friday',
+  'saturday',
+] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/** A local-time schedule a recipient can set: the built-in recipes and the config's own. */
+export interface LocalScheduleDefinition {
+  /** The notification type sent at each run. Default: the schedule's name. */
+  type?: string | undefined;
+  /** For weekly schedules: the day when the preference names none. */
+  defaultDay?: Weekday | undefined;
+  /** Service use: the app's data hook for this schedule (else `dataHookUrl`). */
+  hookUrl?: string | undefined;
+}
+
+/** The recipes of ../shared/seeds/000: their types and templates ship in recipes/. */
+export const RECIPES: Record<string, LocalScheduleDefinition> = {
+  daily_briefing: { type: 'daily_briefing' },
+  weekly_summary: { type: 'weekly_summary', defaultDay: 'monday' },
+  achievement_nudge: { type: 'achievement_nudge' },
+};
+
+/** One schedule preference, as preferences.ts validates it. */
+export interface SchedulePreference {
+  time: string;
+  day?: Weekday | undefined;
+  skipWeekends?: boolean | undefined;
+  enabled?: boolean | undefined;
+}
+
+/** The cron expression of a preference: `MM HH * * <days>`. */
+export function preferenceCron(pref: SchedulePreference, def: LocalScheduleDefinition): string {
+  const [h, m] = pref.time.split(':').map(Number) as [number, number];
+  const day = pref.day ?? def.defaultDay;
+  const days = day ? String(WEEKDAYS.indexOf(day)) : pref.skipWeekends ? '1-5' : '*';
+  return `${m} ${h} * * ${days}`;
+}
+
+export interface LocalScheduleRow {
+  name: string;
+  cron: string;
+  timezone: string;
+  nextRunAt: string | null;
+  type: string;
+}
+
+/** The payload of a `local-schedule` job. */
+export interface LocalScheduleJobPayload {
+  schedule: string;
+  items: [recipientId: string, runAt: string][];
+}
+
+export interface LocalSchedulesOptions {
+  definitions: Record<string, LocalScheduleDefinition>;
+  /** Recipients per `local-schedule` job (and per data-hook call). Default 500. */
+  batchSize?: number;
+  /** Due rows read per transaction of `fireDue`. Default 5,000. */
+  claimSize?: number;
+}
+
+const specs = new Map<string, CronSpec>();
+const specOf = (cron: string) => {
+  let spec = specs.get(cron);
+  if (!spec) {
+    spec = parseCron(cron);
+    if (specs.size > 10_000) specs.clear();
+    specs.set(cron, spec);
+  }
+  return spec;
+};
+
+export function makeLocalSchedules(
+  db: Db,
+  schema: string,
+  queue: Queue,
+  options: LocalSchedulesOptions,
+) {
+  const s = quoteIdent(schema);
+  const batchSize = options.batchSize ?? 500;
+  const claimSize = options.claimSize ?? 5_000;
+  const definitions = options.definitions;
+
+  const definition = (name: string): LocalScheduleDefinition => {
+    const def = definitions[name];
+    if (!def) throw new HeraldError('not_found', `no local-time schedule named ${name}`);
+    return def;
+  };
+
+  return {
+    definitions,
+
+    /**
+     * Makes the recipient's rows match their preferences and zone: new schedules get their next
+     * run, changed ones (time, day, zone) a new one, unchanged ones keep theirs, removed or
+     * disabled ones go. Call it in the transaction that changed the preferences or the zone.
+     */
+    async syncRecipient(q: Queryable, recipientId: string): Promise<void> {
+      const { rows } = await q.query<{
+        timezone: string | null;
+        document: Record<string, unknown> | null;
+      }>(
+        `SELECT coalesce(p.document ->> 'timezone', r.timezone) AS timezone, p.document
+         FROM ${s}.recipients r LEFT JOIN ${s}.preferences p ON p.recipient_id = r.id
+         WHERE r.id = $1`,
+        [recipientId],
+      );
+      const row = rows[0];
+      if (!row) return;
+      const zone = row.timezone ?? 'UTC';
+      const prefs = (row.document?.schedules ?? {}) as Record<string, SchedulePreference>;
+      const wanted = Object.entries(prefs).filter(
+        ([name, p]) => p.enabled !== false && definitions[name] !== undefined,
+      );
+      const now = Date.now();
+      const names = wanted.map(([n]) => n);
+      const crons = wanted.map(([n, p]) => preferenceCron(p, definition(n)));
+      const next = crons.map((c) => {
+        const t = nextTick(specOf(c), zone, now);
+        return t === null ? null : new Date(t);
+      });
+      await q.query(
+        `DELETE FROM ${s}.recipient_schedules WHERE recipient_id = $1 AND NOT (name = ANY($2::text[]))`,
+        [recipientId, names],
+      );
+      if (names.length === 0) return;
+      await q.query(
+        `INSERT INTO ${s}.recipient_schedules AS rs (recipient_id, name, cron, timezone, next_run_at)
+         SELECT $1, u.name, u.cron, $2, u.next FROM unnest($3::text[], $4::text[], $5::timestamptz[])
+           AS u (name, cron, next)
+         ON CONFLICT (recipient_id, name) DO UPDATE SET cron = excluded.cron, timezone = excluded.timezone,
+           next_run_at = CASE WHEN rs.cron = excluded.cron AND rs.timezone = excluded.timezone
+                           THEN rs.next_run_at ELSE excluded.next_run_at END,
+           updated_at = now()`,
+        [recipientId, zone, names, crons, next],
+      );
+    },
+
+    /** The recipient's schedules with their next runs (GET /v1/recipients/{id}/schedules). */
+    async list(recipientId: string): Promise<LocalScheduleRow[]> {
+      const { rows } = await db.query<{
+        name: string;
+        cron: string;
+        timezone: string;
+        next_run_at: Date | null;
+      }>(
+        `SELECT name, cron, timezone, next_run_at FROM ${s}.recipient_schedules
+         WHERE recipient_id = $1 ORDER BY name`,
+        [recipientId],
+      );
+      return rows.map((r) => ({
+        name: r.name,
+        cron: r.cron,
+        timezone: r.timezone,
+        nextRunAt: r.next_run_at?.toISOString() ?? null,
+        type: definitions[r.name]?.type ?? r.name,
+      }));
+    },
+
+    /** The next `count` runs of a recipient's schedule after `from` (a preview). */
+    preview(
+      row: Pick<LocalScheduleRow, 'cron' | 'timezone'>,
+      from: number,
+      count: number,
+    ): string[] {
+      const out: string[] = [];
+      let t = from;
+      while (out.length < count) {
+        const next = nextTick(specOf(row.cron), row.timezone, t);
+        if (next === null) break;
+        out.push(new Date(next).toISOString());
+        t = next;
+      }
+      return out;
+    },
+
+    /**
+     * Enqueues every due run once (see the top of the file) and moves each row on; returns the
+     * number of recipient runs enqueued. Loops while full claims come back.
+     */
+    async fireDue(): Promise<number> {
+      let fired = 0;
+      for (;;) {
+        const claimed = await db.transaction(async (tx) => {
+          const { rows } = await tx.query<{
+            recipient_id: string;
+            name: string;
+            cron: string;
+            timezone: string;
+            next_run_at: Date;
+            now: Date;
+          }>(
+            `SELECT recipient_id, name, cron, timezone, next_run_at, now() AS now
+             FROM ${s}.recipient_schedules
+             WHERE next_run_at <= now()
+             ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+            [claimSize],
+          );
+          if (rows.length === 0) return 0;
+          const now = (rows[0] as { now: Date }).now.getTime();
+          const byName = new Map<string, [string, string][]>();
+          const ids: string[] = [];
+          const names: string[] = [];
+          const nexts: (Date | null)[] = [];
+          for (const r of rows) {
+            const spec = specOf(r.cron);
+            // After downtime the latest missed run fires once: the last tick not after now.
+            let runAt = r.next_run_at.getTime();
+            for (let t = nextTick(spec, r.timezone, runAt); t !== null && t <= now;) {
+              runAt = t;
+              t = nextTick(spec, r.timezone, t);
+            }
+            const next = nextTick(spec, r.timezone, Math.max(now, runAt));
+            ids.push(r.recipient_id);
+            names.push(r.name);
+            nexts.push(next === null ? null : new Date(next));
+            const list = byName.get(r.name) ?? [];
+            list.push([r.recipient_id, new Date(runAt).toISOString()]);
+            byName.set(r.name, list);
+          }
+          const jobs = [];
+          for (const [name, items] of byName) {
+            for (let i = 0; i < items.length; i += batchSize) {
+              const chunk = items.slice(i, i + batchSize);
+              const [firstId, firstAt] = chunk[0] as [string, string];
+              const payload: LocalScheduleJobPayload = { schedule: name, items: chunk };
+              jobs.push({
+                kind: 'local-schedule',
+                payload,
+                key: `local:${name}:${firstAt}:${firstId}`,
+                maxAttempts: 10,
+              });
+            }
+          }
+          await queue.enqueueMany(jobs, { tx });
+          await tx.query(
+            `UPDATE ${s}.recipient_schedules rs SET next_run_at = u.next, updated_at = now()
+             FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (recipient_id, name, next)
+             WHERE rs.recipient_id = u.recipient_id AND rs.name = u.name`,
+            [ids, names, nexts],
+          );
+          return rows.length;
+        });
+        fired += claimed;
+        if (claimed < claimSize) return fired;
+      }
+    },
+
+    /** The earliest pending run of any recipient (the scheduler sleeps until then). */
+    async nextDue(): Promise<Date | null> {
+      const { rows } = await db.query<{ t: Date | null }>(
+        `SELECT next_run_at AS t FROM ${s}.recipient_schedules WHERE next_run_at IS NOT NULL
+         ORDER BY next_run_at LIMIT 1`,
+      );
+      return rows[0]?.t ?? null;
+    },
+
+    /** Refuses schedule names no definition has, naming the known ones. */
+    check(names: string[], field = 'schedules'): void {
+      const unknown = names.filter((n) => !definitions[n]);
+      if (unknown.length === 0) return;
+      const known = Object.keys(definitions).join(', ');
+      throw new ValidationError(
+        unknown.map((n) => ({
+          field: `${field}.${n}`,
+          message: `is not a schedule (known: ${known})`,
+        })),
+      );
+    },
+  };
+}
+
+export type LocalSchedules = ReturnType<typeof makeLocalSchedules>;
