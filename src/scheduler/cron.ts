@@ -1,6 +1,7 @@
 /**
  * Cron expressions in IANA time zones: the five classic fields (minute, hour, day of month,
- * month, day of week) with lists, ranges, steps and names, and the next tick after an instant.
+ * month, day of week) with lists, ranges, steps and names, an optional leading seconds field
+ * (as croner and node-cron allow), and the next tick after an instant.
  *
  * Written here rather than taken from a cron library because the DST rules are part of
  * Herald's contract (../shared/API.md) and libraries disagree on them: a local time that does
@@ -16,6 +17,8 @@ import { fromLocal, offsetAt, toLocal } from '../time/zoned.js';
 
 export interface CronSpec {
   source: string;
+  /** [0] for five-field expressions; a sixth, leading field gives seconds. */
+  seconds: number[];
   minutes: number[];
   hours: number[];
   days: Set<number>;
@@ -30,6 +33,7 @@ export interface CronSpec {
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
+const SECOND_FIELD = { name: 'second', min: 0, max: 59, names: undefined } as const;
 const FIELDS = [
   { name: 'minute', min: 0, max: 59, names: undefined },
   { name: 'hour', min: 0, max: 23, names: undefined },
@@ -49,7 +53,9 @@ const MACROS: Record<string, string> = {
 };
 
 /** The values one field names, or a message saying what is wrong with it. */
-function parseField(text: string, field: (typeof FIELDS)[number]): number[] | string {
+type Field = (typeof FIELDS)[number] | typeof SECOND_FIELD;
+
+function parseField(text: string, field: Field): number[] | string {
   const values = new Set<number>();
   const value = (t: string): number | undefined => {
     const named = field.names?.indexOf(t.toLowerCase()) ?? -1;
@@ -81,21 +87,32 @@ function parseField(text: string, field: (typeof FIELDS)[number]): number[] | st
   return [...values].sort((a, b) => a - b);
 }
 
-/** Parses a cron expression (five fields, or @daily and friends); throws a ValidationError. */
+/**
+ * Parses a cron expression (five fields, six with a leading seconds field, or @daily and
+ * friends); throws a ValidationError naming what is wrong.
+ */
 export function parseCron(expression: string, fieldName = 'cron'): CronSpec {
   const source = expression.trim();
   const text = MACROS[source.toLowerCase()] ?? source;
-  const parts = text.split(/\s+/);
-  if (parts.length !== 5) {
+  const all = text.split(/\s+/);
+  if (all.length !== 5 && all.length !== 6) {
     throw new ValidationError([
       {
         field: fieldName,
         message:
-          'must have five fields (minute hour day-of-month month day-of-week), e.g. "0 8 * * 1-5"',
+          'must have five fields (minute hour day-of-month month day-of-week), e.g. "0 8 * * 1-5", or six with seconds first',
       },
     ]);
   }
   const issues: FieldIssue[] = [];
+  let seconds = [0];
+  if (all.length === 6) {
+    const parsedSeconds = parseField(all[0] as string, SECOND_FIELD);
+    if (typeof parsedSeconds === 'string')
+      issues.push({ field: fieldName, message: `second: ${parsedSeconds}` });
+    else seconds = parsedSeconds;
+  }
+  const parts = all.slice(all.length - 5);
   const parsed = parts.map((p, i) => {
     const field = FIELDS[i] as (typeof FIELDS)[number];
     const values = parseField(p, field);
@@ -109,6 +126,7 @@ export function parseCron(expression: string, fieldName = 'cron'): CronSpec {
   const anyWeekday = parts[4] === '*';
   return {
     source,
+    seconds,
     minutes,
     hours,
     days: new Set(days),
@@ -150,15 +168,22 @@ export function nextTick(spec: CronSpec, timeZone: string, after: number): numbe
     offsetAt(after + 2 * 86_400_000, timeZone),
   );
   const earliestWall = after + smallest;
+  const lastSecond = spec.seconds.at(-1) ?? 0;
   for (let d = 0; d < MAX_DAYS; d++) {
     const date = new Date(first + d * 86_400_000);
     const [year, month, day] = [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate()];
     if (!dayMatches(spec, year, month, day)) continue;
     for (const hour of spec.hours) {
       for (const minute of spec.minutes) {
-        if (Date.UTC(year, month - 1, day, hour, minute) <= earliestWall) continue;
+        const wall = Date.UTC(year, month - 1, day, hour, minute);
+        if (wall + lastSecond * 1000 <= earliestWall) continue;
         const at = fromLocal({ year, month, day, hour, minute }, timeZone);
-        if (at > after) return at;
+        // Inside a gap every second of the minute maps to the gap's end.
+        const exists = offsetAt(at, timeZone) === wall - at;
+        for (const second of spec.seconds) {
+          const t = exists ? at + second * 1000 : at;
+          if (t > after) return t;
+        }
       }
     }
   }
