@@ -16,6 +16,7 @@
  * service use) and sends one notification per recipient with an idempotency key of the batch,
  * so a re-run after a crash sends nothing twice.
  */
+import { z } from 'zod';
 import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { HeraldError, ValidationError } from '../errors.js';
@@ -65,6 +66,12 @@ export function preferenceCron(pref: SchedulePreference, def: LocalScheduleDefin
   const days = day ? String(WEEKDAYS.indexOf(day)) : pref.skipWeekends ? '1-5' : '*';
   return `${m} ${h} * * ${days}`;
 }
+
+/** `?from=<ISO instant>&count=N` of GET /v1/recipients/{id}/schedules. */
+export const schedulePreviewQuery = z.strictObject({
+  from: z.iso.datetime({ offset: true }).optional(),
+  count: z.coerce.number().int().min(1).max(100).default(5),
+});
 
 export interface LocalScheduleRow {
   name: string;

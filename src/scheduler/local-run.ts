@@ -1,0 +1,189 @@
+/**
+ * The `local-schedule` job: one batch of recipients whose local-time schedule is due
+ * (local-schedules.ts enqueues it). It asks the app what to send each of them, then sends one
+ * notification per recipient in one trigger.
+ *
+ * Where the content comes from:
+ * - library use: an async function per schedule (`builtinHandlers(herald, { content })`),
+ *   given the batch and answering `{ data }` or `{ skip: true }` per recipient id;
+ * - service use: the app's data hook, `POST`ed the batch as JSON and signed as webhooks are
+ *   (`Herald-Signature`, docs/channels.md), answering `{ "results": { "<id>": {...} } }`;
+ * - neither: every recipient gets the notification with no data of its own.
+ * With a function or a hook, a recipient it does not answer for is skipped (so an empty
+ * "nothing new today" message is never sent by mistake).
+ *
+ * Exactly once: the trigger carries an idempotency key made of the job's batch, so a re-run
+ * (a crash after the send, a lost lease) answers the first send instead of sending again.
+ */
+import type { Db } from '../db/db.js';
+import { quoteIdent } from '../db/sql.js';
+import { HeraldError, toError } from '../errors.js';
+import type { Logger } from '../obs/log.js';
+import type { JobContext, JobHandler } from '../queue/worker.js';
+import { findUnstorable, nestedDeeperThan } from '../validation.js';
+import { webhookSignature } from '../channels/webhook/signature.js';
+import type { SendOptions, SendResult } from '../notify/send.js';
+import { nextTick, parseCron } from './cron.js';
+import type { LocalScheduleDefinition, LocalScheduleJobPayload } from './local-schedules.js';
+
+export interface ContentItem {
+  recipientId: string;
+  /** The instant of this run. */
+  runAt: Date;
+  /** Since the previous run of the schedule, up to this one (what a summary covers). */
+  window: { from: Date; to: Date };
+  timezone: string;
+}
+
+export type ContentAnswer = { data?: Record<string, unknown>; skip?: boolean };
+
+/** The app's content for a batch: an answer per recipient id. */
+export type ScheduleContent = (batch: {
+  schedule: string;
+  items: ContentItem[];
+  signal: AbortSignal;
+}) =>
+  Promise<Record<string, ContentAnswer | undefined>> | Record<string, ContentAnswer | undefined>;
+
+export interface LocalRunDeps {
+  db: Db;
+  schema: string;
+  definitions: Record<string, LocalScheduleDefinition>;
+  content: Record<string, ScheduleContent>;
+  /** The data hook of schedules that name none. */
+  dataHookUrl?: string | undefined;
+  /** Signs data-hook calls (the webhook secret). */
+  hookSecret?: string | undefined;
+  hookTimeoutMs?: number;
+  send: (input: unknown, options?: SendOptions) => Promise<SendResult>;
+  log: Logger;
+}
+
+/** The largest data-hook answer read. */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+export function makeLocalRun(deps: LocalRunDeps): JobHandler {
+  const s = quoteIdent(deps.schema);
+
+  /** The schedule's run before `runAt` (its window's start): searched over the week before. */
+  function previousRun(cron: string, zone: string, runAt: number): number {
+    const spec = parseCron(cron);
+    let prev = runAt - 86_400_000;
+    for (let t = nextTick(spec, zone, runAt - 8 * 86_400_000); t !== null && t < runAt;) {
+      prev = t;
+      t = nextTick(spec, zone, t);
+    }
+    return prev;
+  }
+
+  async function callHook(url: string, body: string, signal: AbortSignal) {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (deps.hookSecret) {
+      headers['Herald-Signature'] = webhookSignature(
+        deps.hookSecret,
+        Math.floor(Date.now() / 1000),
+        body,
+      );
+    }
+    const timeout = AbortSignal.timeout(deps.hookTimeoutMs ?? 10_000);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers,
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.any([signal, timeout]),
+    });
+    const text = await res.text();
+    if (res.status < 200 || res.status >= 300)
+      throw new Error(`the data hook answered ${res.status}: ${text.slice(0, 200)}`);
+    if (text.length > MAX_ANSWER_BYTES) throw new Error('the data hook answered more than 16 MiB');
+    const json = JSON.parse(text) as { results?: Record<string, ContentAnswer> };
+    if (!json || typeof json.results !== 'object' || json.results === null)
+      throw new Error('the data hook answer has no "results" object');
+    return json.results;
+  }
+
+  return async (payload: LocalScheduleJobPayload, ctx: JobContext) => {
+    const def = deps.definitions[payload.schedule];
+    if (!def) {
+      ctx.log.warn({ schedule: payload.schedule }, 'local-schedule:unknown (not in this config)');
+      return { skipped: payload.items.length };
+    }
+    const ids = payload.items.map(([id]) => id);
+    const { rows } = await deps.db.query<{ recipient_id: string; cron: string; timezone: string }>(
+      `SELECT recipient_id, cron, timezone FROM ${s}.recipient_schedules
+       WHERE name = $1 AND recipient_id = ANY($2::text[])`,
+      [payload.schedule, ids],
+    );
+    const rowOf = new Map(rows.map((r) => [r.recipient_id, r]));
+    // Recipients erased or whose schedule was switched off since the batch was enqueued.
+    const items: ContentItem[] = [];
+    for (const [recipientId, at] of payload.items) {
+      const row = rowOf.get(recipientId);
+      if (!row) continue;
+      const runAt = Date.parse(at);
+      items.push({
+        recipientId,
+        runAt: new Date(runAt),
+        window: { from: new Date(previousRun(row.cron, row.timezone, runAt)), to: new Date(runAt) },
+        timezone: row.timezone,
+      });
+    }
+    if (items.length === 0) return { sent: 0, skipped: payload.items.length };
+
+    const fn = deps.content[payload.schedule];
+    const hook = def.hookUrl ?? deps.dataHookUrl;
+    let answers: Record<string, ContentAnswer | undefined> | null = null;
+    if (fn) answers = await fn({ schedule: payload.schedule, items, signal: ctx.signal });
+    else if (hook) {
+      const body = JSON.stringify({
+        schedule: payload.schedule,
+        items: items.map((i) => ({
+          recipientId: i.recipientId,
+          runAt: i.runAt.toISOString(),
+          window: { from: i.window.from.toISOString(), to: i.window.to.toISOString() },
+          timezone: i.timezone,
+        })),
+      });
+      answers = await callHook(hook, body, ctx.signal);
+    }
+
+    const data = new Map<string, Record<string, unknown>>();
+    const to: string[] = [];
+    for (const item of items) {
+      if (!answers) {
+        to.push(item.recipientId);
+        continue;
+      }
+      const answer = answers[item.recipientId];
+      if (!answer || answer.skip) continue;
+      const own = answer.data ?? {};
+      if (findUnstorable(own, 'data') || nestedDeeperThan(own)) {
+        ctx.log.warn({ recipientId: item.recipientId }, 'local-schedule:bad-data (skipped)');
+        continue;
+      }
+      data.set(item.recipientId, own);
+      to.push(item.recipientId);
+    }
+    const skipped = payload.items.length - to.length;
+    if (to.length === 0) return { sent: 0, skipped };
+    const first = payload.items[0] as [string, string];
+    try {
+      await deps.send(
+        {
+          type: def.type ?? payload.schedule,
+          to,
+          data: { schedule: payload.schedule, runAt: first[1] },
+          idempotencyKey: `local:${payload.schedule}:${first[1]}:${first[0]}:${payload.items.length}`,
+        },
+        { dataFor: (id) => data.get(id) },
+      );
+    } catch (err) {
+      // A re-run whose content changed (a recipient now skipped): the first send stands.
+      if (err instanceof HeraldError && err.code === 'idempotency_conflict')
+        return { sent: 0, skipped };
+      throw toError(err);
+    }
+    return { sent: to.length, skipped };
+  };
+}
