@@ -1,0 +1,146 @@
+/**
+ * Exactly once across processes (PostgreSQL): three `herald scheduler` processes and two
+ * `herald worker` processes, with schedulers and a worker killed by SIGKILL at random moments
+ * and restarted. Every tick of five every-second cron schedules runs once (no tick missing,
+ * none twice), and every due local-time schedule of 300 recipients produces exactly one
+ * notification.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import type { Herald } from '../src/index.js';
+import { closeHerald, openHerald, pgSkipReason, PG_URL, sleep, waitFor } from './helpers/db.js';
+
+const pgSkip = await pgSkipReason();
+const BIN = new URL('../bin/herald.js', import.meta.url).pathname;
+const SCHEDULES = ['s1', 's2', 's3', 's4', 's5'];
+const RECIPIENTS = 300;
+
+describe('scheduler processes under SIGKILL', { skip: pgSkip }, () => {
+  let herald: Herald;
+  const children = new Set<ChildProcess>();
+  const stderr: string[] = [];
+
+  function spawnRole(role: 'scheduler' | 'worker'): ChildProcess {
+    const child = spawn(process.execPath, [BIN, role], {
+      env: {
+        ...process.env,
+        DATABASE_URL: PG_URL,
+        HERALD_SCHEMA: herald.config.schema,
+        HERALD_LOG_LEVEL: 'warn',
+        HERALD_SCHEDULER_INTERVAL_MS: '100',
+        HERALD_POLL_INTERVAL_MS: '100',
+        HERALD_LEASE_MS: '2000',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString()));
+    children.add(child);
+    child.on('exit', () => children.delete(child));
+    return child;
+  }
+
+  before(async () => {
+    herald = await openHerald('pg');
+  });
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await closeHerald(herald);
+  });
+
+  it('runs every tick once and sends every local-time run once', async () => {
+    const s = `"${herald.config.schema}"`;
+    await herald.types.put('tick', {
+      channels: ['inapp'],
+      templates: { inapp: { title: 't', body: 'b' } },
+    });
+    await herald.types.put('daily_briefing', {
+      channels: ['inapp'],
+      templates: { inapp: { title: 'Your day', body: 'b' } },
+    });
+    await herald.recipients.upsert('ops', {});
+    for (let i = 0; i < RECIPIENTS; i++) {
+      await herald.recipients.upsert(`r${i}`, { timezone: 'Europe/Berlin' });
+      await herald.preferences.put(`r${i}`, { schedules: { daily_briefing: { time: '08:00' } } });
+    }
+    // Due at moments spread over the next 8 seconds, as a busy 08:00 would be.
+    await herald.db.query(
+      `UPDATE ${s}.recipient_schedules SET next_run_at = now() + random() * interval '8 seconds'`,
+    );
+
+    const schedulers = [spawnRole('scheduler'), spawnRole('scheduler'), spawnRole('scheduler')];
+    const workers = [spawnRole('worker'), spawnRole('worker')];
+    for (const name of SCHEDULES) {
+      await herald.schedules.put(name, {
+        cron: '* * * * * *',
+        task: 'notify',
+        catchUp: 'all',
+        payload: { type: 'tick', to: 'ops', data: { s: name } },
+      });
+    }
+
+    // Kill a random scheduler every 0.7–1.5 s and start another; kill a worker once.
+    const until = Date.now() + 12_000;
+    let kills = 0;
+    while (Date.now() < until) {
+      await sleep(700 + Math.random() * 800);
+      const i = Math.floor(Math.random() * schedulers.length);
+      schedulers[i]?.kill('SIGKILL');
+      schedulers[i] = spawnRole('scheduler');
+      kills++;
+      if (kills === 4) {
+        workers[0]?.kill('SIGKILL');
+        workers[0] = spawnRole('worker');
+      }
+    }
+    for (const name of SCHEDULES) await herald.schedules.remove(name);
+
+    const runs = await waitFor(
+      async () => {
+        const { rows } = await herald.db.query<{ schedule: string; tick: Date; status: string }>(
+          `SELECT schedule, tick, status FROM ${s}.job_runs ORDER BY schedule, tick`,
+        );
+        return rows.every((r) => r.status === 'succeeded') ? rows : null;
+      },
+      30_000,
+      'every run to finish',
+    );
+    for (const name of SCHEDULES) {
+      const ticks = runs.filter((r) => r.schedule === name).map((r) => r.tick.getTime());
+      assert.ok(ticks.length >= 8, `${name}: ${ticks.length} runs`);
+      for (let i = 1; i < ticks.length; i++)
+        assert.equal(
+          (ticks[i] as number) - (ticks[i - 1] as number),
+          1000,
+          `${name}: a tick missing or twice`,
+        );
+    }
+    const perSchedule = await herald.db.query<{ s: string; n: number; ticks: number }>(
+      `SELECT data ->> 's' AS s, count(*)::int AS n FROM ${s}.notifications WHERE type = 'tick' GROUP BY 1`,
+    );
+    for (const row of perSchedule.rows)
+      assert.equal(
+        row.n,
+        runs.filter((r) => r.schedule === row.s).length,
+        `${row.s}: one notification a tick`,
+      );
+
+    const briefings = await waitFor(
+      async () => {
+        const { rows } = await herald.db.query<{ recipient_id: string; n: number }>(
+          `SELECT recipient_id, count(*)::int AS n FROM ${s}.notifications
+           WHERE type = 'daily_briefing' GROUP BY 1`,
+        );
+        return rows.length >= RECIPIENTS ? rows : null;
+      },
+      30_000,
+      `${RECIPIENTS} briefings`,
+    );
+    assert.equal(briefings.length, RECIPIENTS);
+    assert.ok(
+      briefings.every((b) => b.n === 1),
+      'each recipient briefed once',
+    );
+    assert.ok(kills >= 6, `${kills} schedulers killed`);
+  });
+});
