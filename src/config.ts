@@ -172,6 +172,46 @@ export const configSchema = z.object({
   sesSecretAccessKey: z.string().min(1).optional(),
   /** SES's API base URL. Default `https://email.{sesRegion}.amazonaws.com`. */
   sesUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * The SNS topics SES publishes events to (ARNs; in the environment comma-separated); turns
+   * on `POST /v1/webhooks/ses`, which takes messages of these topics only.
+   */
+  sesSnsTopicArns: z
+    .preprocess(
+      (v) =>
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean)
+          : v,
+      z
+        .array(
+          z
+            .string()
+            .regex(
+              /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]{1,256}$/,
+              'must be SNS topic ARNs such as arn:aws:sns:eu-west-1:123456789012:ses-events',
+            ),
+        )
+        .min(1),
+    )
+    .optional(),
+  /**
+   * The hosts SNS signing certificates and SubscribeURLs may come from, a regular expression
+   * on the URL's host name. Default: SNS's own, `^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`.
+   */
+  sesSnsCertHost: z
+    .string()
+    .refine((p) => {
+      try {
+        new RegExp(p);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a regular expression')
+    .optional(),
   /** Twilio Account SID (`AC...`, console: Account Info); with `twilioFrom` turns on SMS. */
   twilioAccountSid: z
     .string()
@@ -276,6 +316,8 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_SES_ACCESS_KEY_ID: 'sesAccessKeyId',
   HERALD_SES_SECRET_ACCESS_KEY: 'sesSecretAccessKey',
   HERALD_SES_URL: 'sesUrl',
+  HERALD_SES_SNS_TOPIC_ARNS: 'sesSnsTopicArns',
+  HERALD_SES_SNS_CERT_HOST: 'sesSnsCertHost',
   HERALD_TWILIO_ACCOUNT_SID: 'twilioAccountSid',
   HERALD_TWILIO_AUTH_TOKEN: 'twilioAuthToken',
   HERALD_TWILIO_FROM: 'twilioFrom',

@@ -361,6 +361,26 @@ export const SCHEMAS = {
       Metadata: z.record(z.string(), z.unknown()).nullable().optional(),
     }),
   },
+  SnsMessage: {
+    io: 'input',
+    description:
+      'An Amazon SNS message (sent as text/plain); `Message` of a Notification is the SES ' +
+      'event record, JSON.',
+    schema: z.looseObject({
+      Type: z.enum(['Notification', 'SubscriptionConfirmation', 'UnsubscribeConfirmation']),
+      MessageId: z.string(),
+      TopicArn: z.string(),
+      Message: z.string(),
+      Timestamp: z.string(),
+      SignatureVersion: z.enum(['1', '2']),
+      Signature: z.string(),
+      SigningCertURL: z.string(),
+      Subject: z.string().optional(),
+      SubscribeURL: z.string().optional(),
+      Token: z.string().optional(),
+      UnsubscribeURL: z.string().optional(),
+    }),
+  },
   TwilioStatus: {
     io: 'input',
     description:

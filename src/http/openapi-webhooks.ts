@@ -136,6 +136,57 @@ export const WEBHOOK_OPERATIONS: Operation[] = [
     },
   },
   {
+    id: 'sesEvents',
+    method: 'post',
+    path: '/v1/webhooks/ses',
+    tag: 'Webhooks',
+    realm: 'public',
+    summary: 'Amazon SES events through an SNS topic (signed by SNS)',
+    description:
+      'Subscribe this URL (HTTPS) to the SNS topic a configuration set’s event destination ' +
+      'publishes to, and list the topic in `HERALD_SES_SNS_TOPIC_ARNS`. SNS posts its JSON as ' +
+      '`text/plain`. The message must name a listed topic, be at most an hour old, and carry an ' +
+      'SNS signature (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) over its fields, ' +
+      'checked with the certificate at `SigningCertURL` (https, an SNS host, fetched once). A ' +
+      'SubscriptionConfirmation is confirmed by a GET of its SubscribeURL. A Notification’s ' +
+      'SES record (eventType or notificationType) moves the delivery whose provider message id ' +
+      'is `mail.messageId`: Delivery, Open, Click, Complaint and Permanent bounces to ' +
+      'delivered, opened, clicked, complained or bounced, Reject to failed; complaints and ' +
+      'permanent bounces suppress each recipient; Transient bounces and DeliveryDelay are ' +
+      'recorded only.',
+    body: {
+      schema: 'SnsMessage',
+      example: {
+        Type: 'Notification',
+        MessageId: '22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324',
+        TopicArn: 'arn:aws:sns:eu-west-1:123456789012:ses-events',
+        Message: '{"eventType":"Delivery","mail":{"messageId":"0102018d-example-000000"}}',
+        Timestamp: '2026-01-01T00:00:00.000Z',
+        SignatureVersion: '2',
+        Signature: 'EXAMPLEpH+...',
+        SigningCertURL: 'https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-example.pem',
+      },
+    },
+    headers: {
+      'x-amz-sns-message-type': {
+        schema: z.enum(['Notification', 'SubscriptionConfirmation', 'UnsubscribeConfirmation']),
+        description: 'the message’s Type',
+        required: true,
+      },
+    },
+    responses: { 204: { description: 'the message is applied (or the subscription confirmed)' } },
+    errors: {
+      unauthorized: 'the message has no Signature, SigningCertURL or SignatureVersion',
+      forbidden:
+        'the signature does not match; the topic is not listed; the Timestamp is stale; the ' +
+        'certificate or SubscribeURL is not https on an SNS host',
+      not_found: 'HERALD_SES_SNS_TOPIC_ARNS is not set',
+      provider_unreachable:
+        'the signing certificate could not be fetched, or the SubscribeURL did not answer 200 ' +
+        '(SNS retries)',
+    },
+  },
+  {
     id: 'twilioStatus',
     method: 'post',
     path: '/v1/webhooks/twilio',

@@ -24,6 +24,12 @@ import {
 } from '../channels/email/resend-events.js';
 import { checkPostmarkAuth, postmarkEvents } from '../channels/email/postmark-events.js';
 import {
+  makeSnsVerifier,
+  SNS_DEFAULT_CERT_HOST,
+  SNS_MESSAGE_TYPE_HEADER,
+} from '../channels/email/sns.js';
+import { sesEvents } from '../channels/email/ses-events.js';
+import {
   checkTwilioSignature,
   TWILIO_SIGNATURE_HEADER,
   twilioEvents,
@@ -54,7 +60,12 @@ function parseJson(raw: string): { body: unknown } | Response {
   }
 }
 
-export function webhookRoutes(herald: Herald): Hono {
+export interface WebhookOptions {
+  /** CA certificates (PEM) the SNS certificate and SubscribeURL fetches trust instead of Node's. */
+  snsCa?: string | string[];
+}
+
+export function webhookRoutes(herald: Herald, options: WebhookOptions = {}): Hono {
   const app = new Hono();
   const events = makeDeliveryEvents(herald.db, herald.config.schema);
 
@@ -124,6 +135,28 @@ export function webhookRoutes(herald: Herald): Hono {
     }
     // Postmark retries until it gets a 200.
     return applyChecked(await c.req.text(), refused, postmarkEvents, 'postmark', 200);
+  });
+
+  const { sesSnsTopicArns: topicArns, sesSnsCertHost } = herald.config;
+  const sns = topicArns
+    ? makeSnsVerifier({
+        topicArns,
+        certHost: new RegExp(sesSnsCertHost ?? SNS_DEFAULT_CERT_HOST),
+        ...(options.snsCa ? { ca: options.snsCa } : {}),
+      })
+    : null;
+  app.post('/ses', async (c) => {
+    if (!sns) return off('SES webhook', 'HERALD_SES_SNS_TOPIC_ARNS');
+    const checked = await sns.check(c.req.header(SNS_MESSAGE_TYPE_HEADER), await c.req.text());
+    if ('status' in checked) return refuse(checked);
+    const { message } = checked;
+    if (message.Type === 'Notification') await events.apply(sesEvents(message.Message), 'ses');
+    else if (message.Type === 'SubscriptionConfirmation') {
+      const failed = await sns.confirm(message);
+      if (failed) return refuse(failed);
+      herald.log.info({ topicArn: message.TopicArn }, 'ses:sns-subscription-confirmed');
+    } else herald.log.warn({ topicArn: message.TopicArn }, 'ses:sns-unsubscribed');
+    return c.body(null, 204);
   });
 
   const twilioToken = herald.config.twilioAuthToken;

@@ -37,6 +37,22 @@ export interface DeliveryEvent {
  */
 export type NoteStatus = 'soft_bounced' | 'delayed';
 
+/**
+ * The event once per address, each putting that address on the email suppression list for
+ * `reason` (a bounce or complaint naming its recipients); the event alone when none is named.
+ */
+export function suppressingEach(
+  event: Omit<DeliveryEvent, 'suppress'>,
+  addresses: string[],
+  reason: SuppressionReason,
+): DeliveryEvent[] {
+  if (addresses.length === 0) return [event];
+  return addresses.map((address) => ({
+    ...event,
+    suppress: { channel: 'email', address, reason },
+  }));
+}
+
 // Not ranked, so never ahead of anything: array_position is NULL in SQL, indexOf -1 here.
 const RANK = ['sent', 'delivered', 'opened', 'clicked', 'failed', 'bounced', 'complained'];
 

@@ -14,7 +14,7 @@
  * id, the delivery's provider message id.
  */
 import { createHmac } from 'node:crypto';
-import type { DeliveryEvent } from '../../notify/delivery-events.js';
+import { suppressingEach, type DeliveryEvent } from '../../notify/delivery-events.js';
 import { constantTimeEqual, type Refusal } from '../webhook-check.js';
 
 export const SVIX_ID_HEADER = 'svix-id';
@@ -99,21 +99,6 @@ export function resendEvents(body: unknown): DeliveryEvent[] {
   const to = (Array.isArray(data.to) ? data.to : [data.to]).filter(
     (a): a is string => typeof a === 'string' && a !== '',
   );
-  const suppressing = (status: 'bounced' | 'complained', detail: string): DeliveryEvent[] =>
-    (to.length > 0 ? to : [undefined]).map((address) => ({
-      ...base,
-      status,
-      detail,
-      ...(address
-        ? {
-            suppress: {
-              channel: 'email' as const,
-              address,
-              reason: status === 'bounced' ? ('bounce' as const) : ('complaint' as const),
-            },
-          }
-        : {}),
-    }));
   const nested = (name: string) =>
     (data[name] && typeof data[name] === 'object' ? data[name] : {}) as Json;
   const one = (status: DeliveryEvent['status'], detail: string): DeliveryEvent[] => [
@@ -133,11 +118,19 @@ export function resendEvents(body: unknown): DeliveryEvent[] {
       const message = str(bounce.message);
       const detail = `${type}${subType ? `/${subType}` : ''}${message ? `: ${message}` : ''}`;
       return type === 'Permanent'
-        ? suppressing('bounced', detail.slice(0, 500))
+        ? suppressingEach(
+            { ...base, status: 'bounced', detail: detail.slice(0, 500) },
+            to,
+            'bounce',
+          )
         : one('soft_bounced', detail.slice(0, 500));
     }
     case 'email.complained':
-      return suppressing('complained', 'spam complaint');
+      return suppressingEach(
+        { ...base, status: 'complained', detail: 'spam complaint' },
+        to,
+        'complaint',
+      );
     case 'email.delivery_delayed':
       return one('delayed', 'delivery delayed');
     case 'email.failed':
