@@ -163,6 +163,8 @@ export const SCHEMAS = {
       locale: z.string().nullable(),
       timezone: z.string().nullable(),
       data: z.record(z.string(), z.unknown()),
+      webhookUrl: z.string().nullable().describe('where the webhook channel posts'),
+      slackWebhookUrl: z.string().nullable().describe('the Slack incoming webhook'),
       createdAt: instant,
       updatedAt: instant,
     }),
