@@ -1,10 +1,12 @@
 /**
  * The job kinds a `herald start` / `herald worker` process runs: `deliver` (render and send one
- * delivery). Later capabilities (schedules, reminders, digests) register their handlers here.
+ * delivery) and `reminder` (trigger one offset of a reminder). Later capabilities (schedules,
+ * digests) register their handlers here.
  */
 import type { Herald } from './herald.js';
 import type { JobHandler } from './queue/worker.js';
 import { makeDeliver } from './notify/deliver.js';
+import { makeReminderJob } from './scheduler/reminder-job.js';
 
 export function builtinHandlers(herald: Herald): Record<string, JobHandler> {
   return {
@@ -18,6 +20,12 @@ export function builtinHandlers(herald: Herald): Record<string, JobHandler> {
       templateParts: herald.templateParts,
       countDelivery: (channel, status, reason) =>
         herald.metrics.countDelivery(channel, status, reason),
+    }),
+    // One recipient × offset of a reminder (scheduler/reminder-job.ts): sends it once.
+    reminder: makeReminderJob({
+      db: herald.db,
+      schema: herald.config.schema,
+      send: (input, sendOptions) => herald.send(input, sendOptions),
     }),
   };
 }

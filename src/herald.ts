@@ -37,6 +37,7 @@ import { makeSuppressions, type Suppressions } from './notify/suppressions.js';
 import { recipientIdSchema } from './notify/recipients.js';
 import { checked } from './validation.js';
 import { makeTemplateParts, type TemplateParts } from './notify/template-parts.js';
+import { makeReminders, type Reminders } from './scheduler/reminders.js';
 
 export interface CreateHeraldOptions extends HeraldConfigInput {
   /** A resolved configuration (the CLI passes one); other options are ignored when given. */
@@ -80,6 +81,12 @@ export interface Herald {
   send(input: unknown, options?: SendOptions): Promise<SendResult>;
   /** Layouts and partials; `current()` hands them to render (cached, about 1 s stale at most). */
   readonly templateParts: TemplateParts;
+  /**
+   * Event-relative reminders (the body of PUT /v1/reminders/{key}): `put` plans one job per
+   * recipient × offset, and moves them when the due time changes; `get`; `remove` cancels what
+   * is not sent. Each takes `{ tx }` to run inside your own transaction.
+   */
+  readonly reminders: Reminders;
   /** A worker pool with the configured defaults; options given here win. Call `start()` on it. */
   worker(options: WorkerOptions): Worker;
   /** Stops the workers made here (gracefully) and closes the database. */
@@ -180,6 +187,13 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     suppressions: makeSuppressions(db, config.schema),
     send: (input, sendOptions) => sender.send(input, sendOptions),
     templateParts: makeTemplateParts(db, config.schema),
+    reminders: makeReminders({
+      db,
+      schema: config.schema,
+      queue,
+      types,
+      maxAttempts: config.delivery.maxAttempts,
+    }),
     worker(workerOptions) {
       const w = config.worker;
       const worker = makeWorker(

@@ -5,16 +5,16 @@
  * about 10 s and no one-second window at the (local) Twilio server ever sees more than 50.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Herald } from '../src/index.js';
 import { makeRateLimiter } from '../src/channels/rate-limit.js';
 import { DeferError } from '../src/queue/errors.js';
 import { BACKENDS, closeHerald, openHerald, pgSkipReason, PG_URL, waitFor } from './helpers/db.js';
+import { startHeraldWorker } from './helpers/processes.js';
 import { startTwilioServer, type TwilioServer } from './helpers/twilio-server.js';
 
 const pgSkip = await pgSkipReason();
-const BIN = new URL('../bin/herald.js', import.meta.url).pathname;
 
 /** The most timestamps that fall in any window [t, t + windowMs). */
 function busiestWindow(times: number[], windowMs: number): number {
@@ -117,9 +117,8 @@ describe('a send-rate limit across two worker processes', { skip: pgSkip }, () =
       await herald.recipients.upsert(id, { phone: `+1555${String(1_000_000 + i).slice(1)}` });
 
     for (let i = 0; i < 2; i++) {
-      const child = spawn(process.execPath, [BIN, 'worker'], {
-        env: {
-          ...process.env,
+      const child = await startHeraldWorker(
+        {
           DATABASE_URL: PG_URL,
           HERALD_SCHEMA: herald.config.schema,
           HERALD_RATE_LIMITS: 'twilio=50',
@@ -129,20 +128,10 @@ describe('a send-rate limit across two worker processes', { skip: pgSkip }, () =
           HERALD_TWILIO_URL: twilio.url,
           HERALD_CONCURRENCY: '20',
           HERALD_POLL_INTERVAL_MS: '200',
-          HERALD_LOG_LEVEL: 'info',
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString()));
-      workers.push(child);
-      await waitFor(
-        () => out.includes('worker:start') || child.exitCode !== null,
-        20_000,
-        'a worker',
+        stderr,
       );
-      assert.equal(child.exitCode, null, `worker exited: ${stderr.join('')}`);
+      workers.push(child);
     }
 
     await herald.send({ type: 'ping', to: ids, data: { n: 1 } });

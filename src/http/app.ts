@@ -20,6 +20,7 @@ import { webhookRoutes } from './webhook-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { docsRoutes } from './docs.js';
 import { templatePartsRoutes } from './template-parts-routes.js';
+import { reminderRoutes } from './reminder-routes.js';
 
 export function makeApp(herald: Herald): Hono {
   const app = new Hono();
@@ -98,6 +99,7 @@ function v1(herald: Herald): Hono {
   api.use(limitBody(herald));
   api.use(requireKey(herald.keys));
   api.route('/', templatePartsRoutes(herald));
+  api.route('/', reminderRoutes(herald));
 
   api.put('/recipients/:id', async (c) => {
     const { recipient, created } = await herald.recipients.upsert(

@@ -68,6 +68,7 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'Types', description: 'Notification types: channels, priority, templates.' },
   { name: 'Templates', description: 'Layouts that wrap email html, and partials to include.' },
   { name: 'Notifications', description: 'Triggering notifications and following them.' },
+  { name: 'Reminders', description: 'Reminders at offsets before a due time, moved with it.' },
   { name: 'Inbox', description: 'The recipient’s own in-app inbox (recipient token).' },
   { name: 'Unsubscribe', description: 'One-click unsubscribe links in marketing messages.' },
   {

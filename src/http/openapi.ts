@@ -9,6 +9,7 @@ import { ADMIN_OPERATIONS } from './openapi-admin.js';
 import { WEBHOOK_OPERATIONS } from './openapi-webhooks.js';
 import { TAGS, type Operation, type Param, type Realm } from './openapi-operations.js';
 import { RESOURCE_OPERATIONS } from './openapi-resources.js';
+import { REMINDER_OPERATIONS } from './openapi-reminders.js';
 import { SCHEMAS, type NamedSchema, type SchemaName } from './openapi-schemas.js';
 import { STATUS } from './problem.js';
 
@@ -221,6 +222,7 @@ function operation(op: Operation): OpenApiOperation {
 export const OPERATIONS: readonly Operation[] = [
   ...RESOURCE_OPERATIONS,
   ...NOTIFICATION_OPERATIONS,
+  ...REMINDER_OPERATIONS,
   ...ADMIN_OPERATIONS,
   ...WEBHOOK_OPERATIONS,
 ];

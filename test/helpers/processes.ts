@@ -1,9 +1,13 @@
-/** Child worker processes (test/fixtures/worker.mjs) and what they report on stdout. */
+/**
+ * Child worker processes (test/fixtures/worker.mjs) and what they report on stdout; and
+ * `herald worker` processes of the compiled CLI (bin/herald.js, `npm run build` first).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './db.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/worker.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/herald.js', import.meta.url));
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -59,4 +63,28 @@ export async function ready(w: WorkerProcess, timeoutMs = 20_000): Promise<void>
     'a worker process to start',
   );
   if (!w.has('READY')) throw new Error(`worker exited: ${w.stderr.join('')}`);
+}
+
+/**
+ * Starts `herald worker` with these settings over the environment (HERALD_LOG_LEVEL=info, so
+ * its `worker:start` line says it is up) and answers once it is; its stderr goes to `stderr`.
+ */
+export async function startHeraldWorker(
+  env: Record<string, string>,
+  stderr: string[],
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'worker'], {
+    env: { ...process.env, HERALD_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString()));
+  await waitFor(
+    () => out.includes('worker:start') || child.exitCode !== null,
+    20_000,
+    'a herald worker to start',
+  );
+  if (child.exitCode !== null) throw new Error(`herald worker exited: ${stderr.join('')}`);
+  return child;
 }
