@@ -77,6 +77,11 @@ export const configSchema = z.object({
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Signs unsubscribe links. Default: a random secret Herald makes once and keeps in the database. */
   unsubscribeSecret: z.string().min(32, 'use at least 32 characters').optional(),
+  /**
+   * Signs every webhook (`Herald-Signature`, HMAC-SHA256; docs/channels.md#webhook). Without
+   * it the webhook channel has no provider: its deliveries are skipped with `no_provider`.
+   */
+  webhookSecret: z.string().min(32, 'use at least 32 characters').optional(),
   delivery: z
     .object({
       /** Attempts per delivery before it is `failed` (transient errors are retried with backoff). */
@@ -287,6 +292,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_TEMPLATES_DIR: 'templatesDir',
   HERALD_PUBLIC_URL: 'publicUrl',
   HERALD_UNSUBSCRIBE_SECRET: 'unsubscribeSecret',
+  HERALD_WEBHOOK_SECRET: 'webhookSecret',
   HERALD_DELIVERY_MAX_ATTEMPTS: 'delivery.maxAttempts',
   HERALD_MAX_BODY_BYTES: 'maxBodyBytes',
   HERALD_POOL_SIZE: 'poolSize',

@@ -69,6 +69,17 @@ describe('send-time rules', () => {
     assert.equal(skip(facts({ email: null, phone: null, devices: 0 }), 'inapp'), undefined);
   });
 
+  it('webhook and slack need the recipient’s URL or the type’s', () => {
+    const hook = { url: 'https://hooks.example.com/h' };
+    for (const c of ['webhook', 'slack'] as const) {
+      assert.equal(skip(facts(), c), 'no_address');
+      assert.equal(skip(facts(), c, { ...tx, [c]: hook }), undefined);
+    }
+    assert.equal(skip(facts({ webhookUrl: hook.url }), 'webhook'), undefined);
+    assert.equal(skip(facts({ webhookUrl: hook.url }), 'slack'), 'no_address');
+    assert.equal(skip(facts({ slackWebhookUrl: hook.url }), 'slack'), undefined);
+  });
+
   it('skips a suppressed address after the recipient’s choices, before no_address and no_provider', () => {
     const sup = facts({ suppressed: { email: true, sms: true } });
     assert.equal(skip(sup, 'email'), 'suppressed');

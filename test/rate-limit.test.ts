@@ -50,12 +50,14 @@ for (const backend of BACKENDS) {
         }),
       );
       started.sort((a, b) => a - b);
-      // 20/s with 5 % headroom: 52.5 ms apart; timers may fire a few ms late, never early.
-      const gaps = started.slice(1).map((t, i) => t - (started[i] as number));
-      assert.ok(Math.min(...gaps) >= 45, `gaps ${gaps.join(', ')}`);
+      // 20/s with 10 % headroom: slots 55 ms apart, so 20 sends span at least 19 of them, and
+      // no second holds more than 20 (wake-ups that come late take a later slot instead).
       const span = (started.at(-1) as number) - (started[0] as number);
-      assert.ok(span >= 19 * 52.5 - 10 && span < 19 * 52.5 + 600, `span ${span} ms`);
-      assert.equal(busiestWindow(started, 1000), 20);
+      assert.ok(span >= 19 * 55 - 15, `span ${span} ms`);
+      assert.ok(
+        busiestWindow(started, 1000) <= 19,
+        `${busiestWindow(started, 1000)} in one second`,
+      );
     });
 
     it('defers a send whose slot is further away than it may wait, taking no slot', async () => {
@@ -69,7 +71,7 @@ for (const backend of BACKENDS) {
         Array.from({ length: 6 }, () => limiter.take('ses')),
       );
       const deferred = outcomes.filter((o) => o.status === 'rejected');
-      // Slots 0, 105, 210 ms are within 250 ms; the rest are deferred, not slept on.
+      // Slots 0, 110, 220 ms are within 250 ms; the rest are deferred, not slept on.
       assert.equal(outcomes.length - deferred.length, 3);
       for (const o of deferred) {
         assert.ok(o.reason instanceof DeferError);
@@ -107,7 +109,7 @@ describe('a send-rate limit across two worker processes', { skip: pgSkip }, () =
     await closeHerald(herald);
   });
 
-  it('sends a burst of 500 in about 10 s and never more than 50 in any second', async () => {
+  it('sends a burst of 500 in about 10 s and never more than 50 in any second', async (t) => {
     await herald.types.put('ping', {
       channels: ['sms'],
       templates: { sms: { text: 'ping {{n}}' } },
@@ -141,9 +143,10 @@ describe('a send-rate limit across two worker processes', { skip: pgSkip }, () =
     assert.equal(twilio.accepted.length, 500, 'each SMS sent once');
     assert.equal(new Set(twilio.accepted.map((a) => a.form.To)).size, 500);
     const busiest = busiestWindow(times, 1000);
+    t.diagnostic(`500 sends in ${span} ms; busiest one-second window: ${busiest}`);
     assert.ok(busiest <= 50, `${busiest} sends in one second`);
-    // 499 gaps of 21 ms (50/s with 5 % headroom) = 10.5 s; allow a slow, shared machine.
-    assert.ok(span >= 10_000 && span < 14_000, `the burst took ${span} ms`);
+    // 499 gaps of 22 ms (50/s with 10 % headroom) = 11 s; allow a slow, shared machine.
+    assert.ok(span >= 10_500 && span < 16_000, `the burst took ${span} ms`);
     const { rows } = await herald.db.query<{ status: string; n: number }>(
       `SELECT status, count(*)::int AS n FROM "${herald.config.schema}".deliveries GROUP BY status`,
     );

@@ -132,7 +132,7 @@ describe('readTemplateFolder', () => {
       'types/empty/sms.text.hbs: is empty',
       'types/nojson/type.json: is missing: every type needs its type.json',
       'types/nolayout/type.json: layout: there is no layout "fancy" (layouts/fancy.html.hbs)',
-      'types/pigeon/pigeon.text.hbs: "pigeon" is not a channel: email, sms, whatsapp, push, inapp',
+      'types/pigeon/pigeon.text.hbs: "pigeon" is not a channel: email, sms, whatsapp, push, inapp, webhook, slack',
       'types/vars/email.subject.hbs: uses {{name}}, which the data does not have (rendering vars with its sample.json)',
       'types/vars/email.html.hbs: uses {{name}}, which the data does not have (rendering vars with its sample.json)',
       'types/vars/locales/de/sms.text.hbs: uses {{vorname}}, which the data does not have (rendering vars with its sample.json, locale de)',

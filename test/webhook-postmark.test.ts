@@ -254,6 +254,11 @@ for (const backend of BACKENDS) {
         assert.equal(row.status, 'complained');
         assert.equal(row.events.at(-1)!.detail, 'postmark: spam complaint');
 
+        // A bounce record of type SpamComplaint is a complaint too.
+        const g = await sent('gus', 'gus@example.com');
+        await deliver(records.bounce(g, 'SpamComplaint'));
+        assert.equal((await delivery(g.id)).status, 'complained');
+
         const f = await sent('fay', 'fay@example.com');
         // A reactivation says nothing to Herald; a suppression is the recipient's own.
         await deliver(records.subscription(f, false, 'ManualSuppression'));
@@ -272,6 +277,7 @@ for (const backend of BACKENDS) {
           [
             ['eve@example.com', 'complaint'],
             ['fay@example.com', 'manual'],
+            ['gus@example.com', 'complaint'],
           ],
         );
       });

@@ -31,11 +31,11 @@ export interface EmailMessage {
   headers: Record<string, string>;
 }
 
-/** A rendered message for sms, whatsapp (and inapp, which the pipeline keeps itself). */
+/** A rendered message for sms, whatsapp, slack (and inapp, which the pipeline keeps itself). */
 export interface TextMessage {
-  channel: Exclude<Channel, 'email' | 'push'>;
+  channel: Exclude<Channel, 'email' | 'push' | 'webhook'>;
   deliveryId: string;
-  /** Phone number, or recipient id (inapp). */
+  /** Phone number, the Slack incoming webhook URL, or recipient id (inapp). */
   to: string;
   /** The rendered template fields of the channel (text...). */
   content: Record<string, string>;
@@ -64,7 +64,24 @@ export interface PushMessage {
   collapseId?: string;
 }
 
-export type OutboundMessage = EmailMessage | TextMessage | PushMessage;
+/** A notification for the webhook channel: posted as signed JSON to `url` (channels/webhook). */
+export interface WebhookMessage {
+  channel: 'webhook';
+  deliveryId: string;
+  url: string;
+  notificationId: string;
+  type: string;
+  recipientId: string;
+  priority: 'low' | 'normal' | 'high' | 'urgent';
+  /** When the notification was triggered (ISO 8601). */
+  createdAt: string;
+  /** The rendered webhook template fields. */
+  content: Record<string, string>;
+  /** The trigger's data. */
+  data: Record<string, unknown>;
+}
+
+export type OutboundMessage = EmailMessage | TextMessage | PushMessage | WebhookMessage;
 
 export interface SendResult {
   /** The id the service gave the message (SMTP: the Message-ID; outbox: the file path). */

@@ -23,6 +23,8 @@ import { vonageSmsFromConfig } from './sms/vonage.js';
 import { whatsappCloudFromConfig } from './whatsapp/meta.js';
 import { twilioWhatsappFromConfig } from './whatsapp/twilio.js';
 import { makePushFanout, type DeviceSender } from './push/fanout.js';
+import { makeSlackProvider } from './slack/slack.js';
+import { webhookFromConfig } from './webhook/webhook.js';
 
 export interface Providers {
   get(channel: Channel): Provider | undefined;
@@ -65,6 +67,10 @@ export function makeProviders(
       'push',
       makePushFanout(push.senders, { log, disableDevices: push.disableDevices }),
     );
+  // Slack needs no setting (the URL is the credential); the webhook needs its signing secret.
+  byChannel.set('slack', makeSlackProvider({ log }));
+  const webhook = webhookFromConfig(config, log);
+  if (webhook) byChannel.set('webhook', webhook);
   for (const p of given) byChannel.set(p.channel, p);
   return {
     get: (channel) => byChannel.get(channel),

@@ -1,5 +1,4 @@
 /** The `herald` command. Every subcommand has --help; errors are one line and exit non-zero. */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { configFrom, fail, openForCommand, withDbFlags, type SettingsFlags } from './common.js';
 import { jobsCommand } from './jobs.js';
@@ -10,6 +9,7 @@ import { openDb } from '../db/open.js';
 import { makeLogger } from '../obs/log.js';
 import { makeApp } from '../http/app.js';
 import { startServer } from '../http/server.js';
+import { packageVersion } from '../version.js';
 import { runUntilSignal } from '../process.js';
 import type { Worker } from '../queue/worker.js';
 import { builtinHandlers } from '../handlers.js';
@@ -137,14 +137,6 @@ export function program(): Command {
   };
   oneLine(prog);
   return prog;
-}
-
-function packageVersion(): string {
-  // dist/cli/main.js and src/cli/main.ts both sit two folders below package.json.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
 }
 
 export async function main(argv: string[]): Promise<void> {

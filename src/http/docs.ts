@@ -2,11 +2,11 @@
  * The API reference: GET /openapi.json (the OpenAPI 3.1 document) and GET /docs (a readable
  * page rendered from it). Both are public and built once, on first request.
  */
-import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import type { Herald } from '../herald.js';
 import { referencePage, type ReferencePage } from './docs-page.js';
 import { openApiDocument, type OpenApiDocument } from './openapi.js';
+import { packageVersion } from '../version.js';
 
 export function docsRoutes(herald: Herald): Hono {
   const app = new Hono();
@@ -29,12 +29,4 @@ export function docsRoutes(herald: Herald): Hono {
     });
   });
   return app;
-}
-
-function packageVersion(): string {
-  // dist/http/docs.js and src/http/docs.ts both sit two folders below package.json.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
 }

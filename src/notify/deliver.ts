@@ -20,6 +20,7 @@ import type { JobContext, JobHandler } from '../queue/worker.js';
 import { isProviderError, type OutboundMessage, type PushDevice } from '../channels/provider.js';
 import type { Providers } from '../channels/registry.js';
 import { render } from './render.js';
+import { hookDelivery } from './hook-urls.js';
 import type { Channel, TypeDefinition } from './types.js';
 import type { Unsubscribe } from './unsubscribe.js';
 import type { TemplateParts } from './template-parts.js';
@@ -52,6 +53,9 @@ interface DeliveryRow {
   timezone: string | null;
   recipient_data: Record<string, unknown> | null;
   definition: TypeDefinition | null;
+  webhook_url: string | null;
+  slack_webhook_url: string | null;
+  created_at: Date;
 }
 
 interface Outcome {
@@ -73,7 +77,8 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
   const load = makeBatcher<string, DeliveryRow | undefined>(async (ids) => {
     const { rows } = await deps.db.query<DeliveryRow>(
       `SELECT d.id, d.channel, d.status, n.id AS notification_id, n.type, n.data, n.recipient_id, n.priority,
-         r.email, r.phone, r.locale, r.timezone, r.data AS recipient_data, t.definition
+         r.email, r.phone, r.locale, r.timezone, r.data AS recipient_data, t.definition,
+         r.webhook_url, r.slack_webhook_url, n.created_at
        FROM ${s}.deliveries d
        JOIN ${s}.notifications n ON n.id = d.notification_id
        LEFT JOIN ${s}.recipients r ON r.id = n.recipient_id
@@ -211,6 +216,11 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
       if (devices.length === 0) return done({ id, status: 'skipped', reason: 'no_address' });
       address = `${devices.length} device(s)`;
       message = { channel: 'push', deliveryId: id, devices, content, priority: row.priority };
+    } else if (row.channel === 'webhook' || row.channel === 'slack') {
+      // The recipient's URL, else the type's (notify/hook-urls.ts).
+      const hook = hookDelivery(row.channel, row, row.definition, content);
+      if (!hook) return done({ id, status: 'skipped', reason: 'no_address' });
+      ({ address, message } = hook);
     } else {
       address = row.channel === 'email' ? row.email : row.phone;
       if (!address) return done({ id, status: 'skipped', reason: 'no_address' });

@@ -10,13 +10,15 @@
  *    (it hard-bounced, complained of spam, or an operator blocked it; suppressions.ts). After
  *    the recipient's own choices, which explain a skip better; before `no_address`, which it
  *    cannot meet (a suppressed address exists).
- * 5. `no_address`: no email, phone or active device for the channel.
+ * 5. `no_address`: no email, phone or active device for the channel; for webhook and slack, no
+ *    URL of the recipient's nor of the type's.
  * 6. `no_provider`: no provider is configured for the channel on this server.
  * 7. Quiet hours, in the recipient's time zone: the send is deferred to their end, except for
  *    `urgent` notifications and for the inbox, which interrupts nobody.
  */
 import type { Preferences } from './preferences.js';
 import type { Channel, TypeDefinition } from './types.js';
+import { hookUrlFor } from './hook-urls.js';
 import { quietHoursEnd } from '../time/zoned.js';
 
 export type SkipReason =
@@ -28,6 +30,9 @@ export interface RecipientFacts {
   timezone: string | null;
   /** Active push devices. */
   devices: number;
+  /** The recipient's own URLs of the webhook and slack channels. */
+  webhookUrl?: string | null;
+  slackWebhookUrl?: string | null;
   /** The stored preferences document (already validated when it was saved); null: defaults. */
   preferences: Partial<Preferences> | null;
   /** Whether the recipient's address is on the suppression list, by channel; absent: no. */
@@ -39,7 +44,7 @@ export type Decision =
 
 export function decide(
   facts: RecipientFacts,
-  type: Pick<TypeDefinition, 'category'> & { name: string },
+  type: Pick<TypeDefinition, 'category' | 'webhook' | 'slack'> & { name: string },
   priority: TypeDefinition['priority'],
   channel: Channel,
   at: number,
@@ -53,7 +58,7 @@ export function decide(
     return { skip: 'opted_out' };
   if (prefs.channels?.[channel] === false) return { skip: 'channel_disabled' };
   if (facts.suppressed?.[channel] === true) return { skip: 'suppressed' };
-  if (!hasAddress(facts, channel)) return { skip: 'no_address' };
+  if (!hasAddress(facts, channel, type)) return { skip: 'no_address' };
   if (!hasProvider(channel)) return { skip: 'no_provider' };
 
   const quiet = prefs.quietHours;
@@ -65,7 +70,11 @@ export function decide(
   return { runAt: at, deferredByQuietHours: false };
 }
 
-function hasAddress(facts: RecipientFacts, channel: Channel): boolean {
+function hasAddress(
+  facts: RecipientFacts,
+  channel: Channel,
+  type: Pick<TypeDefinition, 'webhook' | 'slack'>,
+): boolean {
   switch (channel) {
     case 'email':
       return !!facts.email;
@@ -76,5 +85,8 @@ function hasAddress(facts: RecipientFacts, channel: Channel): boolean {
       return facts.devices > 0;
     case 'inapp':
       return true;
+    case 'webhook':
+    case 'slack':
+      return hookUrlFor(channel, facts, type) !== null;
   }
 }

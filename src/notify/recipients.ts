@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { checked, isStorableText } from '../validation.js';
+import { hookUrlSchema } from './hook-urls.js';
 
 export const isTimeZone = (tz: string) => {
   try {
@@ -51,6 +52,10 @@ export const recipientInputSchema = z.strictObject({
     .nullable()
     .optional(),
   data: z.record(z.string(), z.unknown()).optional(),
+  /** Where the webhook channel posts this recipient's notifications (wins over the type's). */
+  webhookUrl: hookUrlSchema.nullable().optional(),
+  /** The recipient's Slack incoming webhook, `https://hooks.slack.com/services/...`. */
+  slackWebhookUrl: hookUrlSchema.nullable().optional(),
 });
 
 export type RecipientInput = z.infer<typeof recipientInputSchema>;
@@ -62,6 +67,8 @@ export interface Recipient {
   locale: string | null;
   timezone: string | null;
   data: Record<string, unknown>;
+  webhookUrl: string | null;
+  slackWebhookUrl: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -73,6 +80,8 @@ interface RecipientRow {
   locale: string | null;
   timezone: string | null;
   data: Record<string, unknown>;
+  webhook_url: string | null;
+  slack_webhook_url: string | null;
   created_at: Date;
   updated_at: Date;
   inserted?: boolean;
@@ -85,13 +94,16 @@ const toRecipient = (r: RecipientRow): Recipient => ({
   locale: r.locale,
   timezone: r.timezone,
   data: r.data,
+  webhookUrl: r.webhook_url,
+  slackWebhookUrl: r.slack_webhook_url,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
 export function makeRecipients(db: Db, schema: string) {
   const table = `${quoteIdent(schema)}.recipients`;
-  const cols = 'id, email, phone, locale, timezone, data, created_at, updated_at';
+  const cols =
+    'id, email, phone, locale, timezone, data, webhook_url, slack_webhook_url, created_at, updated_at';
   return {
     /** Creates or updates; `created` says which. `q`: run inside this transaction. */
     async upsert(
@@ -104,14 +116,16 @@ export function makeRecipients(db: Db, schema: string) {
       const has = (k: keyof RecipientInput) => v[k] !== undefined;
       // $n::boolean says whether field n was given; an absent field keeps its stored value.
       const { rows } = await q.query<RecipientRow>(
-        `INSERT INTO ${table} AS r (id, email, phone, locale, timezone, data)
-         VALUES ($1, $2, $4, $6, $8, coalesce($10::jsonb, '{}'::jsonb))
+        `INSERT INTO ${table} AS r (id, email, phone, locale, timezone, data, webhook_url, slack_webhook_url)
+         VALUES ($1, $2, $4, $6, $8, coalesce($10::jsonb, '{}'::jsonb), $11, $13)
          ON CONFLICT (id) DO UPDATE SET
            email = CASE WHEN $3::boolean THEN $2 ELSE r.email END,
            phone = CASE WHEN $5::boolean THEN $4 ELSE r.phone END,
            locale = CASE WHEN $7::boolean THEN $6 ELSE r.locale END,
            timezone = CASE WHEN $9::boolean THEN $8 ELSE r.timezone END,
            data = coalesce($10::jsonb, r.data),
+           webhook_url = CASE WHEN $12::boolean THEN $11 ELSE r.webhook_url END,
+           slack_webhook_url = CASE WHEN $14::boolean THEN $13 ELSE r.slack_webhook_url END,
            updated_at = now()
          RETURNING ${cols}, (xmax = 0) AS inserted`,
         [
@@ -125,6 +139,10 @@ export function makeRecipients(db: Db, schema: string) {
           v.timezone ?? null,
           has('timezone'),
           v.data === undefined ? null : JSON.stringify(v.data),
+          v.webhookUrl ?? null,
+          has('webhookUrl'),
+          v.slackWebhookUrl ?? null,
+          has('slackWebhookUrl'),
         ],
       );
       const row = rows[0] as RecipientRow;

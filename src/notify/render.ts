@@ -7,6 +7,10 @@
  *   mode), never an empty string in a message someone receives.
  * - HTML is escaped only where the output is HTML (email `html`); SMS, push, subjects and text
  *   bodies are plain text, where `&amp;` would be a visible bug.
+ * - Slack: values from the data are escaped as Slack asks (`&`, `<`, `>` as `&amp;`, `&lt;`,
+ *   `&gt;`, which Slack shows as the characters), so a value cannot mention `<!channel>` or make
+ *   a link; in `blocks`, which render to JSON, also as JSON string content, so a quote in a
+ *   value cannot break the array. The template's own text is left as written.
  * - Prototype properties and methods are never reachable from templates.
  * - Partials (`{{> name}}`) take the escaping of the template that uses them: escaped in email
  *   html, plain elsewhere. A missing partial is an error naming it.
@@ -126,6 +130,18 @@ function explain(err: unknown, source: string): string {
   return message;
 }
 
+/** `value` with every string escaped for Slack (and, with `json`, for a JSON string). */
+function slackSafe(value: unknown, json: boolean): unknown {
+  if (typeof value === 'string') {
+    const s = value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+    return json ? JSON.stringify(s).slice(1, -1) : s;
+  }
+  if (Array.isArray(value)) return value.map((v) => slackSafe(v, json));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, slackSafe(v, json)]));
+  return value;
+}
+
 /** The layout that applies to `type`, by name; undefined for none; throws if it is missing. */
 export function layoutFor(
   type: TypeDefinition,
@@ -168,9 +184,12 @@ export function render(
 ): Record<string, string> {
   const out: Record<string, string> = {};
   const issues: FieldIssue[] = [];
+  const slack =
+    channel === 'slack' ? { text: slackSafe(data, false), blocks: slackSafe(data, true) } : null;
   for (const [field, source] of Object.entries(templatesFor(type, channel, locale))) {
     const escapeHtml = HTML_FIELDS.has(`${channel}.${field}`);
-    const text = run(source, escapeHtml, data, parts, `templates.${channel}.${field}`, issues);
+    const input = slack ? (field === 'blocks' ? slack.blocks : slack.text) : data;
+    const text = run(source, escapeHtml, input, parts, `templates.${channel}.${field}`, issues);
     if (text !== undefined) out[field] = text;
   }
   if (channel === 'email' && issues.length === 0) {

@@ -117,6 +117,8 @@ interface FactsRow {
   email: string | null;
   phone: string | null;
   timezone: string | null;
+  webhookUrl: string | null;
+  slackWebhookUrl: string | null;
   devices: number;
   preferences: Partial<Preferences> | null;
   suppressed: Partial<Record<Channel, boolean>>;
@@ -132,6 +134,7 @@ export function makeSend(deps: SendDeps) {
     // Suppressed addresses: one EXISTS per channel on the suppressions primary key, in the
     // same statement (email compared lower-cased, as suppressions.ts stores it).
     facts: `SELECT r.id, r.email, r.phone, r.timezone, p.document AS preferences,
+              r.webhook_url AS "webhookUrl", r.slack_webhook_url AS "slackWebhookUrl",
               (SELECT count(*) FROM ${s}.devices d WHERE d.recipient_id = r.id AND d.active)::int AS devices,
               jsonb_build_object(
                 'email', EXISTS (SELECT 1 FROM ${s}.suppressions x

@@ -58,6 +58,8 @@ export const CHANNEL_FIELDS: Record<Channel, readonly string[]> = {
   whatsapp: ['text'],
   push: ['title', 'body'],
   inapp: ['title', 'body', 'actionUrl'],
+  webhook: ['title', 'body'],
+  slack: ['text', 'blocks'],
 };
 
 const FIELD_FILE = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.hbs$/;

@@ -10,8 +10,9 @@ import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { ValidationError, type FieldIssue } from '../errors.js';
 import { checked } from '../validation.js';
+import { hookUrlSchema } from './hook-urls.js';
 
-export const CHANNELS = ['email', 'sms', 'whatsapp', 'push', 'inapp'] as const;
+export const CHANNELS = ['email', 'sms', 'whatsapp', 'push', 'inapp', 'webhook', 'slack'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 const tpl = z.string().min(1).max(100_000);
@@ -34,6 +35,10 @@ const channelTemplates = {
     .refine((t) => t.text !== undefined || t.template !== undefined, 'give text or template'),
   push: z.strictObject({ title: tpl, body: tpl }),
   inapp: z.strictObject({ title: tpl, body: tpl, actionUrl: tpl.optional() }),
+  // The webhook's `content` (both optional: the body carries the trigger's data anyway).
+  webhook: z.strictObject({ title: tpl.optional(), body: tpl.optional() }),
+  // `blocks` renders to Slack's JSON array of Block Kit blocks; `text` is then the fallback.
+  slack: z.strictObject({ text: tpl, blocks: tpl.optional() }),
 };
 
 const templatesSchema = z.strictObject({
@@ -42,6 +47,8 @@ const templatesSchema = z.strictObject({
   whatsapp: channelTemplates.whatsapp.optional(),
   push: channelTemplates.push.optional(),
   inapp: channelTemplates.inapp.optional(),
+  webhook: channelTemplates.webhook.optional(),
+  slack: channelTemplates.slack.optional(),
 });
 
 /** Per-locale overrides: any subset of any channel's fields. */
@@ -62,6 +69,8 @@ const localeTemplatesSchema = z.strictObject({
   inapp: z
     .strictObject({ title: tpl.optional(), body: tpl.optional(), actionUrl: tpl.optional() })
     .optional(),
+  webhook: z.strictObject({ title: tpl.optional(), body: tpl.optional() }).optional(),
+  slack: z.strictObject({ text: tpl.optional(), blocks: tpl.optional() }).optional(),
 });
 
 export const typeNameSchema = z
@@ -90,10 +99,15 @@ export const typeDefinitionSchema = z
      * the layout named `default` when there is one; `false`: none.
      */
     layout: z.union([partNameSchema, z.literal(false)]).optional(),
+    /** Where the webhook channel posts for recipients without their own `webhookUrl`. */
+    webhook: z.strictObject({ url: hookUrlSchema }).optional(),
+    /** The Slack incoming webhook for recipients without their own `slackWebhookUrl`. */
+    slack: z.strictObject({ url: hookUrlSchema }).optional(),
   })
   .superRefine((t, ctx) => {
     for (const channel of t.channels) {
-      if (!t.templates[channel]) {
+      // A webhook without a template posts the trigger's data with an empty `content`.
+      if (!t.templates[channel] && channel !== 'webhook') {
         ctx.addIssue({
           code: 'custom',
           path: ['templates', channel],

@@ -21,8 +21,8 @@ import { constantTimeEqual, type Refusal } from '../webhook-check.js';
  * Bounce types that say the address cannot receive mail: the address is suppressed
  * (https://postmarkapp.com/developer/api/bounce-api#bounce-types). HardBounce (unknown user,
  * mailbox not found), BadEmailAddress (an invalid address), ManuallyDeactivated (deactivated in
- * Postmark), SpamComplaint as a bounce type. Any bounce Postmark itself marks `Inactive` (it
- * will not send to the address again) counts as hard too. The rest (Transient, SoftBounce,
+ * Postmark). Any bounce Postmark itself marks `Inactive` (it will not send to the address
+ * again) counts as hard too; a bounce of type SpamComplaint is a complaint. The rest (Transient, SoftBounce,
  * DnsError, AutoResponder, Blocked, DMARCPolicy, Unknown...) is recorded only: the message did
  * not arrive, but the address may be fine.
  */
@@ -30,7 +30,6 @@ export const POSTMARK_HARD_BOUNCES = new Set([
   'HardBounce',
   'BadEmailAddress',
   'ManuallyDeactivated',
-  'SpamComplaint',
 ]);
 
 /** Postmark's SuppressionReason in a SubscriptionChange, as Herald's. */
@@ -115,6 +114,7 @@ export function postmarkEvents(body: unknown): DeliveryEvent[] {
     case 'Bounce': {
       const type = str(r.Type) ?? 'Unknown';
       const detail = `${type}: ${str(r.Details) ?? str(r.Description) ?? ''}`.slice(0, 500);
+      if (type === 'SpamComplaint') return one('complained', detail, 'complaint');
       return POSTMARK_HARD_BOUNCES.has(type) || r.Inactive === true
         ? one('bounced', detail, 'bounce')
         : one('soft_bounced', detail);

@@ -14,10 +14,19 @@ export interface HttpAnswer {
   text: string;
 }
 
-/** POSTs `body` to `url`, giving up after `timeoutMs` or when `signal` aborts. */
+/**
+ * POSTs `body` to `url`, giving up after `timeoutMs` or when `signal` aborts. `redirect:
+ * 'manual'` answers a 3xx as it is instead of following it; `maxAnswerBytes` reads no more of
+ * the answer than that (for URLs anyone may run: webhook/http.ts).
+ */
 export async function post(
   url: string,
-  init: { headers: Record<string, string>; body: string },
+  init: {
+    headers: Record<string, string>;
+    body: string;
+    redirect?: 'follow' | 'manual';
+    maxAnswerBytes?: number;
+  },
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<HttpAnswer> {
@@ -26,9 +35,11 @@ export async function post(
     method: 'POST',
     headers: init.headers,
     body: init.body,
+    redirect: init.redirect ?? 'follow',
     signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
   });
-  const text = await res.text();
+  const text =
+    init.maxAnswerBytes === undefined ? await res.text() : await textUpTo(res, init.maxAnswerBytes);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -36,6 +47,22 @@ export async function post(
     json = undefined;
   }
   return { status: res.status, headers: res.headers, json, text };
+}
+
+/** The first `max` bytes of an answer's body as text; the rest is not read. */
+async function textUpTo(res: Response, max: number): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < max) {
+    const { done, value } = (await reader.read()) as { done: boolean; value?: Uint8Array };
+    if (done || !value) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  await reader.cancel().catch(() => undefined);
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }
 
 /**
@@ -85,6 +112,14 @@ export const isHttpAnswer = (x: unknown): x is HttpAnswer =>
  */
 export function noAnswerError(service: string, thrown: unknown): ProviderError {
   const err = toError(thrown);
+  // fetch says only "fetch failed"; its cause says why (ECONNREFUSED, ENOTFOUND...).
+  const cause = (err.cause as { code?: unknown } | undefined)?.code;
+  const code = typeof cause === 'string' ? cause : undefined;
   const why = err.name === 'TimeoutError' ? 'no answer in time' : err.message;
-  return new ProviderError('transient', `${service}: ${why}`, undefined, err.name);
+  return new ProviderError(
+    'transient',
+    `${service}: ${why}${code ? ` (${code})` : ''}`,
+    undefined,
+    code ?? err.name,
+  );
 }
