@@ -20,6 +20,7 @@ import {
   suppressionKeySchema,
 } from '../notify/suppressions.js';
 import { CHANNELS, typeDefinitionSchema, typeNameSchema } from '../notify/types.js';
+import { reminderInputSchema } from '../scheduler/reminders.js';
 
 /** A zod schema and which side of it the document shows. */
 export interface NamedSchema {
@@ -243,6 +244,46 @@ export const SCHEMAS = {
     io: 'output',
     description: 'Every layout or every partial.',
     schema: z.array(partOutput),
+  },
+  ReminderInput: {
+    io: 'input',
+    description:
+      '`to` is a recipient id or a list of ids (at most 1,000); `offsets` are whole numbers of ' +
+      '`d`, `h` or `m` before `dueAt` (at most 20, none the same time, up to 366d); `late` says ' +
+      'what an offset already past does: `skip` (default) or `send` at once. The notification ' +
+      'data gets `reminder: {key, dueAt, offset}` unless `data` has its own `reminder`.',
+    schema: reminderInputSchema,
+  },
+  Reminder: {
+    io: 'output',
+    description:
+      'A reminder with one item per recipient × offset (removed ones too, cancelled). Item ' +
+      'reasons: skipped `past` (or the trigger’s refusal, such as `unknown_type`), cancelled ' +
+      '`removed` or `deleted`, scheduled `late` (sent at once).',
+    schema: z.object({
+      key: z.string(),
+      type: z.string(),
+      dueAt: instant,
+      to: z.array(z.string()),
+      offsets: z.array(z.string()),
+      late: z.enum(['skip', 'send']),
+      data: z.record(z.string(), z.unknown()),
+      status: z.enum(['active', 'cancelled']),
+      createdAt: instant,
+      updatedAt: instant,
+      items: z.array(
+        z.object({
+          recipientId: z.string(),
+          offset: z.string(),
+          dueAt: instant,
+          runAt: instant,
+          status: z.enum(['scheduled', 'sent', 'skipped', 'cancelled']),
+          reason: z.string().nullable(),
+          notificationId: z.string().nullable(),
+          sentAt: instant.nullable(),
+        }),
+      ),
+    }),
   },
   TriggerInput: {
     io: 'input',
