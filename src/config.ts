@@ -86,6 +86,68 @@ export const configSchema = z.object({
     .object({
       /** Attempts per delivery before it is `failed` (transient errors are retried with backoff). */
       maxAttempts: int(1, 100).default(8),
+      /** Failed attempts of the primary provider after which a channel's `fallback` takes over. */
+      failoverAfter: int(1, 100).default(2),
+    })
+    .prefault({}),
+  /**
+   * Send-rate limits per provider, in sends per second, held across all workers on all
+   * machines (channels/rate-limit.ts): `{"twilio": 50, "ses": 14}`. In the environment:
+   * `twilio=50,ses=14`.
+   */
+  rateLimits: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? parseRateLimits(v) : v),
+      z.record(
+        z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a provider name such as twilio'),
+        z.coerce.number().positive().max(100_000),
+      ),
+    )
+    .default({}),
+  /**
+   * The provider a channel falls back to after `delivery.failoverAfter` failed attempts of its
+   * primary, e.g. `{"email": "smtp"}`; a type's own `fallback` wins. The fallback must be
+   * configured too.
+   */
+  fallback: z
+    .object({
+      email: z.string().min(1).optional(),
+      sms: z.string().min(1).optional(),
+      whatsapp: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /**
+   * Cron schedules declared here (docs/scheduler.md): `{"nightly": {"cron": "0 2 * * *",
+   * "timezone": "Europe/Berlin", "task": "notify", "payload": {...}}}`. Replaced at each start;
+   * schedules made through the admin API are left alone.
+   */
+  schedules: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Local-time schedules recipients can set in their preferences, beside the built-in recipes
+   * (daily_briefing, weekly_summary, achievement_nudge): `{"standup": {"type": "standup"}}`.
+   */
+  localSchedules: z
+    .record(
+      z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, 'lower-case letters, digits, _ . -'),
+      z.strictObject({
+        type: z.string().min(1).optional(),
+        defaultDay: z
+          .enum(['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'])
+          .optional(),
+        hookUrl: z.url({ protocol: /^https?$/ }).optional(),
+      }),
+    )
+    .default({}),
+  /** The app's data hook for local-time schedules (service use): POSTed each due batch. */
+  dataHookUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** The recipient told when a schedule fails three runs in a row. */
+  opsRecipient: z.string().min(1).max(255).optional(),
+  scheduler: z
+    .object({
+      /** The longest sleep between scheduler rounds. */
+      intervalMs: int(10, 60_000).default(1_000),
+      /** Recipients per local-schedule job (and per data-hook call). */
+      batchSize: int(1, 5_000).default(500),
     })
     .prefault({}),
   /** Largest HTTP request body, in bytes. */
@@ -265,6 +327,19 @@ export const configSchema = z.object({
     .prefault({}),
 });
 
+/**
+ * `twilio=50,ses=14` as `{twilio: '50', ses: '14'}` (the schema checks the numbers); a part
+ * without `=` is kept as a key with an empty value, which the schema then refuses by name.
+ */
+function parseRateLimits(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const [name = '', value = ''] = part.split('=').map((x) => x.trim());
+    if (name !== '' || value !== '') out[name] = value;
+  }
+  return out;
+}
+
 export type HeraldConfig = z.infer<typeof configSchema>;
 export type HeraldConfigInput = z.input<typeof configSchema>;
 
@@ -294,6 +369,15 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_UNSUBSCRIBE_SECRET: 'unsubscribeSecret',
   HERALD_WEBHOOK_SECRET: 'webhookSecret',
   HERALD_DELIVERY_MAX_ATTEMPTS: 'delivery.maxAttempts',
+  HERALD_FAILOVER_AFTER: 'delivery.failoverAfter',
+  HERALD_DATA_HOOK_URL: 'dataHookUrl',
+  HERALD_OPS_RECIPIENT: 'opsRecipient',
+  HERALD_SCHEDULER_INTERVAL_MS: 'scheduler.intervalMs',
+  HERALD_SCHEDULER_BATCH_SIZE: 'scheduler.batchSize',
+  HERALD_RATE_LIMITS: 'rateLimits',
+  HERALD_EMAIL_FALLBACK: 'fallback.email',
+  HERALD_SMS_FALLBACK: 'fallback.sms',
+  HERALD_WHATSAPP_FALLBACK: 'fallback.whatsapp',
   HERALD_MAX_BODY_BYTES: 'maxBodyBytes',
   HERALD_POOL_SIZE: 'poolSize',
   HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',

@@ -1,15 +1,48 @@
 /**
  * The job kinds a `herald start` / `herald worker` process runs: `deliver` (render and send one
- * delivery) and `reminder` (trigger one offset of a reminder). Later capabilities (schedules,
- * digests) register their handlers here.
+ * delivery), `reminder` (trigger one offset of a reminder), `schedule` (one run of a cron
+ * schedule) and `local-schedule` (a batch of recipients' local-time runs). Later capabilities
+ * (digests) register their handlers here.
  */
 import type { Herald } from './herald.js';
 import type { JobHandler } from './queue/worker.js';
 import { makeDeliver } from './notify/deliver.js';
+import { makeRateLimiter } from './channels/rate-limit.js';
 import { makeReminderJob } from './scheduler/reminder-job.js';
+import { makeScheduleRunner, type ScheduleTask } from './scheduler/runs.js';
+import { makeLocalRun, type ScheduleContent } from './scheduler/local-run.js';
+import { makeAlert, notifyTask } from './scheduler/tasks.js';
 
-export function builtinHandlers(herald: Herald): Record<string, JobHandler> {
+export interface BuiltinOptions {
+  /** Schedule tasks of the app's own, by name (beside the built-in `notify`). */
+  tasks?: Record<string, ScheduleTask>;
+  /** The content of local-time schedules, by schedule name (library use; else the data hook). */
+  content?: Record<string, ScheduleContent>;
+}
+
+export function builtinHandlers(
+  herald: Herald,
+  options: BuiltinOptions = {},
+): Record<string, JobHandler> {
   return {
+    // One run of a cron schedule's tick, recorded in job_runs (scheduler/runs.ts).
+    schedule: makeScheduleRunner({
+      db: herald.db,
+      schema: herald.config.schema,
+      tasks: { notify: notifyTask(herald), ...options.tasks },
+      alert: makeAlert(herald),
+    }),
+    // A batch of recipients whose local-time schedule is due (scheduler/local-run.ts).
+    'local-schedule': makeLocalRun({
+      db: herald.db,
+      schema: herald.config.schema,
+      definitions: herald.localSchedules.definitions,
+      content: options.content ?? {},
+      dataHookUrl: herald.config.dataHookUrl,
+      hookSecret: herald.config.webhookSecret,
+      send: (input, sendOptions) => herald.send(input, sendOptions),
+      log: herald.log,
+    }),
     deliver: makeDeliver({
       db: herald.db,
       schema: herald.config.schema,
@@ -18,6 +51,13 @@ export function builtinHandlers(herald: Herald): Record<string, JobHandler> {
       emailFrom: herald.config.emailFrom,
       log: herald.log,
       templateParts: herald.templateParts,
+      rateLimiter: makeRateLimiter({
+        db: herald.db,
+        schema: herald.config.schema,
+        limits: herald.config.rateLimits,
+      }),
+      fallback: herald.config.fallback,
+      failoverAfter: herald.config.delivery.failoverAfter,
       countDelivery: (channel, status, reason) =>
         herald.metrics.countDelivery(channel, status, reason),
     }),

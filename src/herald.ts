@@ -38,6 +38,9 @@ import { recipientIdSchema } from './notify/recipients.js';
 import { checked } from './validation.js';
 import { makeTemplateParts, type TemplateParts } from './notify/template-parts.js';
 import { makeReminders, type Reminders } from './scheduler/reminders.js';
+import { makeCronSchedules, type CronSchedules } from './scheduler/cron-schedules.js';
+import { makeLocalSchedules, RECIPES, type LocalSchedules } from './scheduler/local-schedules.js';
+import { makeScheduler, type Scheduler } from './scheduler/scheduler.js';
 
 export interface CreateHeraldOptions extends HeraldConfigInput {
   /** A resolved configuration (the CLI passes one); other options are ignored when given. */
@@ -87,6 +90,12 @@ export interface Herald {
    * is not sent. Each takes `{ tx }` to run inside your own transaction.
    */
   readonly reminders: Reminders;
+  /** Cron schedules: define, list, run now; `fireDue` is what the scheduler calls. */
+  readonly schedules: CronSchedules;
+  /** Recipients' local-time schedules (from their preferences): list, preview. */
+  readonly localSchedules: LocalSchedules;
+  /** The scheduler loop with the configured interval. Call `start()` on it. */
+  scheduler(options?: { intervalMs?: number }): Scheduler;
   /** A worker pool with the configured defaults; options given here win. Call `start()` on it. */
   worker(options: WorkerOptions): Worker;
   /** Stops the workers made here (gracefully) and closes the database. */
@@ -147,6 +156,12 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     },
   });
   const recipients = makeRecipients(db, config.schema);
+  const schedules = makeCronSchedules(db, config.schema, queue);
+  const localSchedules = makeLocalSchedules(db, config.schema, queue, {
+    definitions: { ...RECIPES, ...config.localSchedules },
+    batchSize: config.scheduler.batchSize,
+  });
+  const schedulers = new Set<Scheduler>();
   const types = makeTypes(db, config.schema);
   const notifications = makeNotifications(db, config.schema, queue);
   const sender = makeSend({
@@ -170,11 +185,21 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     keys: makeKeys(db, config.schema, { api: config.apiKey, admin: config.adminKey }),
     recipients: {
       ...recipients,
+      // A new zone moves the recipient's local-time schedules.
+      async upsert(id, input, q) {
+        const result = await recipients.upsert(id, input, q);
+        if (input && typeof input === 'object' && 'timezone' in input)
+          await localSchedules.syncRecipient(q ?? db, result.recipient.id);
+        return result;
+      },
       // Erasing reaches into the notifications and deliveries too.
       erase: (id: string) => notifications.eraseRecipient(checked(recipientIdSchema, id, 'id')),
     },
     types,
-    preferences: makePreferences(db, config.schema),
+    preferences: makePreferences(db, config.schema, {
+      checkSchedules: (names) => localSchedules.check(names),
+      stored: (tx, id) => localSchedules.syncRecipient(tx, id),
+    }),
     devices: makeDevices(db, config.schema),
     providers,
     unsubscribe: makeUnsubscribe(db, config.schema, {
@@ -194,6 +219,18 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
       types,
       maxAttempts: config.delivery.maxAttempts,
     }),
+    schedules,
+    localSchedules,
+    scheduler(schedulerOptions = {}) {
+      const scheduler = makeScheduler({
+        cron: schedules,
+        local: localSchedules,
+        log,
+        intervalMs: schedulerOptions.intervalMs ?? config.scheduler.intervalMs,
+      });
+      schedulers.add(scheduler);
+      return scheduler;
+    },
     worker(workerOptions) {
       const w = config.worker;
       const worker = makeWorker(
@@ -214,6 +251,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
       return worker;
     },
     async close() {
+      await Promise.all([...schedulers].map((sc) => sc.stop()));
       await Promise.all([...workers].map((w) => w.stop()));
       await providers.close();
       await db.close();

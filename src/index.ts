@@ -2,7 +2,7 @@
 export { createHerald, type Herald, type CreateHeraldOptions } from './herald.js';
 export { resolveConfig, parseConfig, type HeraldConfig, type HeraldConfigInput } from './config.js';
 export { HeraldError, ValidationError, type ErrorCode, type FieldIssue } from './errors.js';
-export { PermanentError, RetryLaterError } from './queue/errors.js';
+export { DeferError, PermanentError, RetryLaterError } from './queue/errors.js';
 export type { Queue, EnqueueOptions, QueueStatusRow } from './queue/queue.js';
 export type {
   Worker,

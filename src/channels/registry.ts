@@ -3,8 +3,9 @@
  * none; email has SMTP or, with no SMTP server configured, the preview outbox; SMS goes through
  * Twilio or Vonage; WhatsApp through the Cloud API or Twilio; push fans out to the senders of
  * each device kind. A channel with two configured providers needs the choice said
- * (`emailProvider`, `smsProvider`, `whatsappProvider`).
- * An app may pass its own providers, which win.
+ * (`emailProvider`, `smsProvider`, `whatsappProvider`), unless one of them is the channel's
+ * `fallback`: then the other is the primary. Every configured provider is kept by name, for
+ * failover (`named`). An app may pass its own providers, which win.
  */
 import type { HeraldConfig } from '../config.js';
 import type { Logger } from '../obs/log.js';
@@ -28,6 +29,11 @@ import { webhookFromConfig } from './webhook/webhook.js';
 
 export interface Providers {
   get(channel: Channel): Provider | undefined;
+  /**
+   * A configured provider of this channel by name (a fallback), or undefined. The primary is
+   * `get(channel)`.
+   */
+  named(channel: Channel, name: string): Provider | undefined;
   /** Whether a send on this channel can go anywhere (inapp always can). */
   has(channel: Channel): boolean;
   close(): Promise<void>;
@@ -47,15 +53,33 @@ export function makeProviders(
   push?: PushOptions,
 ): Providers {
   const byChannel = new Map<Channel, Provider>();
-  byChannel.set('email', emailProvider(config, log));
-  const sms = choose(
+  // Every configured provider, by channel and name: the primaries and their fallbacks.
+  const named = new Map<string, Provider>();
+  const key = (channel: string, name: string) => `${channel}:${name}`;
+  /** The channel's primary among those configured; records them all for fallbacks. */
+  const pick: Choose = (channel, configured, chosen, setting) => {
+    const ready = configured.filter((p): p is Provider => p !== undefined);
+    for (const p of ready) named.set(key(channel, p.name), p);
+    const fallback = (config.fallback as Record<string, string | undefined>)[channel];
+    if (fallback && !ready.some((p) => p.name === fallback)) {
+      throw new HeraldError(
+        'config_invalid',
+        `the ${channel} fallback is ${fallback}, which is not configured (configured for ${channel}: ${ready.map((p) => p.name).join(', ') || 'none'})`,
+      );
+    }
+    // With a fallback set, the other configured provider is the primary without being named.
+    const primaries = chosen || !fallback ? ready : ready.filter((p) => p.name !== fallback);
+    return choose(channel, primaries, chosen, setting);
+  };
+  byChannel.set('email', emailProvider(config, log, pick));
+  const sms = pick(
     'sms',
     [twilioSmsFromConfig(config, log), vonageSmsFromConfig(config, log)],
     config.smsProvider,
     'HERALD_SMS_PROVIDER',
   );
   if (sms) byChannel.set('sms', sms);
-  const whatsapp = choose(
+  const whatsapp = pick(
     'whatsapp',
     [whatsappCloudFromConfig(config, log), twilioWhatsappFromConfig(config, log)],
     config.whatsappProvider,
@@ -74,9 +98,11 @@ export function makeProviders(
   for (const p of given) byChannel.set(p.channel, p);
   return {
     get: (channel) => byChannel.get(channel),
+    named: (channel, name) => named.get(key(channel, name)),
     has: (channel) => channel === 'inapp' || byChannel.has(channel),
     async close() {
-      await Promise.all([...byChannel.values()].map(async (p) => p.close?.()));
+      const all = new Set([...byChannel.values(), ...named.values()]);
+      await Promise.all([...all].map(async (p) => p.close?.()));
     },
   };
 }
@@ -85,10 +111,10 @@ export function makeProviders(
  * Email: the one of Resend, SendGrid, Postmark, Amazon SES and SMTP that is configured, or the one
  * `emailProvider` names; with none, the outbox folder.
  */
-function emailProvider(config: HeraldConfig, log: Logger): Provider {
+function emailProvider(config: HeraldConfig, log: Logger, pick: Choose): Provider {
   if (config.emailProvider === 'outbox')
     return makeEmailProvider({ ...config, smtpUrl: undefined }, log);
-  const chosen = choose(
+  const chosen = pick(
     'email',
     [
       resendFromConfig(config, log),
@@ -102,6 +128,13 @@ function emailProvider(config: HeraldConfig, log: Logger): Provider {
   );
   return chosen ?? makeEmailProvider(config, log);
 }
+
+type Choose = (
+  channel: string,
+  configured: (Provider | undefined)[],
+  chosen: string | undefined,
+  setting: string,
+) => Provider | undefined;
 
 /** The one configured provider of a channel, or the one `chosen` names when several are. */
 function choose(

@@ -1,4 +1,4 @@
-/** `herald jobs status|dead|replay`: the operator's view of the queue. */
+/** `herald jobs status|dead|replay|run`: the operator's view of the queue and the schedules. */
 import { Command } from 'commander';
 import { openForCommand, withDbFlags, type SettingsFlags } from './common.js';
 import { ValidationError } from '../errors.js';
@@ -16,6 +16,24 @@ export function jobsCommand(): Command {
       try {
         const rows = await herald.queue.status();
         if (flags.json) return print(JSON.stringify(rows, null, 2));
+        const schedules = await herald.schedules.list();
+        if (schedules.length > 0) {
+          print(
+            table(
+              ['SCHEDULE', 'CRON', 'ZONE', 'NEXT RUN', 'LAST RUN', 'STATUS'],
+              schedules.map((sc) => [
+                sc.name,
+                sc.cron,
+                sc.timezone,
+                sc.nextRunAt ?? '-',
+                sc.lastRun?.tick ?? '-',
+                sc.lastRun
+                  ? `${sc.lastRun.status}${sc.lastRun.error ? `: ${sc.lastRun.error.slice(0, 60)}` : ''}`
+                  : '-',
+              ]),
+            ) + '\n',
+          );
+        }
         if (rows.length === 0) return print('no jobs');
         print(
           table(
@@ -88,6 +106,19 @@ export function jobsCommand(): Command {
           return;
         }
         print(`replayed ${replayed.length} job${replayed.length === 1 ? '' : 's'}`);
+      } finally {
+        await herald.close();
+      }
+    });
+
+  withDbFlags(jobs.command('run'))
+    .description('run a cron schedule now (a manual run, recorded in job_runs)')
+    .argument('<name>', 'the schedule')
+    .action(async (name: string, flags: SettingsFlags) => {
+      const herald = await openForCommand(flags);
+      try {
+        const { runId, tick } = await herald.schedules.runNow(name);
+        print(`queued run ${runId} of ${name} (tick ${tick}); a worker runs it`);
       } finally {
         await herald.close();
       }

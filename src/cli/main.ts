@@ -18,7 +18,7 @@ import { ensureDevKey } from './dev-key.js';
 import { sendCommand } from './send.js';
 import { demoCommand } from './demo.js';
 
-type Role = 'api' | 'worker';
+type Role = 'api' | 'worker' | 'scheduler';
 
 async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
   const config = configFrom(flags);
@@ -38,6 +38,11 @@ async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
     const worker = herald.worker({ handlers: builtinHandlers(herald) });
     await worker.start();
     workers.push(worker);
+  }
+  if (roles.includes('scheduler')) {
+    // The config file's schedules replace the config-made ones (admin API ones stay).
+    await herald.schedules.syncFromConfig(config.schedules);
+    herald.scheduler().start();
   }
   const server = roles.includes('api')
     ? await startServer(makeApp(herald), config.port, config.host)
@@ -74,10 +79,17 @@ export function program(): Command {
     .version(packageVersion(), '-v, --version');
 
   prog.addCommand(
-    serveCommand('start', ['api', 'worker'], 'run the API and the workers in one process'),
+    serveCommand(
+      'start',
+      ['api', 'worker', 'scheduler'],
+      'run the API, the workers and the scheduler in one process',
+    ),
   );
   prog.addCommand(serveCommand('api', ['api'], 'run only the HTTP API'));
   prog.addCommand(serveCommand('worker', ['worker'], 'run only the workers'));
+  prog.addCommand(
+    serveCommand('scheduler', ['scheduler'], 'run only the scheduler (cron and local-time runs)'),
+  );
 
   withDbFlags(prog.command('migrate'))
     .description('bring the database schema up to date (start does this too)')

@@ -1,7 +1,7 @@
 /**
  * The admin realm (/v1/admin, admin API keys only): deliveries by status with retry and
- * cancel, the suppression list, and the job queue's status, dead letters and replay. Schedules' runs come with the
- * scheduler.
+ * cancel, the suppression list, the job queue's status, dead letters and replay, and the cron
+ * schedules (define, list, run now; their last runs in /jobs/status).
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -54,7 +54,38 @@ export function adminRoutes(herald: Herald): Hono {
       : problem(404, 'not_found', `${body.address} is not suppressed on ${body.channel}`);
   });
 
-  api.get('/jobs/status', async (c) => c.json({ queues: await herald.queue.status() }));
+  // The queue by kind and status, and each schedule with its last run and status.
+  api.get('/jobs/status', async (c) =>
+    c.json({ queues: await herald.queue.status(), schedules: await herald.schedules.list() }),
+  );
+
+  const noSchedule = (name: string) =>
+    problem(
+      404,
+      'not_found',
+      `no schedule "${name}": define it with PUT /v1/admin/schedules/${name}`,
+    );
+  api.get('/schedules', async (c) => c.json({ items: await herald.schedules.list() }));
+  api.put('/schedules/:name', async (c) => {
+    const { schedule, created } = await herald.schedules.put(
+      c.req.param('name'),
+      await jsonBody(c.req.raw),
+    );
+    return c.json(schedule, created ? 201 : 200);
+  });
+  api.get('/schedules/:name', async (c) => {
+    const schedule = await herald.schedules.get(c.req.param('name'));
+    return schedule ? c.json(schedule) : noSchedule(c.req.param('name'));
+  });
+  api.delete('/schedules/:name', async (c) =>
+    (await herald.schedules.remove(c.req.param('name')))
+      ? c.body(null, 204)
+      : noSchedule(c.req.param('name')),
+  );
+  // A manual run now, recorded in job_runs beside the ticks; a worker runs it.
+  api.post('/schedules/:name/run', async (c) =>
+    c.json(await herald.schedules.runNow(c.req.param('name')), 202),
+  );
   api.get('/jobs/dead', async (c) => {
     const { limit } = checked(deadQuerySchema, c.req.query());
     return c.json({ items: await herald.queue.dead(limit) });

@@ -21,6 +21,7 @@ import { adminRoutes } from './admin-routes.js';
 import { docsRoutes } from './docs.js';
 import { templatePartsRoutes } from './template-parts-routes.js';
 import { reminderRoutes } from './reminder-routes.js';
+import { schedulePreviewQuery } from '../scheduler/local-schedules.js';
 
 export function makeApp(herald: Herald): Hono {
   const app = new Hono();
@@ -137,6 +138,20 @@ function v1(herald: Herald): Hono {
   api.put('/recipients/:id/preferences', async (c) =>
     c.json(await herald.preferences.put(c.req.param('id'), await jsonBody(c.req.raw))),
   );
+
+  // Local-time schedules with their next runs; ?from=&count= previews the runs after `from`.
+  api.get('/recipients/:id/schedules', async (c) => {
+    const id = c.req.param('id');
+    const q = checked(schedulePreviewQuery, c.req.query());
+    if (!(await herald.recipients.get(id))) return notFound(`no recipient "${id}"`);
+    const rows = await herald.localSchedules.list(id);
+    const from = q.from === undefined ? undefined : Date.parse(q.from);
+    return c.json({
+      items: rows.map((r) =>
+        from === undefined ? r : { ...r, runs: herald.localSchedules.preview(r, from, q.count) },
+      ),
+    });
+  });
 
   api.put('/types/:name', async (c) => {
     const { type, created } = await herald.types.put(

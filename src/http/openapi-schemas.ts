@@ -12,6 +12,7 @@ import { preferencesSchema } from '../notify/preferences.js';
 import { recipientInputSchema } from '../notify/recipients.js';
 import { previewSchema } from '../notify/render.js';
 import { triggerSchema } from '../notify/send.js';
+import { emailOptionsSchema } from '../notify/email-options.js';
 import { DELIVERY_STATUSES } from '../notify/deliveries.js';
 import {
   SUPPRESSION_CHANNELS,
@@ -21,6 +22,7 @@ import {
 } from '../notify/suppressions.js';
 import { CHANNELS, typeDefinitionSchema, typeNameSchema } from '../notify/types.js';
 import { reminderInputSchema } from '../scheduler/reminders.js';
+import { scheduleDefinitionSchema } from '../scheduler/cron-schedules.js';
 
 /** A zod schema and which side of it the document shows. */
 export interface NamedSchema {
@@ -31,6 +33,34 @@ export interface NamedSchema {
 }
 
 const instant = z.iso.datetime({ offset: true });
+
+const scheduleOutput = z.object({
+  name: z.string(),
+  cron: z.string(),
+  timezone: z.string(),
+  task: z.string(),
+  payload: z.record(z.string(), z.unknown()),
+  catchUp: z.enum(['latest', 'all', 'none']),
+  maxAttempts: z.int(),
+  enabled: z.boolean(),
+  source: z.enum(['api', 'config']),
+  nextRunAt: instant.nullable(),
+  lastTick: instant.nullable(),
+  failureStreak: z.int(),
+  lastRun: z
+    .object({
+      id: z.string(),
+      tick: z.string(),
+      manual: z.boolean(),
+      status: z.enum(['queued', 'running', 'succeeded', 'failed']),
+      attempts: z.int(),
+      startedAt: z.string().nullable(),
+      finishedAt: z.string().nullable(),
+      error: z.string().nullable(),
+      result: z.unknown(),
+    })
+    .nullable(),
+});
 
 const partOutput = z.object({
   kind: z.enum(['layout', 'partial']),
@@ -289,8 +319,20 @@ export const SCHEMAS = {
     io: 'input',
     description:
       '`to` is a recipient id, a list of ids, or an inline recipient (created or updated ' +
-      'first). `Idempotency-Key` may be sent as a header instead of `idempotencyKey`.',
+      'first). `Idempotency-Key` may be sent as a header instead of `idempotencyKey`. `email` ' +
+      'adds a Reply-To, headers and attachments to the email (see EmailOptions).',
     schema: triggerSchema,
+  },
+  EmailOptions: {
+    io: 'input',
+    description:
+      'The `email` of a trigger. `replyTo` and `headers` win over the type’s email template. ' +
+      'Header names are RFC 5322 field names, never one Herald writes (From, To, Subject, ' +
+      'Message-ID, Date, MIME-Version, Content-*, List-Unsubscribe*...); values have no CR, LF ' +
+      'or other control character. At most 10 attachments, 5 MiB decoded together; `content` ' +
+      'is standard base64; `contentId` makes an inline part for `<img src="cid:...">`. A body ' +
+      'with large attachments needs `HERALD_MAX_BODY_BYTES` above its 1 MiB default.',
+    schema: emailOptionsSchema,
   },
   TriggerResult: {
     io: 'output',
@@ -343,10 +385,55 @@ export const SCHEMAS = {
     schema: z.object({ items: z.array(adminDelivery), nextCursor: z.string().nullable() }),
   },
   AdminDelivery: { io: 'output', description: 'A delivery, for operators.', schema: adminDelivery },
+  ScheduleInput: {
+    io: 'input',
+    description:
+      'A cron schedule: `cron` (five fields, or six with seconds first; @daily and friends), ' +
+      'the IANA `timezone` its times are in, the `task` run at each tick (`notify`: `payload` ' +
+      'is a trigger body) and `catchUp` after downtime: the `latest` missed tick once, `all` ' +
+      'of them, or `none`.',
+    schema: scheduleDefinitionSchema,
+  },
+  Schedule: {
+    io: 'output',
+    description: 'A cron schedule with its next and last run.',
+    schema: scheduleOutput,
+  },
+  ScheduleList: {
+    io: 'output',
+    description: 'Every cron schedule.',
+    schema: z.object({ items: z.array(scheduleOutput) }),
+  },
+  ScheduleRun: {
+    io: 'output',
+    description: 'A manual run, queued: a worker runs it and records it in the schedule’s runs.',
+    schema: z.object({ runId: z.string(), tick: instant }),
+  },
+  RecipientSchedules: {
+    io: 'output',
+    description:
+      'A recipient’s local-time schedules (from their preferences) with the next fire time ' +
+      'of each, in UTC; with `from`, `runs` lists the next `count` fire times after it.',
+    schema: z.object({
+      items: z.array(
+        z.object({
+          name: z.string(),
+          type: z.string(),
+          cron: z.string(),
+          timezone: z.string(),
+          nextRunAt: instant.nullable(),
+          runs: z.array(instant).optional(),
+        }),
+      ),
+    }),
+  },
   QueueStatus: {
     io: 'output',
-    description: 'Jobs by queue, kind and status, with the lag of the oldest due one.',
+    description:
+      'Jobs by queue, kind and status, with the lag of the oldest due one; each cron schedule ' +
+      'with its last run and status.',
     schema: z.object({
+      schedules: z.array(scheduleOutput),
       queues: z.array(
         z.object({
           queue: z.string(),

@@ -10,6 +10,7 @@ import { WEBHOOK_OPERATIONS } from './openapi-webhooks.js';
 import { TAGS, type Operation, type Param, type Realm } from './openapi-operations.js';
 import { RESOURCE_OPERATIONS } from './openapi-resources.js';
 import { REMINDER_OPERATIONS } from './openapi-reminders.js';
+import { SCHEDULE_OPERATIONS } from './openapi-schedules.js';
 import { SCHEMAS, type NamedSchema, type SchemaName } from './openapi-schemas.js';
 import { STATUS } from './problem.js';
 
@@ -224,6 +225,7 @@ export const OPERATIONS: readonly Operation[] = [
   ...NOTIFICATION_OPERATIONS,
   ...REMINDER_OPERATIONS,
   ...ADMIN_OPERATIONS,
+  ...SCHEDULE_OPERATIONS,
   ...WEBHOOK_OPERATIONS,
 ];
 

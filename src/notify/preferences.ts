@@ -5,7 +5,7 @@
  * GET answers it with the defaults filled in.
  */
 import { z } from 'zod';
-import type { Db } from '../db/db.js';
+import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { HeraldError } from '../errors.js';
 import { checked } from '../validation.js';
@@ -51,7 +51,14 @@ export const preferencesSchema = z.strictObject({
 
 export type Preferences = z.infer<typeof preferencesSchema>;
 
-export function makePreferences(db: Db, schema: string) {
+export interface PreferencesHooks {
+  /** Refuses schedule names that no local-time schedule has (a ValidationError). */
+  checkSchedules?: (names: string[]) => void;
+  /** Runs in the transaction that stored them: the local-time schedules follow (scheduler/). */
+  stored?: (q: Queryable, recipientId: string) => Promise<void>;
+}
+
+export function makePreferences(db: Db, schema: string, hooks: PreferencesHooks = {}) {
   const table = `${quoteIdent(schema)}.preferences`;
   const recipients = `${quoteIdent(schema)}.recipients`;
   const missing = (id: string) =>
@@ -77,15 +84,19 @@ export function makePreferences(db: Db, schema: string) {
     async put(recipientId: string, input: unknown): Promise<Preferences> {
       const id = checked(recipientIdSchema, recipientId, 'id');
       const prefs = checked(preferencesSchema, input);
-      const { rows } = await db.query(
-        `INSERT INTO ${table} (recipient_id, document)
-         SELECT id, $2::jsonb FROM ${recipients} WHERE id = $1
-         ON CONFLICT (recipient_id) DO UPDATE SET document = excluded.document, updated_at = now()
-         RETURNING recipient_id`,
-        [id, JSON.stringify(prefs)],
-      );
-      if (rows.length === 0) throw missing(id);
-      return prefs;
+      hooks.checkSchedules?.(Object.keys(prefs.schedules));
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query(
+          `INSERT INTO ${table} (recipient_id, document)
+           SELECT id, $2::jsonb FROM ${recipients} WHERE id = $1
+           ON CONFLICT (recipient_id) DO UPDATE SET document = excluded.document, updated_at = now()
+           RETURNING recipient_id`,
+          [id, JSON.stringify(prefs)],
+        );
+        if (rows.length === 0) throw missing(id);
+        await hooks.stored?.(tx, id);
+        return prefs;
+      });
     },
 
     /**
