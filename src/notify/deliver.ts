@@ -18,6 +18,7 @@ import type { Logger } from '../obs/log.js';
 import { RetryLaterError } from '../queue/errors.js';
 import type { JobContext, JobHandler } from '../queue/worker.js';
 import { isProviderError, type OutboundMessage, type PushDevice } from '../channels/provider.js';
+import type { RateLimiter } from '../channels/rate-limit.js';
 import type { Providers } from '../channels/registry.js';
 import { render } from './render.js';
 import { hookDelivery } from './hook-urls.js';
@@ -36,6 +37,12 @@ export interface DeliverDeps {
   countDelivery?: (channel: string, status: string, reason: string | null) => void;
   /** Layouts and partials (cached; see template-parts.ts for how fresh). */
   templateParts: TemplateParts;
+  /** Per-provider send-rate limits shared by all workers (none: unlimited). */
+  rateLimiter?: RateLimiter;
+  /** The fallback provider of each channel (a type's own `fallback` wins). */
+  fallback?: Partial<Record<Channel, string | undefined>>;
+  /** Failed attempts of the primary provider after which the fallback sends. Default 2. */
+  failoverAfter?: number;
 }
 
 interface DeliveryRow {
@@ -142,6 +149,22 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
     return recipientIds.map((id) => byRecipient.get(id) ?? []);
   });
 
+  /**
+   * The channel's primary provider, or its fallback once the primary has failed
+   * `failoverAfter` attempts of this delivery: the type's own fallback if this process has it
+   * configured, else the channel's configured one, else the primary again.
+   */
+  function chooseProvider(channel: Channel, definition: TypeDefinition, attempt: number) {
+    const primary = deps.providers.get(channel);
+    if (attempt <= (deps.failoverAfter ?? 2)) return primary;
+    const own = (definition.fallback as Partial<Record<Channel, string>> | undefined)?.[channel];
+    for (const name of [own, deps.fallback?.[channel]]) {
+      const fallback = name ? deps.providers.named(channel, name) : undefined;
+      if (fallback) return fallback;
+    }
+    return primary;
+  }
+
   /** A transient failure that will be retried: counted and kept in the history. */
   async function recordRetry(id: string, error: string): Promise<void> {
     await deps.db.query(
@@ -206,7 +229,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
       return done({ id, status: 'sent', provider: 'inbox', inbox: content });
     }
 
-    const provider = deps.providers.get(row.channel);
+    const provider = chooseProvider(row.channel, row.definition, ctx.job.attempts);
     if (!provider) return done({ id, status: 'skipped', reason: 'no_provider' });
     let message: OutboundMessage;
     let address: string | null;
@@ -245,6 +268,8 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
           : { channel: row.channel, deliveryId: id, to: address, content };
     }
 
+    // Waits for this provider's next send slot, or defers the job (uncounted) when it is far.
+    await deps.rateLimiter?.take(provider.name, ctx.signal);
     try {
       const sent = await provider.send(message, ctx.signal);
       return done({

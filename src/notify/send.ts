@@ -71,6 +71,11 @@ export interface SendOptions {
   tx?: Queryable;
   /** The `Idempotency-Key` header; must equal `idempotencyKey` if both are given. */
   idempotencyKey?: string;
+  /**
+   * Data of each recipient's own, merged over the trigger's `data` (a schedule's content per
+   * recipient). Not part of the request an idempotency key stands for. Library use only.
+   */
+  dataFor?: (recipientId: string) => Record<string, unknown> | undefined;
 }
 
 /** What provider status callbacks report after `sent` (webhooks). */
@@ -147,9 +152,10 @@ export function makeSend(deps: SendDeps) {
             FROM ${s}.recipients r LEFT JOIN ${s}.preferences p ON p.recipient_id = r.id
             WHERE r.id = ANY($1::text[])`,
     // Batches with unnest: one statement per chunk, whatever the number of recipients.
+    // Data per recipient ($8, a schedule's content) where given, else the trigger's ($4).
     notifications: `INSERT INTO ${s}.notifications (id, trigger_id, recipient_id, type, priority, data, send_at)
-                    SELECT u.id, $1, u.recipient_id, $2, $3, $4::jsonb, $5
-                    FROM unnest($6::uuid[], $7::text[]) AS u (id, recipient_id)`,
+                    SELECT u.id, $1, u.recipient_id, $2, $3, coalesce(u.data, $4::jsonb), $5
+                    FROM unnest($6::uuid[], $7::text[], $8::jsonb[]) AS u (id, recipient_id, data)`,
     deliveries: `INSERT INTO ${s}.deliveries (id, notification_id, channel, status, reason, run_at, events)
                  SELECT u.id, u.notification_id, u.channel, u.status, u.reason, u.run_at,
                    jsonb_build_array(jsonb_build_object('at', now(), 'status', u.status, 'detail', u.reason))
@@ -328,6 +334,10 @@ export function makeSend(deps: SendDeps) {
         new Date(at),
         nIds,
         recipientIds,
+        recipientIds.map((rid) => {
+          const own = options.dataFor?.(rid);
+          return own === undefined ? null : JSON.stringify({ ...t.data, ...own });
+        }),
       ]);
       await q.query(sql.deliveries, [d.id, d.nid, d.channel, d.status, d.reason, d.runAt]);
       if (jobs.length > 0) await deps.queue.enqueueMany(jobs, { tx: q });
