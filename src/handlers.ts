@@ -31,6 +31,7 @@ export function builtinHandlers(
       schema: herald.config.schema,
       tasks: { notify: notifyTask(herald), ...options.tasks },
       alert: makeAlert(herald),
+      countRun: (schedule, status) => herald.metrics.countScheduleRun(schedule, status),
     }),
     // A batch of recipients whose local-time schedule is due (scheduler/local-run.ts).
     'local-schedule': makeLocalRun({

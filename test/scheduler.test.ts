@@ -278,6 +278,8 @@ for (const backend of BACKENDS) {
       assert.equal(alerts.length, 1, 'one alert at the third failure, not one per failure');
       assert.equal(alerts[0]?.recipient_id, 'ops');
       assert.equal(alerts[0]?.data.streak, 3);
+      const metrics = await (await app.request('/metrics')).text();
+      assert.match(metrics, /herald_schedule_runs_total\{schedule="fragile",status="failed"\} 4/);
       await herald.schedules.remove('fragile');
     });
 

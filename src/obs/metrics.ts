@@ -36,6 +36,13 @@ export function makeMetrics(queue: Queue) {
     registers: [registry],
   });
 
+  const scheduleRuns = new Counter({
+    name: 'herald_schedule_runs_total',
+    help: 'Finished runs of cron schedules by schedule and status (succeeded, failed).',
+    labelNames: ['schedule', 'status'] as const,
+    registers: [registry],
+  });
+
   let cached: { at: number; rows: Awaited<ReturnType<Queue['status']>> } | undefined;
   const rows = async () => {
     if (!cached || Date.now() - cached.at > 1_000)
@@ -72,6 +79,10 @@ export function makeMetrics(queue: Queue) {
     /** Counts delivery outcomes (the trigger's and the deliver job's). */
     countDelivery(channel: string, status: string, reason: string | null, n = 1): void {
       deliveries.inc({ channel, status, reason: reason ?? '' }, n);
+    },
+    /** Counts a finished run of a cron schedule. */
+    countScheduleRun(schedule: string, status: 'succeeded' | 'failed'): void {
+      scheduleRuns.inc({ schedule, status });
     },
     /** Counts a worker's job events. */
     watch(worker: Worker, queueName: string): void {

@@ -44,6 +44,8 @@ export interface ScheduleRunnerDeps {
     error: string;
     streak: number;
   }) => Promise<void>;
+  /** Counts each finished run (metrics). */
+  countRun?: (schedule: string, status: 'succeeded' | 'failed') => void;
 }
 
 export function makeScheduleRunner(deps: ScheduleRunnerDeps): JobHandler {
@@ -55,6 +57,7 @@ export function makeScheduleRunner(deps: ScheduleRunnerDeps): JobHandler {
     ok: boolean,
     detail: unknown,
   ): Promise<number> {
+    deps.countRun?.(name, ok ? 'succeeded' : 'failed');
     await deps.db.query(
       `UPDATE ${s}.job_runs SET status = $2, finished_at = now(), error = $3, result = $4::jsonb
        WHERE id = $1::bigint`,
