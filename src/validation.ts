@@ -14,7 +14,10 @@ export function checked<T>(schema: z.ZodType<T>, input: unknown, prefix = ''): T
       // An unknown field is named as the field itself, not as its parent object.
       i.code === 'unrecognized_keys'
         ? i.keys.map((k) => ({ field: at([...i.path, k]), message: 'is not a known field' }))
-        : [{ field: at(i.path), message: i.message }],
+        : // A bad key of a record (a header name, say): what is wrong with it, not just "invalid".
+          i.code === 'invalid_key'
+          ? i.issues.map((inner) => ({ field: at(i.path), message: inner.message }))
+          : [{ field: at(i.path), message: i.message }],
     ),
   );
 }

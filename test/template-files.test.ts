@@ -126,7 +126,7 @@ describe('readTemplateFolder', () => {
       'layouts/nobody.html.hbs: must insert the rendered email html with {{{body}}}',
       'partials/Bad.hbs: "Bad" is not a partial name: lower-case letters, digits, _ and -',
       'types/Bad Name: "Bad Name" is not a type name: lower-case letters, digits, _ . -',
-      'types/gaps/email.body.hbs: email has no field "body": subject, html, text',
+      'types/gaps/email.body.hbs: email has no field "body": subject, html, text, replyTo',
       'types/gaps/sms.text.hbs: is also given in type.json (templates.sms.text): keep one',
       'types/gaps/type.json: templates.push: channel push needs a template (files push.title.hbs, push.body.hbs)',
       'types/empty/sms.text.hbs: is empty',

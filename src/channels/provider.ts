@@ -27,8 +27,24 @@ export interface EmailMessage {
   subject: string;
   html?: string;
   text?: string;
-  /** Extra headers, e.g. List-Unsubscribe and List-Unsubscribe-Post (RFC 8058). */
+  /**
+   * Extra headers: List-Unsubscribe and List-Unsubscribe-Post (RFC 8058) for marketing, and the
+   * type's and trigger's own (checked in notify/email-options.ts: never one Herald writes).
+   */
   headers: Record<string, string>;
+  /** Where replies go: `addr@x` or `Name <addr@x>`. */
+  replyTo?: string;
+  /** Files to attach; one with a `contentId` is an inline part (`<img src="cid:...">`). */
+  attachments?: EmailAttachment[];
+}
+
+/** An attachment of an email: `content` is base64 (standard, padded). */
+export interface EmailAttachment {
+  filename: string;
+  /** `type/subtype`, e.g. `application/pdf`. */
+  contentType: string;
+  content: string;
+  contentId?: string | undefined;
 }
 
 /** A rendered message for sms, whatsapp, slack (and inapp, which the pipeline keeps itself). */

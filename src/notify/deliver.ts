@@ -20,6 +20,12 @@ import type { JobContext, JobHandler } from '../queue/worker.js';
 import { isProviderError, type OutboundMessage, type PushDevice } from '../channels/provider.js';
 import type { RateLimiter } from '../channels/rate-limit.js';
 import type { Providers } from '../channels/registry.js';
+import {
+  emailExtras,
+  withoutOverridden,
+  type EmailExtras,
+  type EmailOptions,
+} from './email-options.js';
 import { render } from './render.js';
 import { hookDelivery } from './hook-urls.js';
 import type { Channel, TypeDefinition } from './types.js';
@@ -59,6 +65,8 @@ interface DeliveryRow {
   locale: string | null;
   timezone: string | null;
   recipient_data: Record<string, unknown> | null;
+  /** The trigger's email options: Reply-To, headers, attachments (email-options.ts). */
+  email_options: EmailOptions | null;
   definition: TypeDefinition | null;
   webhook_url: string | null;
   slack_webhook_url: string | null;
@@ -83,7 +91,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
   const s = quoteIdent(deps.schema);
   const load = makeBatcher<string, DeliveryRow | undefined>(async (ids) => {
     const { rows } = await deps.db.query<DeliveryRow>(
-      `SELECT d.id, d.channel, d.status, n.id AS notification_id, n.type, n.data, n.recipient_id, n.priority,
+      `SELECT d.id, d.channel, d.status, n.id AS notification_id, n.type, n.data, n.recipient_id, n.priority, n.email AS email_options,
          r.email, r.phone, r.locale, r.timezone, r.data AS recipient_data, t.definition,
          r.webhook_url, r.slack_webhook_url, n.created_at
        FROM ${s}.deliveries d
@@ -213,14 +221,28 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
       data.unsubscribeUrl = unsubscribeUrl;
     }
     let content: Record<string, string>;
+    let extras: EmailExtras | undefined;
     try {
       content = render(
-        row.definition,
+        row.channel === 'email'
+          ? withoutOverridden(row.definition, row.email_options)
+          : row.definition,
         row.channel,
         data,
         row.locale,
         await deps.templateParts.current(),
       );
+      // Reply-To, headers and attachments: the template's, the trigger's over them, ours last.
+      if (row.channel === 'email') {
+        const own: Record<string, string> =
+          marketing && unsubscribeUrl
+            ? {
+                'List-Unsubscribe': `<${unsubscribeUrl}>`,
+                'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+              }
+            : {};
+        extras = emailExtras(content, row.email_options, own);
+      }
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       return done({ id, status: 'failed', reason: 'render_error', error: err.message });
@@ -257,13 +279,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
               subject: content.subject ?? '',
               ...(content.html !== undefined ? { html: content.html } : {}),
               ...(content.text !== undefined ? { text: content.text } : {}),
-              headers:
-                marketing && unsubscribeUrl
-                  ? {
-                      'List-Unsubscribe': `<${unsubscribeUrl}>`,
-                      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-                    }
-                  : {},
+              ...(extras ?? { headers: {} }),
             }
           : { channel: row.channel, deliveryId: id, to: address, content };
     }

@@ -145,8 +145,9 @@ export function makeNotifications(db: Db, schema: string, queue: Queue) {
 
     /**
      * Erases a recipient: their queued deliveries are cancelled, their inbox, notification
-     * data and the addresses and error texts of their deliveries are removed (the anonymous
-     * record of what was sent when stays), then the recipient, devices and preferences go.
+     * data and email options (Reply-To, headers, attachments) and the addresses and error
+     * texts of their deliveries are removed (the anonymous record of what was sent when
+     * stays), then the recipient, devices and preferences go.
      */
     async eraseRecipient(recipientId: string): Promise<boolean> {
       return db.transaction(async (q) => {
@@ -160,7 +161,7 @@ export function makeNotifications(db: Db, schema: string, queue: Queue) {
         );
         await q.query(
           `UPDATE ${s}.notifications SET recipient_id = NULL, data = '{}'::jsonb, inbox = NULL,
-             inbox_at = NULL, read_at = NULL WHERE recipient_id = $1`,
+             inbox_at = NULL, read_at = NULL, email = NULL WHERE recipient_id = $1`,
           [recipientId],
         );
         const { rows } = await q.query(`DELETE FROM ${s}.recipients WHERE id = $1 RETURNING id`, [

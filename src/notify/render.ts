@@ -155,17 +155,32 @@ export function layoutFor(
   throw new ValidationError([{ field: 'layout', message: `there is no layout "${name}"` }]);
 }
 
+/**
+ * A channel's template fields with nested ones flattened: the email `headers` object becomes
+ * `headers.<Name>` fields, so each header is rendered (and named in errors) like any field.
+ */
+function flatFields(fields: object | undefined): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [field, source] of Object.entries(fields ?? {})) {
+    if (source && typeof source === 'object')
+      for (const [k, v] of Object.entries(source as Record<string, string>))
+        out[`${field}.${k}`] = v;
+    else out[field] = source as string | undefined;
+  }
+  return out;
+}
+
 /** The template fields of `channel` for `locale`, after fallback. */
 export function templatesFor(
   type: TypeDefinition,
   channel: Channel,
   locale?: string | null,
 ): Record<string, string> {
-  const base = { ...(type.templates[channel] as Record<string, string> | undefined) };
+  const base = flatFields(type.templates[channel]) as Record<string, string>;
   const candidates = locale ? [locale.split('-')[0] as string, locale] : [];
   for (const l of candidates) {
-    const override = type.locales[l]?.[channel] as Record<string, string | undefined> | undefined;
-    for (const [field, source] of Object.entries(override ?? {}))
+    const override = flatFields(type.locales[l]?.[channel]);
+    for (const [field, source] of Object.entries(override))
       if (source !== undefined) base[field] = source;
   }
   return base;

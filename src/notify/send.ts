@@ -23,6 +23,7 @@ import {
   TOO_DEEP_MESSAGE,
   UNSTORABLE_MESSAGE,
 } from '../validation.js';
+import { emailOptionsSchema, storedEmailOptions } from './email-options.js';
 import { uuidv7 } from './ids.js';
 import { decide, type RecipientFacts } from './policy.js';
 import type { Preferences } from './preferences.js';
@@ -62,6 +63,8 @@ export const triggerSchema = z.strictObject({
     .refine((t) => Date.parse(t) < Date.now() + 10 * 366 * 86_400_000, 'must be within 10 years')
     .optional(),
   idempotencyKey: z.string().min(1).max(256).optional(),
+  /** Reply-To, extra headers and attachments of the email (email-options.ts). */
+  email: emailOptionsSchema.optional(),
 });
 
 export type TriggerInput = z.input<typeof triggerSchema>;
@@ -152,10 +155,10 @@ export function makeSend(deps: SendDeps) {
             FROM ${s}.recipients r LEFT JOIN ${s}.preferences p ON p.recipient_id = r.id
             WHERE r.id = ANY($1::text[])`,
     // Batches with unnest: one statement per chunk, whatever the number of recipients.
-    // Data per recipient ($8, a schedule's content) where given, else the trigger's ($4).
-    notifications: `INSERT INTO ${s}.notifications (id, trigger_id, recipient_id, type, priority, data, send_at)
-                    SELECT u.id, $1, u.recipient_id, $2, $3, coalesce(u.data, $4::jsonb), $5
-                    FROM unnest($6::uuid[], $7::text[], $8::jsonb[]) AS u (id, recipient_id, data)`,
+    // Data per recipient ($9, a schedule's content) where given, else the trigger's ($4).
+    notifications: `INSERT INTO ${s}.notifications (id, trigger_id, recipient_id, type, priority, data, send_at, email)
+                    SELECT u.id, $1, u.recipient_id, $2, $3, coalesce(u.data, $4::jsonb), $5, $8::jsonb
+                    FROM unnest($6::uuid[], $7::text[], $9::jsonb[]) AS u (id, recipient_id, data)`,
     deliveries: `INSERT INTO ${s}.deliveries (id, notification_id, channel, status, reason, run_at, events)
                  SELECT u.id, u.notification_id, u.channel, u.status, u.reason, u.run_at,
                    jsonb_build_array(jsonb_build_object('at', now(), 'status', u.status, 'detail', u.reason))
@@ -202,7 +205,7 @@ export function makeSend(deps: SendDeps) {
     }
     if (nestedDeeperThan(t.data))
       throw new ValidationError([{ field: 'data', message: TOO_DEEP_MESSAGE }]);
-    const bad = findUnstorable(t.data, 'data');
+    const bad = findUnstorable(t.data, 'data') ?? findUnstorable(t.email, 'email');
     if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
     const key = idempotencyKeyOf(t.idempotencyKey, options.idempotencyKey);
 
@@ -222,6 +225,13 @@ export function makeSend(deps: SendDeps) {
         { field: 'channels', message: `type "${type.name}" has no ${extra.join(', ')} channel` },
       ]);
     }
+    // Stored on each notification (attachments never travel in the job payload).
+    const emailOptions = storedEmailOptions(
+      t.email,
+      channels.includes('email'),
+      typeof t.to === 'string' || !Array.isArray(t.to) ? 1 : new Set(t.to).size,
+    );
+    const emailJson = emailOptions ? JSON.stringify(emailOptions) : null;
     const priority = t.priority ?? type.priority;
     const now = Date.now();
     const at = t.sendAt ? Math.max(Date.parse(t.sendAt), now) : now;
@@ -334,6 +344,7 @@ export function makeSend(deps: SendDeps) {
         new Date(at),
         nIds,
         recipientIds,
+        emailJson,
         recipientIds.map((rid) => {
           const own = options.dataFor?.(rid);
           return own === undefined ? null : JSON.stringify({ ...t.data, ...own });

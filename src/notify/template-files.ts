@@ -53,7 +53,7 @@ export interface TemplateFolder {
 
 /** The template fields of each channel, as file names use them. */
 export const CHANNEL_FIELDS: Record<Channel, readonly string[]> = {
-  email: ['subject', 'html', 'text'],
+  email: ['subject', 'html', 'text', 'replyTo'],
   sms: ['text'],
   whatsapp: ['text'],
   push: ['title', 'body'],

@@ -11,6 +11,7 @@ import { quoteIdent } from '../db/sql.js';
 import { ValidationError, type FieldIssue } from '../errors.js';
 import { checked } from '../validation.js';
 import { hookUrlSchema } from './hook-urls.js';
+import { headersSchema } from './email-options.js';
 
 export const CHANNELS = ['email', 'sms', 'whatsapp', 'push', 'inapp', 'webhook', 'slack'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -19,8 +20,16 @@ const tpl = z.string().min(1).max(100_000);
 
 /** The template fields of each channel. */
 const channelTemplates = {
+  // `replyTo` renders to an address; `headers` are extra headers, each value a template
+  // (email-options.ts: which names are allowed; a trigger's `email` wins over both).
   email: z
-    .strictObject({ subject: tpl, html: tpl.optional(), text: tpl.optional() })
+    .strictObject({
+      subject: tpl,
+      html: tpl.optional(),
+      text: tpl.optional(),
+      replyTo: tpl.optional(),
+      headers: headersSchema(tpl).optional(),
+    })
     .refine((t) => t.html !== undefined || t.text !== undefined, 'give html, text or both'),
   sms: z.strictObject({ text: tpl }),
   // A text message, or an approved template message (`template` is its name; `components`
@@ -54,7 +63,13 @@ const templatesSchema = z.strictObject({
 /** Per-locale overrides: any subset of any channel's fields. */
 const localeTemplatesSchema = z.strictObject({
   email: z
-    .strictObject({ subject: tpl.optional(), html: tpl.optional(), text: tpl.optional() })
+    .strictObject({
+      subject: tpl.optional(),
+      html: tpl.optional(),
+      text: tpl.optional(),
+      replyTo: tpl.optional(),
+      headers: headersSchema(tpl).optional(),
+    })
     .optional(),
   sms: z.strictObject({ text: tpl.optional() }).optional(),
   whatsapp: z

@@ -140,3 +140,12 @@ export const objectBody = (req: RecordedRequest): Record<string, unknown> | unde
 
 export const isJsonRequest = (req: RecordedRequest): boolean =>
   /^application\/json\b/i.test(req.headers['content-type'] ?? '');
+
+/** Standard, padded base64 (what the email APIs take as attachment content). */
+export const isBase64 = (s: unknown): s is string =>
+  typeof s === 'string' && s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
+
+/** `a@b.c` or `Name <a@b.c>`, as the email APIs accept an address. */
+export const isMailboxText = (s: unknown): s is string =>
+  typeof s === 'string' &&
+  /^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)$/.test(s.trim());

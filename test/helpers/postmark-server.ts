@@ -5,11 +5,16 @@
  * `Content-Type: application/json`, a body with From, To, Subject and HtmlBody or TextBody
  * (else 422 with ErrorCode 300), Headers as `[{Name, Value}]`, a MessageStream that exists
  * (else ErrorCode 1235); `200 {To, SubmittedAt, MessageID, ErrorCode: 0, Message: "OK"}` on
- * success. A 429 carries Retry-After as an HTTP date.
+ * success. A 429 carries Retry-After as an HTTP date. Also as Postmark checks them (422 with
+ * ErrorCode 300): `ReplyTo` an address, `Attachments` of `{Name, Content (base64), ContentType
+ * (a MIME type), ContentID? (ASCII, no spaces: RFC 2392)}` without the forbidden file types, and
+ * a message of at most 10 MB, base64 included.
  */
 import { randomUUID } from 'node:crypto';
 import {
+  isBase64,
   isJsonRequest,
+  isMailboxText,
   objectBody,
   startHttpService,
   type Faults,
@@ -28,6 +33,33 @@ const error = (status: number, ErrorCode: number, Message: string, headers = {})
   headers,
   body: { ErrorCode, Message },
 });
+
+const POSTMARK_MAX_MESSAGE = 10 * 1024 * 1024;
+// Some of the file types Postmark refuses to attach.
+const FORBIDDEN = /\.(?:exe|bat|com|cmd|scr|pif|vbs|vbe|js|jse|wsf|wsh|msi|msp|hta|cpl|lnk|reg)$/i;
+
+/** What Postmark would refuse in `ReplyTo` and `Attachments`, as its message. */
+function invalidExtras(body: Record<string, unknown>, size: number): string | undefined {
+  if (size > POSTMARK_MAX_MESSAGE) return 'The message size exceeds the 10 MB limit.';
+  if (body.ReplyTo !== undefined && !isMailboxText(body.ReplyTo))
+    return `Invalid 'ReplyTo' address: '${JSON.stringify(body.ReplyTo)}'.`;
+  const attachments = body.Attachments;
+  if (attachments === undefined) return undefined;
+  if (!Array.isArray(attachments)) return 'Invalid Attachments: expected an array.';
+  for (const a of attachments as Record<string, unknown>[]) {
+    if (typeof a.Name !== 'string' || a.Name === '') return 'Attachment Name is required.';
+    if (FORBIDDEN.test(a.Name)) return `Forbidden attachment type: ${a.Name}`;
+    if (!isBase64(a.Content)) return `Attachment ${a.Name}: Content must be base64.`;
+    if (typeof a.ContentType !== 'string' || !/^[\w.+-]+\/[\w.+-]+$/.test(a.ContentType))
+      return `Attachment ${a.Name}: invalid ContentType '${String(a.ContentType)}'.`;
+    if (
+      a.ContentID !== undefined &&
+      (typeof a.ContentID !== 'string' || !/^[\x21-\x7e]+$/.test(a.ContentID))
+    )
+      return `Attachment ${a.Name}: invalid ContentID (ASCII without spaces).`;
+  }
+  return undefined;
+}
 
 export function startPostmarkServer(options: PostmarkServerOptions): Promise<HttpService> {
   const streams = new Set(options.streams ?? ['outbound', 'broadcast']);
@@ -70,6 +102,8 @@ export function startPostmarkServer(options: PostmarkServerOptions): Promise<Htt
         ))
     )
       return { reply: error(422, 300, 'Invalid Headers: expected an array of {Name, Value}.') };
+    const bad = invalidExtras(body, req.raw.length);
+    if (bad) return { reply: error(422, 300, bad) };
     const stream = typeof body.MessageStream === 'string' ? body.MessageStream : 'outbound';
     if (!streams.has(stream))
       return {

@@ -5,10 +5,15 @@
  * from, to, subject and html or text (missing: 422 missing_required_field / validation_error),
  * `Idempotency-Key` honoured (same key and body: the same id again; another body: 409
  * invalid_idempotent_request), `200 {"id"}` on success. Errors: `{statusCode, name, message}`.
+ * Also as Resend checks them (422 validation_error): `reply_to` an address or a list of them,
+ * `headers` an object of strings, `attachments` a list of `{filename, content (base64) or path,
+ * content_type?, content_id? (under 128 characters)}`, at most 40 MB of them after base64.
  */
 import { randomUUID } from 'node:crypto';
 import {
+  isBase64,
   isJsonRequest,
+  isMailboxText,
   objectBody,
   startHttpService,
   type Faults,
@@ -27,6 +32,47 @@ const error = (statusCode: number, name: string, message: string, headers = {}):
   headers,
   body: { statusCode, name, message },
 });
+
+const RESEND_MAX_ATTACHMENTS = 40 * 1024 * 1024;
+
+/** What Resend would refuse in `reply_to`, `headers` and `attachments`, as its message. */
+function invalidExtras(body: Record<string, unknown>): string | undefined {
+  const replyTo = body.reply_to;
+  if (
+    replyTo !== undefined &&
+    !(Array.isArray(replyTo) ? replyTo : [replyTo]).every((a) => isMailboxText(a))
+  )
+    return 'Invalid `reply_to` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.';
+  const headers = body.headers;
+  if (
+    headers !== undefined &&
+    (typeof headers !== 'object' ||
+      headers === null ||
+      Array.isArray(headers) ||
+      Object.values(headers).some((v) => typeof v !== 'string'))
+  )
+    return 'Invalid `headers` field. Headers must be an object of string values.';
+  const attachments = body.attachments;
+  if (attachments === undefined) return undefined;
+  if (!Array.isArray(attachments)) return 'Invalid `attachments` field. Expected an array.';
+  let size = 0;
+  for (const a of attachments as Record<string, unknown>[]) {
+    if (typeof a.filename !== 'string' || a.filename === '')
+      return 'Invalid `attachments` field. `filename` is required.';
+    if (!isBase64(a.content) && typeof a.path !== 'string')
+      return 'Invalid `attachments` field. `content` must be base64 or a `path` must be given.';
+    if (a.content_type !== undefined && typeof a.content_type !== 'string')
+      return 'Invalid `attachments` field. `content_type` must be a string.';
+    if (
+      a.content_id !== undefined &&
+      (typeof a.content_id !== 'string' || a.content_id.length >= 128)
+    )
+      return 'Invalid `attachments` field. `content_id` must be a string of less than 128 characters.';
+    size += typeof a.content === 'string' ? a.content.length : 0;
+  }
+  if (size > RESEND_MAX_ATTACHMENTS) return 'Attachments exceed the 40MB limit per email.';
+  return undefined;
+}
 
 export function startResendServer(options: ResendServerOptions): Promise<HttpService> {
   const idempotent = new Map<string, { raw: string; id: string }>();
@@ -52,6 +98,8 @@ export function startResendServer(options: ResendServerOptions): Promise<HttpSer
         return { reply: error(422, 'missing_required_field', `Missing \`${field}\` field.`) };
     if (typeof body.html !== 'string' && typeof body.text !== 'string')
       return { reply: error(422, 'validation_error', 'Missing `html` or `text` field.') };
+    const bad = invalidExtras(body);
+    if (bad) return { reply: error(422, 'validation_error', bad) };
     const to = Array.isArray(body.to) ? body.to : [body.to];
     const recipient = String(to[0]);
 

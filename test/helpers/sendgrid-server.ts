@@ -5,11 +5,16 @@
  * personalizations[].to[].email, from.email, a subject, and content with text/plain before
  * text/html (else 400 with the field); `202` with an empty body and `X-Message-Id` on success.
  * Errors: `{"errors": [{message, field, help}]}`. A 429 carries SendGrid's `X-RateLimit-*`
- * headers (the reset as an epoch second), not Retry-After.
+ * headers (the reset as an epoch second), not Retry-After. Also as SendGrid checks them:
+ * `reply_to` an `{email, name?}`, `headers` without the names SendGrid reserves, `attachments`
+ * of `{content (base64), filename, type?, disposition?, content_id (required when inline)}`
+ * (400 with the field), and a message under 30 MB (413).
  */
 import { randomBytes } from 'node:crypto';
 import {
+  isBase64,
   isJsonRequest,
+  isMailboxText,
   objectBody,
   startHttpService,
   type Faults,
@@ -89,11 +94,76 @@ function invalid(body: Record<string, unknown>): [string, string] | undefined {
       'headers',
       'Invalid type. Expected: object, given: array. Headers must be a collection of string key/value pairs.',
     ];
+  const reserved = Object.keys(headers ?? {}).filter((h) =>
+    RESERVED_HEADERS.has(h.toLowerCase()),
+  );
+  if (reserved.length > 0)
+    return [
+      'headers',
+      `The following headers are reserved and cannot be used: ${reserved.join(', ')}`,
+    ];
+  return invalidExtras(body);
+}
+
+// SendGrid's reserved headers (its Mail Send reference: "headers").
+const RESERVED_HEADERS = new Set([
+  'x-sg-id',
+  'x-sg-eid',
+  'received',
+  'dkim-signature',
+  'content-type',
+  'content-transfer-encoding',
+  'to',
+  'from',
+  'subject',
+  'reply-to',
+  'cc',
+  'bcc',
+]);
+
+/** What SendGrid would refuse in `reply_to` and `attachments`, as [field, message]. */
+function invalidExtras(body: Record<string, unknown>): [string, string] | undefined {
+  const replyTo = body.reply_to as { email?: unknown } | undefined;
+  if (replyTo !== undefined && !isMailboxText(replyTo.email))
+    return ['reply_to.email', 'The reply_to email does not contain a valid address.'];
+  const attachments = body.attachments;
+  if (attachments === undefined) return undefined;
+  if (!Array.isArray(attachments) || attachments.length === 0)
+    return ['attachments', 'The attachments array must have at least one attachment object.'];
+  for (const [i, a] of (attachments as Record<string, unknown>[]).entries()) {
+    if (!isBase64(a.content) || a.content === '')
+      return [`attachments.${i}.content`, 'The attachment content must be base64 encoded.'];
+    if (typeof a.filename !== 'string' || a.filename === '')
+      return [`attachments.${i}.filename`, 'The attachment filename parameter is required.'];
+    if (a.type !== undefined && (typeof a.type !== 'string' || /[;\r\n]/.test(a.type)))
+      return [
+        `attachments.${i}.type`,
+        "The attachment type cannot contain ';', or CRLF characters.",
+      ];
+    const disposition = a.disposition ?? 'attachment';
+    if (disposition !== 'inline' && disposition !== 'attachment')
+      return [`attachments.${i}.disposition`, 'The disposition must be inline or attachment.'];
+    if (disposition === 'inline' && (typeof a.content_id !== 'string' || a.content_id === ''))
+      return [
+        `attachments.${i}.content_id`,
+        'The content_id parameter is required if disposition is set to inline.',
+      ];
+  }
   return undefined;
 }
 
+const SENDGRID_MAX_MESSAGE = 30 * 1024 * 1024;
+
 export function startSendGridServer(options: SendGridServerOptions): Promise<HttpService> {
   return startHttpService(options, (req, ctx) => {
+    if (req.raw.length > SENDGRID_MAX_MESSAGE)
+      return {
+        reply: errors(413, [
+          {
+            message: 'The total size of your email, including attachments, must be less than 30MB.',
+          },
+        ]),
+      };
     if (req.path !== '/v3/mail/send' || req.method !== 'POST')
       return { reply: errors(404, [{ message: 'Not Found' }]) };
     if (req.headers.authorization !== `Bearer ${options.apiKey}`)

@@ -12,7 +12,9 @@
  *
  * Then `POST /v2/email/outbound-emails` with a JSON body `{FromEmailAddress, Destination:
  * {ToAddresses}, Content: {Raw: {Data}}}` (missing: 400 BadRequestException) answers
- * `200 {"MessageId"}`. Errors: the type in `x-amzn-ErrorType` and a JSON `{"message"}`.
+ * `200 {"MessageId"}`. Errors: the type in `x-amzn-ErrorType` and a JSON `{"message"}`. The raw
+ * message must be at most 40 MB (else 400 MessageRejected) and name no header SES allows once
+ * twice (From, Subject, Reply-To, Content-Type...; else 400 BadRequestException).
  * Faults (http-service.ts): permanent → 400 MessageRejected, unavailable/flaky → 500
  * InternalFailure (type only in the body's `__type`), rateLimited → 429
  * TooManyRequestsException.
@@ -132,6 +134,34 @@ export function checkSigV4(
   return undefined;
 }
 
+/** SES takes raw messages of up to 40 MB (API v2). */
+const SES_MAX_MESSAGE = 40 * 1024 * 1024;
+// Some of the header fields SES refuses to see more than once (its "Header fields" page).
+const ONCE = new Set([
+  ...['from', 'to', 'cc', 'bcc', 'sender', 'reply-to', 'subject', 'date', 'message-id'],
+  ...['mime-version', 'content-type', 'content-transfer-encoding', 'content-disposition'],
+  ...['content-id', 'list-unsubscribe', 'list-unsubscribe-post'],
+]);
+
+/** The refusal of a raw message SES would not send: too long, or a header twice. */
+function checkRawMessage(raw: string): Reply | undefined {
+  if (Buffer.byteLength(raw) > SES_MAX_MESSAGE)
+    return error(400, 'MessageRejected', 'Message length is more than 40 megabytes.');
+  const head = raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n[ \t]+/g, ' ');
+  const seen = new Set<string>();
+  for (const line of head.split('\r\n')) {
+    const name = line.slice(0, line.indexOf(':')).toLowerCase();
+    if (ONCE.has(name) && seen.has(name))
+      return error(
+        400,
+        'BadRequestException',
+        `Duplicate header '${line.slice(0, line.indexOf(':'))}'.`,
+      );
+    seen.add(name);
+  }
+  return undefined;
+}
+
 export function startSesServer(options: SesServerOptions): Promise<HttpService> {
   return startHttpService(options, (req, ctx) => {
     const [path] = req.path.split('?');
@@ -162,6 +192,8 @@ export function startSesServer(options: SesServerOptions): Promise<HttpService> 
         recipient,
         reply: error(400, 'BadRequestException', 'Raw message data must be base64-encoded MIME.'),
       };
+    const rawRefusal = checkRawMessage(Buffer.from(data, 'base64').toString('utf8'));
+    if (rawRefusal) return { recipient, reply: rawRefusal };
 
     switch (ctx.faultFor(recipient)) {
       case 'hang':

@@ -1,7 +1,8 @@
 /**
  * What an `EmailMessage` becomes for nodemailer: the one mapping both email providers use, so
- * the SMTP server and the outbox folder see the same headers (From, To, Subject, Message-ID,
- * the caller's extra headers such as List-Unsubscribe) and the same MIME structure.
+ * the SMTP server and the outbox folder see the same headers (From, To, Reply-To, Subject,
+ * Message-ID, the caller's extra headers such as List-Unsubscribe), attachments and MIME
+ * structure.
  */
 import type { SendMailOptions } from 'nodemailer';
 import { ProviderError, type EmailMessage, type OutboundMessage } from '../provider.js';
@@ -34,6 +35,21 @@ export function asEmail(message: OutboundMessage, provider: string): EmailMessag
   return message;
 }
 
+/** The MIME text of an email (mime.ts), from `from` with `messageId`: what SMTP and SES send. */
+export function composeEmail(message: EmailMessage, from: string, messageId: string): string {
+  return composeMime({
+    from,
+    to: message.to,
+    subject: message.subject,
+    html: message.html,
+    text: message.text,
+    headers: message.headers,
+    replyTo: message.replyTo,
+    attachments: message.attachments,
+    messageId,
+  });
+}
+
 /**
  * The nodemailer message for an email; `defaultFrom` applies when `message.from` is empty.
  * The text is composed by mime.ts and handed over `raw` (see there why), with the envelope.
@@ -46,15 +62,7 @@ export function toMailOptions(
   const messageId = messageIdFor(message.deliveryId, from);
   return {
     envelope: { from: addressOf(from), to: [message.to] },
-    raw: composeMime({
-      from,
-      to: message.to,
-      subject: message.subject,
-      html: message.html,
-      text: message.text,
-      headers: message.headers,
-      messageId,
-    }),
+    raw: composeEmail(message, from, messageId),
     messageId,
   };
 }

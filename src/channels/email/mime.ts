@@ -1,9 +1,21 @@
 /**
  * Builds the RFC 5322 / MIME text of an email. Written here instead of using nodemailer's
  * MailComposer because ours is all a notification needs (text and/or HTML, a few headers,
- * no attachments yet) and costs a fraction: composing was ~40% of the SMTP client's CPU per
- * message, and email throughput is bound by CPU (bench/RESULTS.md). nodemailer still does
+ * a Reply-To, attachments) and costs a fraction: composing was ~40% of the SMTP client's CPU
+ * per message, and email throughput is bound by CPU (bench/RESULTS.md). nodemailer still does
  * the SMTP conversation, with the message handed over as `raw`.
+ *
+ * Structure: text and HTML are a multipart/alternative (one of them alone: a single part).
+ * Attachments with a `contentId` go with the HTML in a multipart/related (RFC 2387), so
+ * `<img src="cid:...">` finds them; the others make the whole a multipart/mixed:
+ *
+ *   multipart/mixed
+ *     multipart/alternative
+ *       text/plain
+ *       multipart/related
+ *         text/html
+ *         image/png (Content-ID, inline)
+ *     application/pdf (attachment)
  *
  * Rules kept:
  * - Header values with anything but printable ASCII (non-ASCII, CR, LF, control characters)
@@ -12,6 +24,9 @@
  * - Display names with specials are quoted; non-ASCII names are encoded.
  * - A body that is 7-bit ASCII with lines of at most 998 octets goes as is (`7bit`); any other
  *   as base64 in 76-character lines. Line ends are CRLF.
+ * - Attachments go base64 in 76-character lines. A file name in printable ASCII is a quoted
+ *   `filename`; any other is RFC 2231 (`filename*=UTF-8''...`, in continuations), with an RFC
+ *   2047 encoded `name` on the Content-Type for mail clients that read only that.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -23,7 +38,17 @@ export interface MimeInput {
   html?: string | undefined;
   text?: string | undefined;
   headers?: Record<string, string>;
+  replyTo?: string | undefined;
+  attachments?: MimeAttachment[] | undefined;
   date?: Date;
+}
+
+export interface MimeAttachment {
+  filename: string;
+  contentType: string;
+  /** Base64. */
+  content: string;
+  contentId?: string | undefined;
 }
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
@@ -79,43 +104,117 @@ export function rfc5322Date(d: Date): string {
   return `${wd} ${day} ${mon} ${year} ${time} +0000`;
 }
 
-function part(contentType: string, body: string): string {
+/** A MIME entity: its header lines and its body (no final line end). */
+interface Entity {
+  head: string[];
+  body: string;
+}
+
+const wrap76 = (b64: string) => b64.replace(/.{76}(?=.)/g, '$&\r\n');
+
+function textEntity(contentType: string, body: string): Entity {
   const normalized = body.replace(/\r?\n/g, '\r\n');
-  const plain =
-    isAscii(normalized) && normalized.split('\r\n').every((l) => l.length <= 998);
-  if (plain) {
-    return `Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n${normalized}`;
+  const plain = isAscii(normalized) && normalized.split('\r\n').every((l) => l.length <= 998);
+  return {
+    head: [
+      `Content-Type: ${contentType}; charset=utf-8`,
+      `Content-Transfer-Encoding: ${plain ? '7bit' : 'base64'}`,
+    ],
+    body: plain ? normalized : wrap76(Buffer.from(body).toString('base64')),
+  };
+}
+
+const entityText = (e: Entity) => `${e.head.join('\r\n')}\r\n\r\n${e.body}`;
+
+function multipart(subtype: string, parts: Entity[]): Entity {
+  const boundary = `herald-${randomBytes(8).toString('hex')}`;
+  return {
+    head: [`Content-Type: multipart/${subtype}; boundary="${boundary}"`],
+    body: `${parts.map((p) => `--${boundary}\r\n${entityText(p)}\r\n`).join('')}--${boundary}--`,
+  };
+}
+
+/** RFC 2231 attr-chars stay; every other byte is %XX. */
+const percent = (s: string) =>
+  Array.from(Buffer.from(s), (b) => {
+    const c = String.fromCharCode(b);
+    return /[A-Za-z0-9!#$&+.^_`|~-]/.test(c)
+      ? c
+      : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }).join('');
+
+/**
+ * The file name parameter `param` (`filename`, `name`), on its own folded line(s): a quoted
+ * string for printable ASCII; else `filename*0*=UTF-8''...` continuations (RFC 2231), or for
+ * `name` (which mail clients read as RFC 2047), encoded-words.
+ */
+export function fileNameParam(param: 'filename' | 'name', filename: string): string {
+  if (PRINTABLE.test(filename)) return `\r\n ${param}="${filename.replace(/(["\\])/g, '\\$1')}"`;
+  if (param === 'name') return `\r\n ${param}="${encodeWords(filename)}"`;
+  const encoded = percent(filename);
+  const pieces: string[] = [];
+  // Pieces of at most 50 characters (lines within 78), never splitting a %XX escape.
+  for (let i = 0; i < encoded.length;) {
+    let end = Math.min(i + 50, encoded.length);
+    const pct = encoded.lastIndexOf('%', end - 1);
+    if (pct > end - 3 && pct > i && end < encoded.length) end = pct;
+    pieces.push(encoded.slice(i, end));
+    i = end;
   }
-  const b64 = Buffer.from(body)
-    .toString('base64')
-    .replace(/.{76}(?=.)/g, '$&\r\n');
-  return `Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}`;
+  return pieces.map((p, n) => `\r\n ${param}*${n}*=${n === 0 ? "UTF-8''" : ''}${p}`).join(';');
+}
+
+function attachmentEntity(a: MimeAttachment, inline: boolean): Entity {
+  const head = [
+    `Content-Type: ${a.contentType};${fileNameParam('name', a.filename)}`,
+    'Content-Transfer-Encoding: base64',
+    `Content-Disposition: ${inline ? 'inline' : 'attachment'};${fileNameParam('filename', a.filename)}`,
+  ];
+  if (a.contentId !== undefined) head.push(`Content-ID: <${a.contentId}>`);
+  // Decoded and encoded again: 76-character lines whatever the caller's line length was.
+  return { head, body: wrap76(Buffer.from(a.content, 'base64').toString('base64')) };
+}
+
+/** The body entity: alternative (or one part), related around the HTML, mixed around all. */
+function bodyEntity(input: MimeInput): Entity {
+  const attachments = input.attachments ?? [];
+  const inline = (a: MimeAttachment) => a.contentId !== undefined && input.html !== undefined;
+  const related = attachments.filter(inline);
+  const mixed = attachments.filter((a) => !inline(a));
+  const parts: Entity[] = [];
+  if (input.text !== undefined) parts.push(textEntity('text/plain', input.text));
+  if (input.html !== undefined) {
+    const html = textEntity('text/html', input.html);
+    parts.push(
+      related.length > 0
+        ? multipart('related', [html, ...related.map((a) => attachmentEntity(a, true))])
+        : html,
+    );
+  }
+  if (parts.length === 0) parts.push(textEntity('text/plain', ''));
+  const body = parts.length === 1 ? (parts[0] as Entity) : multipart('alternative', parts);
+  if (mixed.length === 0) return body;
+  return multipart('mixed', [
+    body,
+    ...mixed.map((a) => attachmentEntity(a, a.contentId !== undefined)),
+  ]);
 }
 
 export function composeMime(input: MimeInput): string {
   const head = [
     `From: ${mailbox(input.from)}`,
     `To: ${mailbox(input.to)}`,
+    ...(input.replyTo !== undefined ? [`Reply-To: ${mailbox(input.replyTo)}`] : []),
     `Subject: ${headerValue(input.subject)}`,
     `Date: ${rfc5322Date(input.date ?? new Date())}`,
     `Message-ID: ${input.messageId}`,
     'MIME-Version: 1.0',
   ];
   for (const [name, value] of Object.entries(input.headers ?? {})) {
-    // Header names are the caller's code, not user data; still, refuse what would break the head.
+    // Header names are checked where they come in (email-options.ts); still, refuse what would break the head.
     if (!/^[!-9;-~]+$/.test(name)) throw new Error(`invalid header name ${JSON.stringify(name)}`);
     head.push(`${name}: ${headerValue(value)}`);
   }
-  const parts: [string, string][] = [];
-  if (input.text !== undefined) parts.push(['text/plain', input.text]);
-  if (input.html !== undefined) parts.push(['text/html', input.html]);
-  if (parts.length === 0) parts.push(['text/plain', '']);
-  if (parts.length === 1) {
-    const [type, body] = parts[0] as [string, string];
-    return `${head.join('\r\n')}\r\n${part(type, body)}\r\n`;
-  }
-  const boundary = `herald-${randomBytes(8).toString('hex')}`;
-  head.push(`Content-Type: multipart/alternative; boundary="${boundary}"`);
-  const body = parts.map(([type, text]) => `--${boundary}\r\n${part(type, text)}\r\n`).join('');
-  return `${head.join('\r\n')}\r\n\r\n${body}--${boundary}--\r\n`;
+  const body = bodyEntity(input);
+  return `${[...head, ...body.head].join('\r\n')}\r\n\r\n${body.body}\r\n`;
 }

@@ -10,7 +10,9 @@
  * `ProviderError` from `classifyPostmarkFailure`. It never retries by itself. Messages with a
  * List-Unsubscribe header (marketing) go to `broadcastStream` when one is set, as Postmark's
  * terms require for bulk mail; the rest go to `messageStream`. The delivery id travels as the
- * metadata `herald_delivery_id`, which Postmark's webhooks send back.
+ * metadata `herald_delivery_id`, which Postmark's webhooks send back. Reply-To goes as
+ * `ReplyTo`, attachments as `Attachments: [{Name, Content, ContentType, ContentID}]`
+ * (Postmark: at most 10 MB per message, base64 included; some file types are refused).
  */
 import type { HeraldConfig } from '../../config.js';
 import type { Logger } from '../../obs/log.js';
@@ -118,7 +120,19 @@ export function makePostmarkProvider(options: PostmarkProviderOptions): Provider
             Subject: email.subject,
             ...(email.html !== undefined ? { HtmlBody: email.html } : {}),
             ...(email.text !== undefined ? { TextBody: email.text } : {}),
+            ...(email.replyTo !== undefined ? { ReplyTo: email.replyTo } : {}),
             ...(headers.length > 0 ? { Headers: headers } : {}),
+            ...(email.attachments?.length
+              ? {
+                  Attachments: email.attachments.map((a) => ({
+                    Name: a.filename,
+                    Content: a.content,
+                    ContentType: a.contentType,
+                    // Postmark's documented form for inline images: "cid:" and the id.
+                    ...(a.contentId !== undefined ? { ContentID: `cid:${a.contentId}` } : {}),
+                  })),
+                }
+              : {}),
             Metadata: { herald_delivery_id: email.deliveryId },
             MessageStream: bulk ? broadcast : stream,
           },

@@ -6,7 +6,9 @@
  * `ProviderError` from `classifyResendFailure`. It never retries by itself. Every attempt of a
  * delivery carries `Idempotency-Key: <deliveryId>`, so a retry after a lost answer is not sent
  * twice (Resend keeps keys for 24 hours), and a `herald_delivery_id` tag that comes back in
- * Resend's webhooks.
+ * Resend's webhooks. Reply-To goes as `reply_to`, attachments as `attachments` with base64
+ * `content`, `content_type` and, for inline images, `content_id` (Resend: at most 40 MB per
+ * email after base64).
  */
 import type { HeraldConfig } from '../../config.js';
 import type { Logger } from '../../obs/log.js';
@@ -111,7 +113,18 @@ export function makeResendProvider(options: ResendProviderOptions): Provider {
             subject: email.subject,
             ...(email.html !== undefined ? { html: email.html } : {}),
             ...(email.text !== undefined ? { text: email.text } : {}),
+            ...(email.replyTo !== undefined ? { reply_to: email.replyTo } : {}),
             ...(Object.keys(email.headers).length > 0 ? { headers: email.headers } : {}),
+            ...(email.attachments?.length
+              ? {
+                  attachments: email.attachments.map((a) => ({
+                    filename: a.filename,
+                    content: a.content,
+                    content_type: a.contentType,
+                    ...(a.contentId !== undefined ? { content_id: a.contentId } : {}),
+                  })),
+                }
+              : {}),
             tags: [{ name: 'herald_delivery_id', value: email.deliveryId }],
           },
           ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -8,7 +8,9 @@
  * Contract: `send` resolves with the `X-Message-Id` once SendGrid accepted the message, or
  * throws a `ProviderError` from `classifySendGridFailure`. It never retries by itself. SendGrid
  * has no idempotency key; the delivery id travels as the custom arg `herald_delivery_id`, which
- * SendGrid's event webhook sends back with every event.
+ * SendGrid's event webhook sends back with every event. Reply-To goes as `reply_to: {email,
+ * name}`, attachments as `attachments` (base64 `content`, `type`, `disposition` inline with a
+ * `content_id`, else attachment; SendGrid: at most 30 MB per message).
  */
 import type { HeraldConfig } from '../../config.js';
 import type { Logger } from '../../obs/log.js';
@@ -121,6 +123,18 @@ export function makeSendGridProvider(options: SendGridProviderOptions): Provider
             subject: email.subject,
             content,
             ...(Object.keys(email.headers).length > 0 ? { headers: email.headers } : {}),
+            ...(email.replyTo !== undefined ? { reply_to: sendGridAddress(email.replyTo) } : {}),
+            ...(email.attachments?.length
+              ? {
+                  attachments: email.attachments.map((a) => ({
+                    content: a.content,
+                    filename: a.filename,
+                    type: a.contentType,
+                    disposition: a.contentId !== undefined ? 'inline' : 'attachment',
+                    ...(a.contentId !== undefined ? { content_id: a.contentId } : {}),
+                  })),
+                }
+              : {}),
             custom_args: { herald_delivery_id: email.deliveryId },
           },
           ...(options.fetch ? { fetch: options.fetch } : {}),

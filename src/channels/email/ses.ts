@@ -8,8 +8,10 @@
  * The message goes as `Content.Raw.Data`: the MIME text of mime.ts, base64, the same bytes the
  * SMTP provider sends. Raw rather than `Content.Simple` so every header passes exactly as
  * composed (List-Unsubscribe and List-Unsubscribe-Post for RFC 8058 one-click, the stable
- * Message-ID `<deliveryId@from-domain>` so a retry is recognisable as the same message) and
- * non-ASCII subjects and names are encoded by one tested composer.
+ * Message-ID `<deliveryId@from-domain>` so a retry is recognisable as the same message),
+ * Reply-To, custom headers and attachments (inline ones in a multipart/related) pass as they
+ * are, and non-ASCII subjects and names are encoded by one tested composer. SES takes raw
+ * messages of up to 40 MB; Herald's attachments stay far below (5 MiB).
  *
  * Contract: `send` resolves with SES's MessageId once SES accepted the message, or throws a
  * `ProviderError` from `classifySesFailure`. It never retries by itself.
@@ -31,8 +33,8 @@ import {
   retryAfterOf,
   type FetchFn,
 } from './http-api.js';
-import { DEFAULT_EMAIL_FROM, asEmail, messageIdFor } from './message.js';
-import { addressOf, composeMime } from './mime.js';
+import { DEFAULT_EMAIL_FROM, asEmail, composeEmail, messageIdFor } from './message.js';
+import { addressOf } from './mime.js';
 import { sha256Hex, signV4 } from './sigv4.js';
 
 /** The regional endpoint, e.g. `https://email.eu-west-1.amazonaws.com`. */
@@ -139,15 +141,7 @@ export function makeSesProvider(options: SesProviderOptions): Provider {
     async send(message: OutboundMessage, signal?: AbortSignal): Promise<SendResult> {
       const email = asEmail(message, 'ses');
       const from = email.from || defaultFrom;
-      const raw = composeMime({
-        from,
-        to: email.to,
-        subject: email.subject,
-        html: email.html,
-        text: email.text,
-        headers: email.headers,
-        messageId: messageIdFor(email.deliveryId, from),
-      });
+      const raw = composeEmail(email, from, messageIdFor(email.deliveryId, from));
       const body = {
         FromEmailAddress: from,
         Destination: { ToAddresses: [addressOf(email.to)] },
