@@ -165,7 +165,8 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
   function chooseProvider(channel: Channel, definition: TypeDefinition, attempt: number) {
     const primary = deps.providers.get(channel);
     if (attempt <= (deps.failoverAfter ?? 2)) return primary;
-    const own = (definition.fallback as Partial<Record<Channel, string>> | undefined)?.[channel];
+    const fallbacks: Partial<Record<string, string>> = definition.fallback ?? {};
+    const own = fallbacks[channel];
     for (const name of [own, deps.fallback?.[channel]]) {
       const fallback = name ? deps.providers.named(channel, name) : undefined;
       if (fallback) return fallback;

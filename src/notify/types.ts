@@ -114,6 +114,10 @@ export const typeDefinitionSchema = z
      * the layout named `default` when there is one; `false`: none.
      */
     layout: z.union([partNameSchema, z.literal(false)]).optional(),
+    /** Where the webhook channel posts for recipients without their own `webhookUrl`. */
+    webhook: z.strictObject({ url: hookUrlSchema }).optional(),
+    /** The Slack incoming webhook for recipients without their own `slackWebhookUrl`. */
+    slack: z.strictObject({ url: hookUrlSchema }).optional(),
     /**
      * The provider each channel falls back to after its primary's failed attempts
      * (`delivery.failoverAfter`), e.g. `{"email": "smtp"}`; wins over the configured fallback.
@@ -124,10 +128,6 @@ export const typeDefinitionSchema = z
         z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a provider name such as smtp'),
       )
       .optional(),
-    /** Where the webhook channel posts for recipients without their own `webhookUrl`. */
-    webhook: z.strictObject({ url: hookUrlSchema }).optional(),
-    /** The Slack incoming webhook for recipients without their own `slackWebhookUrl`. */
-    slack: z.strictObject({ url: hookUrlSchema }).optional(),
   })
   .superRefine((t, ctx) => {
     for (const channel of t.channels) {
