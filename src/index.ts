@@ -14,3 +14,7 @@ export type {
 export type { Db, Queryable } from './db/db.js';
 export type { Job, JobSpec, JobStatus, DeadJob, JobError, Enqueued } from './types.js';
 export { runUntilSignal } from './process.js';
+export { builtinHandlers, type BuiltinOptions } from './handlers.js';
+export type { ScheduleContent, ContentItem, ContentAnswer } from './scheduler/local-run.js';
+export { loadTemplateFolder, readTemplateFolder } from './notify/template-files.js';
+export { loadRecipes, RECIPES_DIR, RECIPE_TYPES } from './recipes.js';

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { simpleParser } from 'mailparser';
 import { createHerald, type Herald } from '../src/index.js';
 import { dropSchema, freshSchema, PG_URL, pgSkipReason, waitFor } from './helpers/db.js';
 
@@ -226,7 +227,7 @@ describe('herald CLI', () => {
     }
   });
 
-  it('demo sends a first notification; send queues one; start makes a dev key that the README curl calls use', async () => {
+  it('demo sends a first notification and fires the four recipes; send queues one; start makes a dev key that the README curl calls use', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-demo-'));
     const outbox = join(dir, 'outbox');
     try {
@@ -236,6 +237,29 @@ describe('herald CLI', () => {
       assert.ok(eml && existsSync(eml), demo.out);
       assert.match(readFileSync(eml, 'utf8'), /^Subject: Welcome to Herald, Ada\r?$/m);
       assert.match(demo.out, /inapp: sent, in the inbox/);
+      // Then each of the four recipes fires, with its email in the outbox and its inbox item.
+      const subjects: Record<string, RegExp> = {
+        daily_briefing: /^Your day, .+: 3 on the agenda$/,
+        weekly_summary: /^Your week, .+ – .+: 12 done$/,
+        achievement_nudge: /^7 days in a row!$/,
+        due_date_reminder: /^Due in 1m: Quarterly report <draft>$/,
+      };
+      for (const [type, subject] of Object.entries(subjects)) {
+        const block = new RegExp(
+          `\\+[\\d.]+ s {2}${type} fired \\([^)]+\\): notification \\S+\\n((?: {10}.*\\n)+)`,
+        ).exec(demo.out)?.[1];
+        assert.ok(block, `${type} fired:\n${demo.out}`);
+        const file = /email: sent, written to (\S+\.eml)/.exec(block)?.[1];
+        assert.ok(file && existsSync(file), `${type}: its email\n${block}`);
+        assert.match((await simpleParser(readFileSync(file))).subject ?? '', subject);
+        assert.match(block, /inapp: sent, in the inbox\n {10}inbox item: "/);
+      }
+      assert.match(demo.out, /1d {2}skipped: its time had passed/);
+      assert.match(demo.out, /sms: skipped \(no_provider/);
+      assert.match(demo.out, /^Summary: 4 of 4 recipes fired in [\d.]+ s/m);
+      assert.match(demo.out, /^Simulated: /m);
+      const emails = readdirSync(outbox).length;
+      assert.equal(emails, 5, 'the welcome email and one per recipe');
 
       const sent = herald(
         'send',
@@ -258,7 +282,7 @@ describe('herald CLI', () => {
         const key = readFileSync(join(dir, 'dev-api-key'), 'utf8').trim();
         assert.ok(output().includes(key), 'the key is printed once at start');
         // The worker of `start` sends what `herald send` queued.
-        await waitFor(() => readdirSync(outbox).length === 2, 10_000, 'the queued email');
+        await waitFor(() => readdirSync(outbox).length === emails + 1, 10_000, 'the queued email');
         const res = await fetch(`${url}/v1/notifications`, {
           method: 'POST',
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -266,7 +290,7 @@ describe('herald CLI', () => {
         });
         assert.equal(res.status, 202);
         await waitFor(
-          () => readdirSync(outbox).length === 3,
+          () => readdirSync(outbox).length === emails + 2,
           10_000,
           'the email sent through the API',
         );

@@ -1,0 +1,85 @@
+/**
+ * The same recipes in service use: Herald runs as its own server and asks the app for the
+ * content of each due batch over HTTP, at its data hook. This is the app's side of it: check
+ * Herald's signature, answer with the content functions library use has (content.js).
+ *
+ *   SECRET=$(openssl rand -hex 32)
+ *   HERALD_WEBHOOK_SECRET=$SECRET node examples/recipes-app/hook.js     # listens on :3030
+ *   HERALD_WEBHOOK_SECRET=$SECRET HERALD_DATA_HOOK_URL=http://127.0.0.1:3030/herald/content \
+ *     HERALD_TEMPLATES_DIR=recipes npm start
+ *
+ * Herald POSTs `{"schedule": "daily_briefing", "items": [{"recipientId", "runAt", "window":
+ * {"from", "to"}, "timezone"}]}` (instants as ISO strings) with `Herald-Signature: t=<unix
+ * seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with HERALD_WEBHOOK_SECRET>`, and
+ * takes `{"results": {"<recipient id>": {"data": {...}} | {"skip": true}}}`. A recipient left
+ * out of `results` is skipped; an answer other than 2xx fails the batch's job, which is tried
+ * again later. docs/recipes.md has the details.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { content } from './content.js';
+
+/** Whether `header` signs `body` with `secret`, at most five minutes from now. */
+export function verifySignature(secret, header, body, now = Date.now()) {
+  const fields = String(header ?? '')
+    .split(',')
+    .map((part) => part.trim().split('='));
+  const t = Number(fields.find(([k]) => k === 't')?.[1]);
+  if (!Number.isInteger(t) || Math.abs(now / 1000 - t) > 300) return false;
+  const expected = createHmac('sha256', secret).update(`${t}.${body}`, 'utf8').digest();
+  return fields
+    .filter(([k]) => k === 'v1')
+    .some(([, v]) => {
+      const given = Buffer.from(v ?? '', 'hex');
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    });
+}
+
+/** The data hook: an HTTP server answering POST `path`. */
+export function createHookServer({ secret, path = '/herald/content' }) {
+  return createServer(async (req, res) => {
+    const answer = (status, json) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(json));
+    };
+    if (req.method !== 'POST' || req.url !== path) return answer(404, { error: 'not found' });
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    // The signature is over the raw body: check it before parsing.
+    const body = Buffer.concat(chunks).toString('utf8');
+    if (!verifySignature(secret, req.headers['herald-signature'], body))
+      return answer(401, { error: 'bad signature' });
+    try {
+      const batch = JSON.parse(body);
+      const fn = content[batch.schedule];
+      if (!fn) return answer(200, { results: {} }); // a schedule this app has no content for
+      // The items as library use gets them: instants as Dates.
+      const items = batch.items.map((i) => ({
+        ...i,
+        runAt: new Date(i.runAt),
+        window: { from: new Date(i.window.from), to: new Date(i.window.to) },
+      }));
+      const results = await fn({
+        schedule: batch.schedule,
+        items,
+        signal: AbortSignal.timeout(9_000),
+      });
+      return answer(200, { results });
+    } catch (err) {
+      return answer(500, { error: String(err) }); // Herald retries the batch later
+    }
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const secret = process.env.HERALD_WEBHOOK_SECRET;
+  if (!secret || secret.length < 32) {
+    process.stderr.write('set HERALD_WEBHOOK_SECRET (at least 32 characters), as for Herald\n');
+    process.exit(2);
+  }
+  const port = Number(process.env.PORT ?? 3030);
+  createHookServer({ secret }).listen(port, '127.0.0.1', () =>
+    process.stdout.write(`data hook on http://127.0.0.1:${port}/herald/content\n`),
+  );
+}
