@@ -397,7 +397,7 @@ for (const backend of BACKENDS) {
           queue: 'defer-q',
           maxAttempts: 2,
         });
-        await waitFor(async () => runs.length === 3, 5_000, 'three deferrals');
+        await waitFor(() => runs.length === 3, 5_000, 'three deferrals');
         const between = await herald.queue.get(job.id);
         assert.equal(between?.status, 'queued');
         assert.equal(between?.attempts, 0);
