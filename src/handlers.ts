@@ -1,17 +1,18 @@
 /**
  * The job kinds a `herald start` / `herald worker` process runs: `deliver` (render and send one
  * delivery), `reminder` (trigger one offset of a reminder), `schedule` (one run of a cron
- * schedule) and `local-schedule` (a batch of recipients' local-time runs). Later capabilities
- * (digests) register their handlers here.
+ * schedule), `local-schedule` (a batch of recipients' local-time runs) and `digest` (one window's
+ * digest of a recipient, type and channel).
  */
 import type { Herald } from './herald.js';
 import type { JobHandler } from './queue/worker.js';
-import { makeDeliver } from './notify/deliver.js';
+import { makeDeliver, type DeliverDeps } from './notify/deliver.js';
 import { makeRateLimiter } from './channels/rate-limit.js';
 import { makeReminderJob } from './scheduler/reminder-job.js';
 import { makeScheduleRunner, type ScheduleTask } from './scheduler/runs.js';
 import { makeLocalRun, type ScheduleContent } from './scheduler/local-run.js';
 import { makeAlert, notifyTask } from './scheduler/tasks.js';
+import { makeDigestJob } from './scheduler/digests.js';
 
 export interface BuiltinOptions {
   /** Schedule tasks of the app's own, by name (beside the built-in `notify`). */
@@ -24,6 +25,25 @@ export function builtinHandlers(
   herald: Herald,
   options: BuiltinOptions = {},
 ): Record<string, JobHandler> {
+  // What the deliver and digest jobs send with (one rate limiter for both).
+  const sending: DeliverDeps = {
+    db: herald.db,
+    schema: herald.config.schema,
+    providers: herald.providers,
+    unsubscribe: herald.unsubscribe,
+    emailFrom: herald.config.emailFrom,
+    log: herald.log,
+    templateParts: herald.templateParts,
+    rateLimiter: makeRateLimiter({
+      db: herald.db,
+      schema: herald.config.schema,
+      limits: herald.config.rateLimits,
+    }),
+    fallback: herald.config.fallback,
+    failoverAfter: herald.config.delivery.failoverAfter,
+    countDelivery: (channel, status, reason) =>
+      herald.metrics.countDelivery(channel, status, reason),
+  };
   return {
     // One run of a cron schedule's tick, recorded in job_runs (scheduler/runs.ts).
     schedule: makeScheduleRunner({
@@ -44,24 +64,9 @@ export function builtinHandlers(
       send: (input, sendOptions) => herald.send(input, sendOptions),
       log: herald.log,
     }),
-    deliver: makeDeliver({
-      db: herald.db,
-      schema: herald.config.schema,
-      providers: herald.providers,
-      unsubscribe: herald.unsubscribe,
-      emailFrom: herald.config.emailFrom,
-      log: herald.log,
-      templateParts: herald.templateParts,
-      rateLimiter: makeRateLimiter({
-        db: herald.db,
-        schema: herald.config.schema,
-        limits: herald.config.rateLimits,
-      }),
-      fallback: herald.config.fallback,
-      failoverAfter: herald.config.delivery.failoverAfter,
-      countDelivery: (channel, status, reason) =>
-        herald.metrics.countDelivery(channel, status, reason),
-    }),
+    deliver: makeDeliver(sending),
+    // One window's digest of a recipient, type and channel (scheduler/digests.ts).
+    digest: makeDigestJob(sending),
     // One recipient × offset of a reminder (scheduler/reminder-job.ts): sends it once.
     reminder: makeReminderJob({
       db: herald.db,

@@ -9,6 +9,9 @@
  * - a transient error before the last attempt: recorded as an event, then retried with backoff;
  *   rate-limited: retried after the provider's Retry-After.
  * A delivery that is no longer `queued` when its job runs (cancelled, erased) is left alone.
+ *
+ * Sending a rendered message and recording outcomes (`makeSender`) is shared with the digest job
+ * (scheduler/digests.ts), which sends one message for many held deliveries.
  */
 import type { Db } from '../db/db.js';
 import { makeBatcher } from '../db/batch.js';
@@ -17,7 +20,12 @@ import { ValidationError, toError } from '../errors.js';
 import type { Logger } from '../obs/log.js';
 import { RetryLaterError } from '../queue/errors.js';
 import type { JobContext, JobHandler } from '../queue/worker.js';
-import { isProviderError, type OutboundMessage, type PushDevice } from '../channels/provider.js';
+import {
+  isProviderError,
+  type OutboundMessage,
+  type Provider,
+  type PushDevice,
+} from '../channels/provider.js';
 import type { RateLimiter } from '../channels/rate-limit.js';
 import type { Providers } from '../channels/registry.js';
 import {
@@ -27,7 +35,7 @@ import {
   type EmailOptions,
 } from './email-options.js';
 import { render } from './render.js';
-import { hookDelivery } from './hook-urls.js';
+import { hookDelivery, type HookRow } from './hook-urls.js';
 import type { Channel, TypeDefinition } from './types.js';
 import type { Unsubscribe } from './unsubscribe.js';
 import type { TemplateParts } from './template-parts.js';
@@ -73,7 +81,7 @@ interface DeliveryRow {
   created_at: Date;
 }
 
-interface Outcome {
+export interface Outcome {
   id: string;
   status: 'sent' | 'failed' | 'skipped';
   reason?: string | null;
@@ -87,23 +95,49 @@ interface Outcome {
   details?: Record<string, unknown> | null;
 }
 
-export function makeDeliver(deps: DeliverDeps): JobHandler {
+/** What sending needs of a delivery: its row, or the digest job's stand-in for its message. */
+export type SendRow = HookRow & Pick<DeliveryRow, 'channel' | 'email' | 'phone'>;
+
+/** What sending came to: an outcome to record, or a transient failure to retry by throwing `error`. */
+export type SendOutcome =
+  Omit<Outcome, 'id'> | { status: 'retry'; provider: string; detail: string; error: Error };
+
+/** The template data every message has of its recipient. */
+export function recipientData(
+  row: Pick<
+    DeliveryRow,
+    'recipient_id' | 'email' | 'phone' | 'locale' | 'timezone' | 'recipient_data'
+  >,
+) {
+  return {
+    id: row.recipient_id,
+    email: row.email,
+    phone: row.phone,
+    locale: row.locale,
+    timezone: row.timezone,
+    data: row.recipient_data ?? {},
+  };
+}
+
+/** RFC 8058 one-click unsubscribe headers, which marketing email carries. */
+export function unsubscribeHeaders(
+  marketing: boolean,
+  unsubscribeUrl: string | undefined,
+): Record<string, string> {
+  return marketing && unsubscribeUrl
+    ? {
+        'List-Unsubscribe': `<${unsubscribeUrl}>`,
+        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      }
+    : {};
+}
+
+/**
+ * Sending rendered content through the channel's provider (with failover and the rate limiter),
+ * and recording outcomes and retries, batched.
+ */
+export function makeSender(deps: DeliverDeps) {
   const s = quoteIdent(deps.schema);
-  const load = makeBatcher<string, DeliveryRow | undefined>(async (ids) => {
-    const { rows } = await deps.db.query<DeliveryRow>(
-      `SELECT d.id, d.channel, d.status, n.id AS notification_id, n.type, n.data, n.recipient_id, n.priority, n.email AS email_options,
-         r.email, r.phone, r.locale, r.timezone, r.data AS recipient_data, t.definition,
-         r.webhook_url, r.slack_webhook_url, n.created_at
-       FROM ${s}.deliveries d
-       JOIN ${s}.notifications n ON n.id = d.notification_id
-       LEFT JOIN ${s}.recipients r ON r.id = n.recipient_id
-       LEFT JOIN ${s}.notification_types t ON t.name = n.type
-       WHERE d.id = ANY($1::uuid[])`,
-      [ids],
-    );
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id));
-  });
 
   // One statement records a batch of outcomes and, for inapp, puts the item in the inbox.
   const record = makeBatcher<Outcome, void>(
@@ -175,14 +209,113 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
   }
 
   /** A transient failure that will be retried: counted and kept in the history. */
-  async function recordRetry(id: string, error: string): Promise<void> {
+  async function recordRetry(ids: string[], error: string): Promise<void> {
     await deps.db.query(
       `UPDATE ${s}.deliveries SET attempts = attempts + 1, error = $2, updated_at = now(),
          events = events || jsonb_build_array(jsonb_build_object('at', now(), 'status', 'retrying', 'detail', $2::text))
-       WHERE id = $1`,
-      [id, error],
+       WHERE id = ANY($1::uuid[])`,
+      [ids, error],
     );
   }
+
+  /** Sends `content` (rendered for `row`) and says what came of it; records nothing. */
+  async function send(
+    row: SendRow,
+    definition: TypeDefinition,
+    content: Record<string, string>,
+    extras: EmailExtras | undefined,
+    ctx: JobContext,
+  ): Promise<SendOutcome> {
+    const id = row.id;
+    const provider = chooseProvider(row.channel, definition, ctx.job.attempts);
+    if (!provider) return { status: 'skipped', reason: 'no_provider' };
+    let message: OutboundMessage;
+    let address: string | null;
+    if (row.channel === 'push') {
+      // Every active device of the recipient; the push provider fans out (channels/push).
+      const devices = row.recipient_id === null ? [] : await activeDevices(row.recipient_id);
+      if (devices.length === 0) return { status: 'skipped', reason: 'no_address' };
+      address = `${devices.length} device(s)`;
+      message = { channel: 'push', deliveryId: id, devices, content, priority: row.priority };
+    } else if (row.channel === 'webhook' || row.channel === 'slack') {
+      // The recipient's URL, else the type's (notify/hook-urls.ts).
+      const hook = hookDelivery(row.channel, row, definition, content);
+      if (!hook) return { status: 'skipped', reason: 'no_address' };
+      ({ address, message } = hook);
+    } else {
+      address = row.channel === 'email' ? row.email : row.phone;
+      if (!address) return { status: 'skipped', reason: 'no_address' };
+      message =
+        row.channel === 'email'
+          ? {
+              channel: 'email',
+              deliveryId: id,
+              from: deps.emailFrom,
+              to: address,
+              subject: content.subject ?? '',
+              ...(content.html !== undefined ? { html: content.html } : {}),
+              ...(content.text !== undefined ? { text: content.text } : {}),
+              ...(extras ?? { headers: {} }),
+            }
+          : { channel: row.channel, deliveryId: id, to: address, content };
+    }
+
+    // Waits for this provider's next send slot, or defers the job (uncounted) when it is far.
+    await deps.rateLimiter?.take(provider.name, ctx.signal);
+    return transmit(provider, message, address, ctx);
+  }
+
+  return { record, recordRetry, send };
+}
+
+/** Hands `message` to `provider` and classifies what happened (channels/provider.ts). */
+async function transmit(
+  provider: Provider,
+  message: OutboundMessage,
+  address: string,
+  ctx: JobContext,
+): Promise<SendOutcome> {
+  try {
+    const sent = await provider.send(message, ctx.signal);
+    return {
+      status: 'sent',
+      provider: provider.name,
+      providerMessageId: sent.providerMessageId,
+      details: sent.details ?? null,
+      address,
+    };
+  } catch (thrown) {
+    const err = toError(thrown);
+    const detail = `${provider.name}: ${err.message}`;
+    const failed = { status: 'failed', provider: provider.name, address, error: detail } as const;
+    if (isProviderError(err, 'permanent')) return { ...failed, reason: 'permanent_error' };
+    if (ctx.job.attempts >= ctx.job.maxAttempts) return { ...failed, reason: 'retries_exhausted' };
+    const error = isProviderError(err, 'rate_limited')
+      ? new RetryLaterError(err.retryAfterMs ?? 60_000, detail)
+      : err;
+    return { status: 'retry', provider: provider.name, detail, error };
+  }
+}
+
+export function makeDeliver(deps: DeliverDeps): JobHandler {
+  const s = quoteIdent(deps.schema);
+  const load = makeBatcher<string, DeliveryRow | undefined>(async (ids) => {
+    const { rows } = await deps.db.query<DeliveryRow>(
+      `SELECT d.id, d.channel, d.status, n.id AS notification_id, n.type, n.data, n.recipient_id, n.priority, n.email AS email_options,
+         r.email, r.phone, r.locale, r.timezone, r.data AS recipient_data, t.definition,
+         r.webhook_url, r.slack_webhook_url, n.created_at
+       FROM ${s}.deliveries d
+       JOIN ${s}.notifications n ON n.id = d.notification_id
+       LEFT JOIN ${s}.recipients r ON r.id = n.recipient_id
+       LEFT JOIN ${s}.notification_types t ON t.name = n.type
+       WHERE d.id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id));
+  });
+
+  const sender = makeSender(deps);
 
   return async (payload: { deliveryId: string }, ctx: JobContext) => {
     const row = await load(payload.deliveryId);
@@ -191,7 +324,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
     const channel = row.channel;
     const done = (outcome: Outcome) => {
       deps.countDelivery?.(channel, outcome.status, outcome.reason ?? null);
-      return record(outcome);
+      return sender.record(outcome);
     };
     if (!row.definition) {
       return done({
@@ -201,17 +334,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
         error: `type "${row.type}" was deleted`,
       });
     }
-    const data: Record<string, unknown> = {
-      ...row.data,
-      recipient: {
-        id: row.recipient_id,
-        email: row.email,
-        phone: row.phone,
-        locale: row.locale,
-        timezone: row.timezone,
-        data: row.recipient_data ?? {},
-      },
-    };
+    const data: Record<string, unknown> = { ...row.data, recipient: recipientData(row) };
     const marketing = row.definition.category === 'marketing';
     let unsubscribeUrl: string | undefined;
     if (row.channel === 'email') {
@@ -235,13 +358,7 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
       );
       // Reply-To, headers and attachments: the template's, the trigger's over them, ours last.
       if (row.channel === 'email') {
-        const own: Record<string, string> =
-          marketing && unsubscribeUrl
-            ? {
-                'List-Unsubscribe': `<${unsubscribeUrl}>`,
-                'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-              }
-            : {};
+        const own = unsubscribeHeaders(marketing, unsubscribeUrl);
         extras = emailExtras(content, row.email_options, own);
       }
     } catch (err) {
@@ -252,79 +369,10 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
       return done({ id, status: 'sent', provider: 'inbox', inbox: content });
     }
 
-    const provider = chooseProvider(row.channel, row.definition, ctx.job.attempts);
-    if (!provider) return done({ id, status: 'skipped', reason: 'no_provider' });
-    let message: OutboundMessage;
-    let address: string | null;
-    if (row.channel === 'push') {
-      // Every active device of the recipient; the push provider fans out (channels/push).
-      const devices = await activeDevices(row.recipient_id);
-      if (devices.length === 0) return done({ id, status: 'skipped', reason: 'no_address' });
-      address = `${devices.length} device(s)`;
-      message = { channel: 'push', deliveryId: id, devices, content, priority: row.priority };
-    } else if (row.channel === 'webhook' || row.channel === 'slack') {
-      // The recipient's URL, else the type's (notify/hook-urls.ts).
-      const hook = hookDelivery(row.channel, row, row.definition, content);
-      if (!hook) return done({ id, status: 'skipped', reason: 'no_address' });
-      ({ address, message } = hook);
-    } else {
-      address = row.channel === 'email' ? row.email : row.phone;
-      if (!address) return done({ id, status: 'skipped', reason: 'no_address' });
-      message =
-        row.channel === 'email'
-          ? {
-              channel: 'email',
-              deliveryId: id,
-              from: deps.emailFrom,
-              to: address,
-              subject: content.subject ?? '',
-              ...(content.html !== undefined ? { html: content.html } : {}),
-              ...(content.text !== undefined ? { text: content.text } : {}),
-              ...(extras ?? { headers: {} }),
-            }
-          : { channel: row.channel, deliveryId: id, to: address, content };
-    }
-
-    // Waits for this provider's next send slot, or defers the job (uncounted) when it is far.
-    await deps.rateLimiter?.take(provider.name, ctx.signal);
-    try {
-      const sent = await provider.send(message, ctx.signal);
-      return done({
-        id,
-        status: 'sent',
-        provider: provider.name,
-        providerMessageId: sent.providerMessageId,
-        details: sent.details ?? null,
-        address,
-      });
-    } catch (thrown) {
-      const err = toError(thrown);
-      const detail = `${provider.name}: ${err.message}`;
-      if (isProviderError(err, 'permanent')) {
-        return done({
-          id,
-          status: 'failed',
-          reason: 'permanent_error',
-          provider: provider.name,
-          address,
-          error: detail,
-        });
-      }
-      if (ctx.job.attempts >= ctx.job.maxAttempts) {
-        return done({
-          id,
-          status: 'failed',
-          reason: 'retries_exhausted',
-          provider: provider.name,
-          address,
-          error: detail,
-        });
-      }
-      await recordRetry(id, detail);
-      ctx.log.warn({ deliveryId: id, err: detail }, 'delivery:retry');
-      if (isProviderError(err, 'rate_limited'))
-        throw new RetryLaterError(err.retryAfterMs ?? 60_000, detail);
-      throw err;
-    }
+    const outcome = await sender.send(row, row.definition, content, extras, ctx);
+    if (outcome.status !== 'retry') return done({ id, ...outcome });
+    await sender.recordRetry([id], outcome.detail);
+    ctx.log.warn({ deliveryId: id, err: outcome.detail }, 'delivery:retry');
+    throw outcome.error;
   };
 }

@@ -15,11 +15,16 @@
  * 6. `no_provider`: no provider is configured for the channel on this server.
  * 7. Quiet hours, in the recipient's time zone: the send is deferred to their end, except for
  *    `urgent` notifications and for the inbox, which interrupts nobody.
+ *
+ * A delivery that is not skipped may be held for a digest instead (scheduler/digests.ts: the
+ * recipient's `digest` preference, else the type's rule; never `urgent`, never the inbox): its
+ * run time is then the digest's send time, which already lies outside quiet hours.
  */
 import type { Preferences } from './preferences.js';
 import type { Channel, TypeDefinition } from './types.js';
 import { hookUrlFor } from './hook-urls.js';
 import { quietHoursEnd } from '../time/zoned.js';
+import { digestSendAt, digestWindowFor, type DigestWindow } from '../scheduler/digests.js';
 
 export type SkipReason =
   'no_consent' | 'opted_out' | 'channel_disabled' | 'suppressed' | 'no_address' | 'no_provider';
@@ -40,11 +45,18 @@ export interface RecipientFacts {
 }
 
 export type Decision =
-  { skip: SkipReason } | { skip?: undefined; runAt: number; deferredByQuietHours: boolean };
+  | { skip: SkipReason }
+  | {
+      skip?: undefined;
+      runAt: number;
+      deferredByQuietHours: boolean;
+      /** Held for a digest of this window, sent at `runAt`. */
+      digest?: DigestWindow;
+    };
 
 export function decide(
   facts: RecipientFacts,
-  type: Pick<TypeDefinition, 'category' | 'webhook' | 'slack'> & { name: string },
+  type: Pick<TypeDefinition, 'category' | 'webhook' | 'slack' | 'digest'> & { name: string },
   priority: TypeDefinition['priority'],
   channel: Channel,
   at: number,
@@ -61,9 +73,14 @@ export function decide(
   if (!hasAddress(facts, channel, type)) return { skip: 'no_address' };
   if (!hasProvider(channel)) return { skip: 'no_provider' };
 
+  const zone = prefs.timezone ?? facts.timezone ?? 'UTC';
+  const digest = digestWindowFor(prefs.digest, type.digest, priority, channel);
+  if (digest) {
+    const runAt = digestSendAt(digest, at, zone, prefs.quietHours ?? null);
+    return { runAt, deferredByQuietHours: false, digest };
+  }
   const quiet = prefs.quietHours;
   if (quiet && priority !== 'urgent' && channel !== 'inapp') {
-    const zone = prefs.timezone ?? facts.timezone ?? 'UTC';
     const end = quietHoursEnd(at, quiet, zone);
     if (end !== null) return { runAt: end, deferredByQuietHours: true };
   }

@@ -2,7 +2,9 @@
  * The trigger: `POST /v1/notifications` and `herald.send()`. It resolves the recipients,
  * applies each one's preferences (policy.ts), and writes, in one transaction, a notification
  * per recipient, a delivery per channel (queued, or skipped with its reason), and a `deliver`
- * job per queued delivery. Workers then render and send (deliver.ts).
+ * job per queued delivery. Workers then render and send (deliver.ts). A delivery held for a
+ * digest (reason `digest`) has no deliver job: its window's `digest` job sends it
+ * (scheduler/digests.ts).
  *
  * Idempotency: a trigger with an `idempotencyKey` claims the key in the same transaction
  * (a primary key, so concurrent identical requests wait on each other in the database, not
@@ -16,6 +18,7 @@ import { quoteIdent } from '../db/sql.js';
 import { HeraldError, ValidationError } from '../errors.js';
 import type { Queue } from '../queue/queue.js';
 import type { JobSpec } from '../types.js';
+import { makeDigestHolds, type DigestHold } from '../scheduler/digests.js';
 import {
   checked,
   findUnstorable,
@@ -134,6 +137,7 @@ interface FactsRow {
 
 export function makeSend(deps: SendDeps) {
   const s = quoteIdent(deps.schema);
+  const holdForDigests = makeDigestHolds(deps.schema, deps.queue);
   const sql = {
     claimKey: `INSERT INTO ${s}.idempotency_keys (key, request_hash, trigger_id) VALUES ($1, $2, $3)
                ON CONFLICT (key) DO NOTHING RETURNING key`,
@@ -290,6 +294,7 @@ export function makeSend(deps: SendDeps) {
         runAt: [] as (Date | null)[],
       };
       const jobs: JobSpec[] = [];
+      const holds: DigestHold[] = [];
       const out: NotificationSummary[] = [];
       for (const rid of recipientIds) {
         const nid = uuidv7(now);
@@ -307,7 +312,9 @@ export function makeSend(deps: SendDeps) {
           );
           const id = uuidv7(now);
           const status = decision.skip ? 'skipped' : 'queued';
-          const reason = decision.skip ?? (decision.deferredByQuietHours ? 'quiet_hours' : null);
+          const reason =
+            decision.skip ??
+            (decision.digest ? 'digest' : decision.deferredByQuietHours ? 'quiet_hours' : null);
           const runAt = decision.skip ? null : new Date(decision.runAt);
           d.id.push(id);
           d.nid.push(nid);
@@ -316,7 +323,10 @@ export function makeSend(deps: SendDeps) {
           d.reason.push(reason);
           d.runAt.push(runAt);
           deliveries.push({ id, channel, status, reason, runAt: runAt?.toISOString() ?? null });
-          if (runAt) {
+          if (!decision.skip && decision.digest && runAt) {
+            const window = decision.digest;
+            holds.push({ deliveryId: id, recipientId: rid, channel, sendAt: runAt, window });
+          } else if (runAt) {
             jobs.push({
               kind: 'deliver',
               payload: { deliveryId: id },
@@ -352,6 +362,12 @@ export function makeSend(deps: SendDeps) {
       ]);
       await q.query(sql.deliveries, [d.id, d.nid, d.channel, d.status, d.reason, d.runAt]);
       if (jobs.length > 0) await deps.queue.enqueueMany(jobs, { tx: q });
+      if (holds.length > 0)
+        await holdForDigests(q, t.type, holds, {
+          triggerId,
+          maxAttempts: deps.deliveryMaxAttempts,
+          priority: JOB_PRIORITY.normal,
+        });
       return out;
     }
 

@@ -27,9 +27,9 @@ import { validatePart, type PartKind, type TemplateParts } from './template-part
 import {
   CHANNELS,
   partNameSchema,
-  templateSyntaxIssues,
   typeDefinitionSchema,
   typeNameSchema,
+  typeSyntaxIssues,
   type Channel,
   type TypeDefinition,
   type Types,
@@ -264,10 +264,7 @@ export function readTemplateFolder(dir: string): TemplateFolder {
     } catch (err) {
       return report(issuesOf(err).map((i) => withHint(i)));
     }
-    const syntax = [
-      ...templateSyntaxIssues(def.templates, ['templates']),
-      ...templateSyntaxIssues(def.locales, ['locales']),
-    ];
+    const syntax = typeSyntaxIssues(def);
     if (syntax.length > 0) return report(syntax);
     if (
       typeof def.layout === 'string' &&

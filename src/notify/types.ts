@@ -88,6 +88,17 @@ const localeTemplatesSchema = z.strictObject({
   slack: z.strictObject({ text: tpl.optional(), blocks: tpl.optional() }).optional(),
 });
 
+/**
+ * Templates of the digest message (scheduler/digests.ts), per channel with the same fields as
+ * `templates`, rendered with `items` (the collected notifications' data) and `count`; a channel
+ * without one joins the items as each renders alone. The inbox is never digested: no `inapp`.
+ */
+const digestTemplatesSchema = templatesSchema.omit({ inapp: true });
+const digestLocalesSchema = z.record(
+  z.string().min(2).max(35),
+  localeTemplatesSchema.omit({ inapp: true }),
+);
+
 export const typeNameSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, 'lower-case letters, digits, _ . - (at most 100)');
@@ -108,7 +119,17 @@ export const typeDefinitionSchema = z
     defaultLocale: z.string().min(2).max(35).default('en'),
     templates: templatesSchema,
     locales: z.record(z.string().min(2).max(35), localeTemplatesSchema).default({}),
-    digest: z.strictObject({ window: z.enum(['hourly', 'daily', 'weekly']) }).optional(),
+    /**
+     * Collect the type's notifications into one message per window (scheduler/digests.ts),
+     * unless the recipient's own `digest` preference names another; `false`: never, whatever
+     * the preference (for messages that must not wait, such as reminders).
+     */
+    digest: z
+      .union([z.strictObject({ window: z.enum(['hourly', 'daily', 'weekly']) }), z.literal(false)])
+      .optional(),
+    digestTemplates: digestTemplatesSchema.optional(),
+    /** Per-locale overrides of `digestTemplates`, as `locales` is of `templates`. */
+    digestLocales: digestLocalesSchema.optional(),
     /**
      * The layout that wraps the email html (and text, if the layout has a text part). Absent:
      * the layout named `default` when there is one; `false`: none.
@@ -138,6 +159,21 @@ export const typeDefinitionSchema = z
           path: ['templates', channel],
           message: `channel ${channel} needs a template`,
         });
+      }
+    }
+    // Digest templates only for the type's channels; a locale's only over the type's own.
+    for (const channel of Object.keys(t.digestTemplates ?? {}) as Channel[]) {
+      if (!t.channels.includes(channel)) {
+        const message = `the type has no ${channel} channel`;
+        ctx.addIssue({ code: 'custom', path: ['digestTemplates', channel], message });
+      }
+    }
+    for (const [locale, byChannel] of Object.entries(t.digestLocales ?? {})) {
+      for (const channel of Object.keys(byChannel) as Channel[]) {
+        if (!t.digestTemplates?.[channel as Exclude<Channel, 'inapp'>]) {
+          const message = `there is no digestTemplates.${channel} for it to override`;
+          ctx.addIssue({ code: 'custom', path: ['digestLocales', locale, channel], message });
+        }
       }
     }
   });
@@ -175,12 +211,19 @@ export function templateSyntaxIssues(value: unknown, path: string[]): FieldIssue
   return issues;
 }
 
-/** Parses every template string; a syntax error names the template it is in. */
-function checkTemplates(def: TypeDefinition): void {
-  const issues = [
+/** The syntax errors of every template of a type (its own, its locales', its digest's). */
+export function typeSyntaxIssues(def: TypeDefinition): FieldIssue[] {
+  return [
     ...templateSyntaxIssues(def.templates, ['templates']),
     ...templateSyntaxIssues(def.locales, ['locales']),
+    ...templateSyntaxIssues(def.digestTemplates, ['digestTemplates']),
+    ...templateSyntaxIssues(def.digestLocales, ['digestLocales']),
   ];
+}
+
+/** Parses every template string; a syntax error names the template it is in. */
+function checkTemplates(def: TypeDefinition): void {
+  const issues = typeSyntaxIssues(def);
   if (issues.length > 0) throw new ValidationError(issues);
 }
 
