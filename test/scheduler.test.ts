@@ -266,12 +266,15 @@ for (const backend of BACKENDS) {
         runs.every((r) => r.status === 'failed' && /report database is down/.test(r.error)),
       );
       const alerts = await waitFor(
-        async () =>
-          (
-            await herald.db.query<{ recipient_id: string; data: { streak: number } }>(
-              `SELECT recipient_id, data FROM ${s()}.notifications WHERE type = 'herald.schedule-failed'`,
-            )
-          ).rows,
+        async () => {
+          const { rows } = await herald.db.query<{
+            recipient_id: string;
+            data: { streak: number };
+          }>(
+            `SELECT recipient_id, data FROM ${s()}.notifications WHERE type = 'herald.schedule-failed'`,
+          );
+          return rows.length > 0 ? rows : null;
+        },
         10_000,
         'the alert',
       );
