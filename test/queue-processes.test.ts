@@ -242,10 +242,12 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
       );
       const b = worker({ HERALD_SCHEMA: schema, MODE: 'sleep:4000', CONCURRENCY: 1, ...lease });
       await waitFor(() => a.has('STALE'), 15_000, 'A to report a refused (stale) completion');
+      // B may claim before its READY line (with its id) has been read.
+      const bId = await waitFor(() => b.workerId(), 10_000, "B's id");
       const row = (await client.query(`SELECT attempts, status, locked_by FROM ${jobs}`)).rows[0];
       assert.equal(row.attempts, 2, 'the new attempt');
       assert.equal(row.status, 'processing');
-      assert.equal(row.locked_by, b.workerId());
+      assert.equal(row.locked_by, bId);
       assert.deepEqual(a.done(), [0], "A's handler did finish");
       await waitFor(async () => (await jobsLeft(schema)) === 0, 10_000, 'B to complete');
       assert.deepEqual(b.done(), [0]);

@@ -86,7 +86,7 @@ export const SCHEDULE_OPERATIONS: Operation[] = [
     id: 'recipientSchedules',
     method: 'get',
     path: '/v1/recipients/{id}/schedules',
-    tag: 'Preferences',
+    tag: 'Recipients',
     realm: 'server',
     summary: 'A recipient’s local-time schedules',
     description:
