@@ -21,15 +21,9 @@
  * `--cpu-prof DIR` starts forked workers with `--cpu-prof` into DIR.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { format, resolveConfig } from 'prettier';
-import { startSmtpSink, type SmtpSink } from '../test/helpers/smtp-sink.js';
 import { startCpuWindow, type CpuWindow } from './cpu.js';
-import { DATABASE_URL, progress, sleep } from './env.js';
+import { argReader, progress, sleep, withSink } from './env.js';
 import { HandRolledPipeline, prepareHandRolledWorker } from './peers/pipeline-handrolled.js';
 import { HeraldPipeline, prepareHeraldWorker } from './peers/pipeline-herald.js';
 import {
@@ -41,11 +35,20 @@ import {
   type WorkerSettings,
   type WorkerSpec,
 } from './peers/pipeline.js';
+import {
+  benchDir,
+  fmt,
+  machineInfo,
+  median,
+  publish,
+  ratio,
+  resultsDir,
+  round3,
+  runInfo,
+  runMain,
+} from './report.js';
 
-const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const resultsDir = path.join(benchDir, 'results');
 const jsonPath = path.join(resultsDir, 'pipeline.json');
-const mdPath = path.join(benchDir, 'RESULTS.md');
 const workerEntry = path.join(benchDir, 'pipeline-worker.ts');
 
 /** The issue's goal on the 2-core development machine. */
@@ -80,16 +83,7 @@ function parseArgs(argv: string[]): Args {
     cpuProf: undefined,
     settings: undefined,
   };
-  const value = (i: number, name: string): string => {
-    const v = argv[i];
-    if (v === undefined) throw new Error(`${name} needs a value`);
-    return v;
-  };
-  const count = (text: string, name: string): number => {
-    const v = Number(text);
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-    return v;
-  };
+  const { value, count, workerSettings } = argReader(argv);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--n') args.n = count(value(++i, arg), arg);
@@ -100,14 +94,8 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--quick') args.quick = true;
     else if (arg === '--no-write') args.write = false;
     else if (arg === '--cpu-prof') args.cpuProf = path.resolve(value(++i, arg));
-    else if (arg === '--settings') {
-      const [c, p, s] = value(++i, arg)
-        .split(',')
-        .map((x) => count(x, arg));
-      if (c === undefined || p === undefined || s === undefined)
-        throw new Error(`${arg} needs concurrency,prefetch,smtpPoolSize (e.g. 100,500,20)`);
-      args.settings = settings(c, p, s);
-    } else if (arg === '--only') {
+    else if (arg === '--settings') args.settings = settings(...workerSettings(++i, arg));
+    else if (arg === '--only') {
       const names = value(++i, arg).split(',');
       for (const name of names) {
         if (name !== 'accept' && name !== 'email' && name !== 'inapp') {
@@ -237,15 +225,6 @@ interface DrainRun {
   cpu: CpuWindow;
   /** From `cpu`: milliseconds per notification done (the sink's is 0 for inapp). */
   cpu_ms_per_notification?: { worker: number; sink: number; postgres: number };
-}
-
-async function withSink<T>(fn: (sink: SmtpSink) => Promise<T>): Promise<T> {
-  const sink = await startSmtpSink({ countOnly: true, countIntervalMs: 20 });
-  try {
-    return await fn(sink);
-  } finally {
-    await sink.close();
-  }
 }
 
 async function measureAccept(
@@ -442,16 +421,6 @@ async function drainScenario(channel: BenchChannel, args: Args): Promise<DrainRu
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] ?? NaN)
-    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
-
 /** The fastest complete grid run of a system on a channel. */
 function fastest(
   runs: DrainRun[],
@@ -494,36 +463,6 @@ function headline(
     best_grid_per_s: best.per_s,
   };
 }
-
-async function machineInfo() {
-  let postgres = 'unknown';
-  try {
-    const client = new pg.Client({ connectionString: DATABASE_URL });
-    await client.connect();
-    postgres =
-      (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]
-        ?.server_version ?? postgres;
-    await client.end();
-  } catch (error) {
-    postgres = `unavailable (${(error as Error).message})`;
-  }
-  return {
-    nproc: os.cpus().length,
-    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
-    memory_gib: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    postgres,
-  };
-}
-
-const fmt = (x: number | undefined, digits = 0) =>
-  x === undefined || !Number.isFinite(x)
-    ? 'n/a'
-    : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-
-const ratio = (a: number | undefined, b: number | undefined) =>
-  a === undefined || b === undefined || !b ? undefined : Math.round((a / b) * 100) / 100;
 
 /** CPU milliseconds per notification: the workers', the sink's and PostgreSQL's, and their sum. */
 function cpuPerNotification(r: DrainRun): { worker: number; sink: number; postgres: number } {
@@ -584,6 +523,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = new Date();
   const machine = await machineInfo();
+  const run = runInfo('bench:pipeline', started);
   progress(
     `pipeline: ${machine.nproc} cores, Node ${machine.node}, PostgreSQL ${machine.postgres}; ` +
       `n ${args.n}, accept ${args.acceptN}, batch ${args.batch}, repeats ${args.repeats}${args.peer ? '' : ', no peer'}`,
@@ -644,11 +584,10 @@ async function main(): Promise<void> {
       poll_ms: POLL_MS,
     },
     machine,
-    date: started.toISOString(),
-    command: `npm run bench:pipeline${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    date: run.date,
+    command: run.command,
   };
 
-  const stamp = `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   const headlineTable = [
     '| figure | Herald | hand-rolled peer | Herald ÷ peer | goal |',
     '|---|---:|---:|---:|---|',
@@ -663,7 +602,7 @@ async function main(): Promise<void> {
     .map(([k, v]) => `${k} ${v.runs_s.map((s) => s.toFixed(3)).join(' / ')} s`)
     .join('; ');
   const raw = [
-    `## Pipeline benchmark — ${stamp}`,
+    `## Pipeline benchmark — ${run.stamp}`,
     '',
     `Command: \`${result.command}\``,
     '',
@@ -690,35 +629,8 @@ async function main(): Promise<void> {
     '<!-- Analysis of this run (where the time goes): written by hand. -->',
     '',
   ].join('\n');
-  const section = await format(raw, {
-    ...((await resolveConfig(mdPath)) ?? {}),
-    parser: 'markdown',
-  });
-  process.stdout.write(`\n${section}`);
-
-  if (args.write) {
-    mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
-    appendFileSync(mdPath, `\n${section}`);
-    progress(
-      `wrote ${path.relative(process.cwd(), jsonPath)} and appended to ${path.relative(process.cwd(), mdPath)}`,
-    );
-  }
+  await publish({ markdown: raw, json: result, jsonPath, write: args.write });
   if (runs.some((r) => !r.complete)) process.exitCode = 1;
 }
 
-main().then(
-  () => {
-    const watchdog = setTimeout(() => {
-      progress(
-        `warning: still running 10 s after the end; open handles: ${process.getActiveResourcesInfo().join(', ')}`,
-      );
-      process.exit(process.exitCode ?? 0);
-    }, 10_000);
-    watchdog.unref();
-  },
-  (error: unknown) => {
-    progress(`fatal: ${(error as Error).stack ?? String(error)}`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -9,14 +9,13 @@
  * (machine, sizes, dates) and appends a dated section to bench/RESULTS.md.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { format, resolveConfig } from 'prettier';
 import type { QueueAdapter, QueueMetrics } from './adapter.js';
-import { DATABASE_URL, REDIS_URL, progress } from './env.js';
+import { REDIS_URL, progress } from './env.js';
+import { machineInfo as baseMachineInfo, runMain, type Machine as BaseMachine } from './report.js';
 import { makeAdapter as makeHerald } from './peers/herald.js';
 import { makeAdapter as makeGraphile } from './peers/graphile-worker.js';
 import { makeAdapter as makePgBoss } from './peers/pg-boss.js';
@@ -82,13 +81,7 @@ interface QueueRun {
   errors: string[];
 }
 
-interface Machine {
-  nproc: number;
-  cpu: string;
-  memory_gib: number;
-  os: string;
-  node: string;
-  postgres: string;
+interface Machine extends BaseMachine {
   redis: string;
 }
 
@@ -139,20 +132,6 @@ function parseArgs(argv: string[]): { only: QueueName[]; write: boolean } {
 }
 
 async function machineInfo(): Promise<Machine> {
-  const cpus = os.cpus();
-  let postgres: string;
-  try {
-    const client = new pg.Client({ connectionString: DATABASE_URL });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
-      postgres = rows[0]?.server_version ?? 'unknown';
-    } finally {
-      await client.end();
-    }
-  } catch (error) {
-    postgres = `unavailable (${(error as Error).message})`;
-  }
   let redis: string;
   const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
@@ -164,15 +143,7 @@ async function machineInfo(): Promise<Machine> {
     redis = `unavailable (${(error as Error).message})`;
     client.disconnect();
   }
-  return {
-    nproc: os.availableParallelism(),
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    memory_gib: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    postgres,
-    redis,
-  };
+  return { ...(await baseMachineInfo()), redis };
 }
 
 function pickMetrics(m: Measurement): QueueMetrics {
@@ -498,22 +469,4 @@ function describeHandles(): string[] {
   });
 }
 
-main().then(
-  () => {
-    // Every adapter closes its connections; if something still holds the event loop, say what
-    // and exit rather than hang.
-    const watchdog = setTimeout(() => {
-      progress(
-        `warning: still running 10 s after the end; open handles: ` +
-          process.getActiveResourcesInfo().join(', '),
-      );
-      for (const line of describeHandles()) progress(`  ${line}`);
-      process.exit(process.exitCode ?? 0);
-    }, 10_000);
-    watchdog.unref();
-  },
-  (error: unknown) => {
-    progress(`fatal: ${(error as Error).stack ?? String(error)}`);
-    process.exit(1);
-  },
-);
+runMain(main, describeHandles);

@@ -30,8 +30,8 @@ import {
 } from './pipeline.js';
 
 export const HANDROLLED_SCHEMA = 'bench_pipeline_peer';
-const workerSchema = (schema: string) => `${schema}_worker`;
-const TASK: Record<BenchChannel, string> = { email: 'send-email', inapp: 'inapp' };
+export const workerSchema = (schema: string) => `${schema}_worker`;
+export const TASK: Record<BenchChannel, string> = { email: 'send-email', inapp: 'inapp' };
 
 /**
  * Graphile's warnings and errors, but not its advice to make the pool as large as the
@@ -141,10 +141,11 @@ export function prepareHandRolledWorker(spec: WorkerSpec): Promise<PreparedWorke
   });
   const compile = (source: string, escape: boolean) =>
     Handlebars.compile(source, { strict: true, noEscape: !escape });
+  const emailTemplates = spec.email ?? TEMPLATES.email;
   const email = {
-    subject: compile(TEMPLATES.email.subject, false),
-    html: compile(TEMPLATES.email.html, true),
-    text: compile(TEMPLATES.email.text, false),
+    subject: compile(emailTemplates.subject, false),
+    html: compile(emailTemplates.html, true),
+    text: compile(emailTemplates.text, false),
   };
   const inapp = {
     title: compile(TEMPLATES.inapp.title, false),

@@ -24,6 +24,14 @@ export interface WorkerSpec {
   schema: string;
   sinkUrl: string;
   settings: WorkerSettings;
+  /** The email the peer's worker renders; default `TEMPLATES.email` (Herald's is its type's). */
+  email?: EmailTemplates;
+}
+
+export interface EmailTemplates {
+  subject: string;
+  html: string;
+  text: string;
 }
 
 /** The SMTP sink as a system sees it: where to send, and how many messages it has counted. */

@@ -118,14 +118,22 @@ export function makeLocalRun(deps: LocalRunDeps): JobHandler {
     const rowOf = new Map(rows.map((r) => [r.recipient_id, r]));
     // Recipients erased or whose schedule was switched off since the batch was enqueued.
     const items: ContentItem[] = [];
+    // A batch is mostly one zone's run at one instant: each window's start is worked out once.
+    const froms = new Map<string, number>();
     for (const [recipientId, at] of payload.items) {
       const row = rowOf.get(recipientId);
       if (!row) continue;
       const runAt = Date.parse(at);
+      const memo = `${row.cron}\n${row.timezone}\n${runAt}`;
+      let from = froms.get(memo);
+      if (from === undefined) {
+        from = previousRun(row.cron, row.timezone, runAt);
+        froms.set(memo, from);
+      }
       items.push({
         recipientId,
         runAt: new Date(runAt),
-        window: { from: new Date(previousRun(row.cron, row.timezone, runAt)), to: new Date(runAt) },
+        window: { from: new Date(from), to: new Date(runAt) },
         timezone: row.timezone,
       });
     }

@@ -219,6 +219,7 @@ export function makeLocalSchedules(
       for (;;) {
         const claimed = await db.transaction(async (tx) => {
           const { rows } = await tx.query<{
+            row_id: string;
             recipient_id: string;
             name: string;
             cron: string;
@@ -226,7 +227,8 @@ export function makeLocalSchedules(
             next_run_at: Date;
             now: Date;
           }>(
-            `SELECT recipient_id, name, cron, timezone, next_run_at, now() AS now
+            `SELECT ctid::text AS row_id, recipient_id, name, cron, timezone, next_run_at,
+               now() AS now
              FROM ${s}.recipient_schedules
              WHERE next_run_at <= now()
              ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
@@ -235,23 +237,34 @@ export function makeLocalSchedules(
           if (rows.length === 0) return 0;
           const now = (rows[0] as { now: Date }).now.getTime();
           const byName = new Map<string, [string, string][]>();
-          const ids: string[] = [];
-          const names: string[] = [];
+          const rowIds: string[] = [];
           const nexts: (Date | null)[] = [];
+          // Rows of one cron and zone due at one instant (a zone's 08:00) share their run and
+          // next run: worked out once per claim, not once per row.
+          const moves = new Map<string, { runAt: string; next: Date | null }>();
           for (const r of rows) {
-            const spec = specOf(r.cron);
-            // After downtime the latest missed run fires once: the last tick not after now.
-            let runAt = r.next_run_at.getTime();
-            for (let t = nextTick(spec, r.timezone, runAt); t !== null && t <= now;) {
-              runAt = t;
-              t = nextTick(spec, r.timezone, t);
+            const due = r.next_run_at.getTime();
+            const memo = `${r.cron}\n${r.timezone}\n${due}`;
+            let move = moves.get(memo);
+            if (!move) {
+              const spec = specOf(r.cron);
+              // After downtime the latest missed run fires once: the last tick not after now.
+              let runAt = due;
+              for (let t = nextTick(spec, r.timezone, runAt); t !== null && t <= now;) {
+                runAt = t;
+                t = nextTick(spec, r.timezone, t);
+              }
+              const next = nextTick(spec, r.timezone, Math.max(now, runAt));
+              move = {
+                runAt: new Date(runAt).toISOString(),
+                next: next === null ? null : new Date(next),
+              };
+              moves.set(memo, move);
             }
-            const next = nextTick(spec, r.timezone, Math.max(now, runAt));
-            ids.push(r.recipient_id);
-            names.push(r.name);
-            nexts.push(next === null ? null : new Date(next));
+            rowIds.push(r.row_id);
+            nexts.push(move.next);
             const list = byName.get(r.name) ?? [];
-            list.push([r.recipient_id, new Date(runAt).toISOString()]);
+            list.push([r.recipient_id, move.runAt]);
             byName.set(r.name, list);
           }
           const jobs = [];
@@ -269,11 +282,15 @@ export function makeLocalSchedules(
             }
           }
           await queue.enqueueMany(jobs, { tx });
+          // By the rows' ctids (stable: this transaction holds their locks): a TID scan of
+          // the claimed rows. Joined on (recipient_id, name) instead, PostgreSQL chose a seq
+          // scan of the whole table and a hash join for some table sizes (200,000 rows: 140
+          // ms a claim of 5,000), or 5,000 index probes at 1,000,000 (60-160 ms; TIDs: 35-70).
           await tx.query(
             `UPDATE ${s}.recipient_schedules rs SET next_run_at = u.next, updated_at = now()
-             FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (recipient_id, name, next)
-             WHERE rs.recipient_id = u.recipient_id AND rs.name = u.name`,
-            [ids, names, nexts],
+             FROM unnest($1::tid[], $2::timestamptz[]) AS u (row_id, next)
+             WHERE rs.ctid = ANY($1::tid[]) AND rs.ctid = u.row_id`,
+            [rowIds, nexts],
           );
           return rows.length;
         });

@@ -66,14 +66,16 @@ export async function ready(w: WorkerProcess, timeoutMs = 20_000): Promise<void>
 }
 
 /**
- * Starts `herald worker` with these settings over the environment (HERALD_LOG_LEVEL=info, so
- * its `worker:start` line says it is up) and answers once it is; its stderr goes to `stderr`.
+ * Starts `herald worker` (or `herald scheduler`, with `role`) with these settings over the
+ * environment (HERALD_LOG_LEVEL=info, so its `worker:start` or `scheduler:start` line says it
+ * is up) and answers once it is; its stderr goes to `stderr`.
  */
 export async function startHeraldWorker(
   env: Record<string, string>,
   stderr: string[],
+  role: 'worker' | 'scheduler' = 'worker',
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'worker'], {
+  const child = spawn(process.execPath, [BIN, role], {
     env: { ...process.env, HERALD_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -81,10 +83,10 @@ export async function startHeraldWorker(
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString()));
   await waitFor(
-    () => out.includes('worker:start') || child.exitCode !== null,
+    () => out.includes(`${role}:start`) || child.exitCode !== null,
     20_000,
-    'a herald worker to start',
+    `a herald ${role} to start`,
   );
-  if (child.exitCode !== null) throw new Error(`herald worker exited: ${stderr.join('')}`);
+  if (child.exitCode !== null) throw new Error(`herald ${role} exited: ${stderr.join('')}`);
   return child;
 }
