@@ -218,7 +218,10 @@ for (const backend of BACKENDS) {
     it('after downtime fires the latest missed tick once, every one, or none', async () => {
       for (const catchUp of ['latest', 'all', 'none'] as const) {
         const name = `missed-${catchUp}`;
-        await herald.schedules.put(name, { cron: '*/5 * * * *', task: 'count', catchUp });
+        // `none` on a minute 30 away from now, so its latest missed tick is never on time.
+        const cron =
+          catchUp === 'none' ? `${(new Date().getUTCMinutes() + 30) % 60} * * * *` : '*/5 * * * *';
+        await herald.schedules.put(name, { cron, task: 'count', catchUp });
         // As if every scheduler had been down for an hour.
         await herald.db.query(
           `UPDATE ${s()}.schedules SET next_tick = date_trunc('hour', now()) - interval '1 hour' WHERE name = $1`,
