@@ -1,7 +1,37 @@
-// ESLint flat config: type-aware rules for src/, test/ and bench/.
+// ESLint flat config: type-aware rules for src/, test/ and bench/. Import cycles are checked by
+// dependency-cruiser (.dependency-cruiser.cjs, in `npm run lint`): it sees type-only imports too.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+
+// Focused tests (node:test's `only`) pass locally and silently skip the rest of a file in CI.
+export const focusedTests = [
+  {
+    selector: "MemberExpression[object.name=/^(test|describe|it|suite)$/][property.name='only']",
+    message: 'A focused test (.only) skips the rest of the file: remove it before committing.',
+  },
+  {
+    selector:
+      "MemberExpression[object.property.name=/^(test|describe|it|suite)$/][property.name='only']",
+    message: 'A focused test (.only) skips the rest of the file: remove it before committing.',
+  },
+  {
+    selector:
+      "CallExpression[callee.name=/^(test|describe|it|suite)$/] > ObjectExpression > Property[key.name='only']",
+    message:
+      'A focused test ({ only: true }) skips the rest of the file: remove it before committing.',
+  },
+  {
+    selector:
+      "CallExpression[callee.property.name=/^(test|describe|it|suite)$/] > ObjectExpression > Property[key.name='only']",
+    message:
+      'A focused test ({ only: true }) skips the rest of the file: remove it before committing.',
+  },
+  {
+    selector: "CallExpression[callee.property.name='runOnly']",
+    message: 't.runOnly() focuses a test file: remove it before committing.',
+  },
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.herald/**'] },
@@ -30,6 +60,7 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
+      'no-restricted-syntax': ['error', ...focusedTests],
     },
   },
   {

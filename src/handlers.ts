@@ -11,8 +11,8 @@ import { makeRateLimiter } from './channels/rate-limit.js';
 import { makeReminderJob } from './scheduler/reminder-job.js';
 import { makeScheduleRunner, type ScheduleTask } from './scheduler/runs.js';
 import { makeLocalRun, type ScheduleContent } from './scheduler/local-run.js';
-import { makeAlert, notifyTask } from './scheduler/tasks.js';
-import { makeDigestJob } from './scheduler/digests.js';
+import { makeAlert, notifyTask, type TaskContext } from './scheduler/tasks.js';
+import { makeDigestJob } from './notify/digests.js';
 
 export interface BuiltinOptions {
   /** Schedule tasks of the app's own, by name (beside the built-in `notify`). */
@@ -44,13 +44,19 @@ export function builtinHandlers(
     countDelivery: (channel, status, reason) =>
       herald.metrics.countDelivery(channel, status, reason),
   };
+  const taskContext: TaskContext = {
+    send: (input, sendOptions) => herald.send(input, sendOptions),
+    types: herald.types,
+    log: herald.log,
+    opsRecipient: herald.config.opsRecipient,
+  };
   return {
     // One run of a cron schedule's tick, recorded in job_runs (scheduler/runs.ts).
     schedule: makeScheduleRunner({
       db: herald.db,
       schema: herald.config.schema,
-      tasks: { notify: notifyTask(herald), ...options.tasks },
-      alert: makeAlert(herald),
+      tasks: { notify: notifyTask(taskContext), ...options.tasks },
+      alert: makeAlert(taskContext),
       countRun: (schedule, status) => herald.metrics.countScheduleRun(schedule, status),
     }),
     // A batch of recipients whose local-time schedule is due (scheduler/local-run.ts).
@@ -65,7 +71,7 @@ export function builtinHandlers(
       log: herald.log,
     }),
     deliver: makeDeliver(sending),
-    // One window's digest of a recipient, type and channel (scheduler/digests.ts).
+    // One window's digest of a recipient, type and channel (notify/digests.ts).
     digest: makeDigestJob(sending),
     // One recipient × offset of a reminder (scheduler/reminder-job.ts): sends it once.
     reminder: makeReminderJob({

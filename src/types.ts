@@ -11,6 +11,10 @@
  *   attempt that still holds the job.
  * - dead: a job that failed `maxAttempts` times or permanently; kept with every error, until
  *   replayed.
+ * - channel: how a notification reaches someone (email, sms, …); each has providers
+ *   (channels/) and templates (notify/).
+ * - delivery event: what a provider reports about a message after it was sent (a status
+ *   callback), parsed in channels/ and applied to deliveries in notify/.
  */
 
 export type JobStatus = 'queued' | 'processing' | 'dead' | 'cancelled';
@@ -74,4 +78,34 @@ export interface Enqueued {
   job: Job;
   /** false when a live job with the same key already existed (and was returned or replaced). */
   created: boolean;
+}
+
+export const CHANNELS = ['email', 'sms', 'whatsapp', 'push', 'inapp', 'webhook', 'slack'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** What provider status callbacks report after `sent` (webhooks). */
+export type DeliveredStatus = 'delivered' | 'bounced' | 'complained' | 'opened' | 'clicked';
+
+/**
+ * Reports recorded in the history without changing the status: the provider will retry, or the
+ * recipient's server refused for now (`soft_bounced`: a transient bounce, the address is fine).
+ */
+export type NoteStatus = 'soft_bounced' | 'delayed';
+
+export const SUPPRESSION_CHANNELS = ['email', 'sms', 'whatsapp'] as const;
+export type SuppressionChannel = (typeof SUPPRESSION_CHANNELS)[number];
+export const SUPPRESSION_REASONS = ['bounce', 'complaint', 'manual'] as const;
+export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
+
+/** One provider report about a sent message (notify/delivery-events.ts applies it). */
+export interface DeliveryEvent {
+  /** Herald's delivery id as the provider echoes it; null when only the address matters. */
+  deliveryId: string | null;
+  /** Else the provider's message id (Twilio's MessageSid), as the delivery recorded it. */
+  providerMessageId?: string;
+  status: DeliveredStatus | 'failed' | NoteStatus;
+  detail: string;
+  at: Date;
+  /** Put this address on the suppression list. */
+  suppress?: { channel: SuppressionChannel; address: string; reason: SuppressionReason };
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nextTick, parseCron, ticksBetween } from '../src/scheduler/cron.js';
+import { nextTick, parseCron, ticksBetween } from '../src/time/cron.js';
 import { preferenceCron, RECIPES } from '../src/scheduler/local-schedules.js';
 import { ValidationError } from '../src/errors.js';
 import { toLocal } from '../src/time/zoned.js';

@@ -1,5 +1,5 @@
 /**
- * Digests (scheduler/digests.ts), on both backends through HTTP with a worker and a real SMTP
+ * Digests (notify/digests.ts), on both backends through HTTP with a worker and a real SMTP
  * server process: notifications held per recipient, type and channel and sent as one email
  * per window listing them; urgent ones and the inbox at once; a type's own rule; cancel and
  * erase before the window; a second job of the window sending nothing; a trigger racing a
@@ -22,7 +22,7 @@ import {
   digestWindowFor,
   joinRendered,
   type DigestWindow,
-} from '../src/scheduler/digests.js';
+} from '../src/notify/digests.js';
 import {
   BACKENDS,
   closeHerald,

@@ -15,7 +15,7 @@ import { builtinHandlers } from '../src/handlers.js';
 import { makeApp } from '../src/http/app.js';
 import type { Herald } from '../src/index.js';
 import type { Schedule } from '../src/scheduler/cron-schedules.js';
-import { nextTick, parseCron } from '../src/scheduler/cron.js';
+import { nextTick, parseCron } from '../src/time/cron.js';
 import { toLocal } from '../src/time/zoned.js';
 import type { ContentItem } from '../src/scheduler/local-run.js';
 import { apiCaller, type Call, type Problem } from './helpers/api.js';

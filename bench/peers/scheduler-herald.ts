@@ -14,7 +14,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHerald, type Herald } from '../../src/index.js';
 import { preferencesSchema } from '../../src/notify/preferences.js';
-import { nextTick, parseCron } from '../../src/scheduler/cron.js';
+import { nextTick, parseCron } from '../../src/time/cron.js';
 import { preferenceCron, RECIPES } from '../../src/scheduler/local-schedules.js';
 import type { SmtpSink } from '../../test/helpers/smtp-sink.js';
 import { startHeraldWorker } from '../../test/helpers/processes.js';

@@ -15,7 +15,7 @@
  *
  * Anything else a provider throws counts as transient.
  */
-import type { Channel } from '../notify/types.js';
+import type { Channel } from '../types.js';
 
 /** A rendered email, ready to send. */
 export interface EmailMessage {

@@ -9,7 +9,7 @@
  */
 import type { HeraldConfig } from '../config.js';
 import type { Logger } from '../obs/log.js';
-import type { Channel } from '../notify/types.js';
+import type { Channel } from '../types.js';
 import {
   makeEmailProvider,
   postmarkFromConfig,

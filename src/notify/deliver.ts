@@ -11,7 +11,7 @@
  * A delivery that is no longer `queued` when its job runs (cancelled, erased) is left alone.
  *
  * Sending a rendered message and recording outcomes (`makeSender`) is shared with the digest job
- * (scheduler/digests.ts), which sends one message for many held deliveries.
+ * (notify/digests.ts), which sends one message for many held deliveries.
  */
 import type { Db } from '../db/db.js';
 import { makeBatcher } from '../db/batch.js';

@@ -12,46 +12,11 @@
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { isUuid } from './ids.js';
-import {
-  makeSuppressions,
-  type SuppressionChannel,
-  type SuppressionReason,
-} from './suppressions.js';
-import type { DeliveredStatus } from './send.js';
+import { makeSuppressions } from './suppressions.js';
+import type { DeliveryEvent } from '../types.js';
 
-export interface DeliveryEvent {
-  /** Herald's delivery id as the provider echoes it; null when only the address matters. */
-  deliveryId: string | null;
-  /** Else the provider's message id (Twilio's MessageSid), as the delivery recorded it. */
-  providerMessageId?: string;
-  status: DeliveredStatus | 'failed' | NoteStatus;
-  detail: string;
-  at: Date;
-  /** Put this address on the suppression list. */
-  suppress?: { channel: SuppressionChannel; address: string; reason: SuppressionReason };
-}
-
-/**
- * Reports recorded in the history without changing the status: the provider will retry, or the
- * recipient's server refused for now (`soft_bounced`: a transient bounce, the address is fine).
- */
-export type NoteStatus = 'soft_bounced' | 'delayed';
-
-/**
- * The event once per address, each putting that address on the email suppression list for
- * `reason` (a bounce or complaint naming its recipients); the event alone when none is named.
- */
-export function suppressingEach(
-  event: Omit<DeliveryEvent, 'suppress'>,
-  addresses: string[],
-  reason: SuppressionReason,
-): DeliveryEvent[] {
-  if (addresses.length === 0) return [event];
-  return addresses.map((address) => ({
-    ...event,
-    suppress: { channel: 'email', address, reason },
-  }));
-}
+// The event vocabulary lives in src/types.ts: channels/ parses events, this file applies them.
+export type { DeliveryEvent, NoteStatus } from '../types.js';
 
 // Not ranked, so never ahead of anything: array_position is NULL in SQL, indexOf -1 here.
 const RANK = ['sent', 'delivered', 'opened', 'clicked', 'failed', 'bounced', 'complained'];

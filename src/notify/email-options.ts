@@ -22,7 +22,6 @@
  */
 import { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../errors.js';
-import type { TypeDefinition } from './types.js';
 
 export const MAX_EMAIL_HEADERS = 50;
 export const MAX_HEADER_VALUE_LENGTH = 2_000;
@@ -202,13 +201,21 @@ export function storedEmailOptions(
   return Object.keys(stored).length > 0 ? stored : null;
 }
 
+type EmailTemplate = { replyTo?: string; headers?: Record<string, string> };
+
+/** What `withoutOverridden` needs of a type (types.ts's TypeDefinition has it). */
+interface EmailTemplated {
+  templates: { email?: EmailTemplate | undefined };
+  locales: Record<string, { email?: EmailTemplate | undefined }>;
+}
+
 /**
  * `type` without the email template fields the trigger's options replace (its `replyTo`, the
  * headers it names), in the type's templates and every locale: they are not rendered, so a
  * template the trigger overrides (one using a variable only some recipients have) cannot fail
  * the send.
  */
-export function withoutOverridden<T extends TypeDefinition>(
+export function withoutOverridden<T extends EmailTemplated>(
   type: T,
   options: EmailOptions | null,
 ): T {

@@ -9,24 +9,10 @@
  */
 import { z } from 'zod';
 import type { TextMessage, WebhookMessage } from '../channels/provider.js';
-import type { TypeDefinition } from './types.js';
+import { hookUrlProblem } from '../channels/webhook/url.js';
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-/** Why `url` cannot be a webhook URL, or null when it can. */
-export function hookUrlProblem(url: string): string | null {
-  if (url.length > 2048) return 'must be at most 2048 characters';
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return 'must be an https URL';
-  }
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && LOOPBACK.has(u.hostname)))
-    return 'must be an https URL (http only to 127.0.0.1, localhost or ::1)';
-  if (u.username || u.password) return 'must not contain a user name or password';
-  return null;
-}
+// The URL rule belongs to the providers that call these URLs; the schema here applies it.
+export { hookUrlProblem } from '../channels/webhook/url.js';
 
 export const hookUrlSchema = z
   .string()
@@ -38,11 +24,17 @@ export const hookUrlSchema = z
 
 export type HookChannel = 'webhook' | 'slack';
 
+/** The URLs a type names (its `webhook.url`, `slack.url`; types.ts). */
+export interface HookUrls {
+  webhook?: { url?: string } | undefined;
+  slack?: { url?: string } | undefined;
+}
+
 /** The recipient's URL for `channel`, else the type's; null when there is neither. */
 export function hookUrlFor(
   channel: HookChannel,
   recipient: { webhookUrl?: string | null; slackWebhookUrl?: string | null },
-  type: Pick<TypeDefinition, 'webhook' | 'slack'>,
+  type: HookUrls,
 ): string | null {
   return channel === 'webhook'
     ? recipient.webhookUrl || type.webhook?.url || null
@@ -80,7 +72,7 @@ export interface HookRow {
 export function hookDelivery(
   channel: HookChannel,
   row: HookRow,
-  type: Pick<TypeDefinition, 'webhook' | 'slack'>,
+  type: HookUrls,
   content: Record<string, string>,
 ): { address: string; message: WebhookMessage | TextMessage } | null {
   const url = hookUrlFor(

@@ -16,7 +16,7 @@
  * 7. Quiet hours, in the recipient's time zone: the send is deferred to their end, except for
  *    `urgent` notifications and for the inbox, which interrupts nobody.
  *
- * A delivery that is not skipped may be held for a digest instead (scheduler/digests.ts: the
+ * A delivery that is not skipped may be held for a digest instead (notify/digests.ts: the
  * recipient's `digest` preference, else the type's rule; never `urgent`, never the inbox): its
  * run time is then the digest's send time, which already lies outside quiet hours.
  */
@@ -24,7 +24,7 @@ import type { Preferences } from './preferences.js';
 import type { Channel, TypeDefinition } from './types.js';
 import { hookUrlFor } from './hook-urls.js';
 import { quietHoursEnd } from '../time/zoned.js';
-import { digestSendAt, digestWindowFor, type DigestWindow } from '../scheduler/digests.js';
+import { digestSendAt, digestWindowFor, type DigestWindow } from './digests.js';
 
 export type SkipReason =
   'no_consent' | 'opted_out' | 'channel_disabled' | 'suppressed' | 'no_address' | 'no_provider';

@@ -4,7 +4,7 @@
  * per recipient, a delivery per channel (queued, or skipped with its reason), and a `deliver`
  * job per queued delivery. Workers then render and send (deliver.ts). A delivery held for a
  * digest (reason `digest`) has no deliver job: its window's `digest` job sends it
- * (scheduler/digests.ts).
+ * (notify/digests.ts).
  *
  * Idempotency: a trigger with an `idempotencyKey` claims the key in the same transaction
  * (a primary key, so concurrent identical requests wait on each other in the database, not
@@ -18,7 +18,7 @@ import { quoteIdent } from '../db/sql.js';
 import { HeraldError, ValidationError } from '../errors.js';
 import type { Queue } from '../queue/queue.js';
 import type { JobSpec } from '../types.js';
-import { makeDigestHolds, type DigestHold } from '../scheduler/digests.js';
+import { makeDigestHolds, type DigestHold } from './digests.js';
 import {
   checked,
   findUnstorable,
@@ -84,8 +84,8 @@ export interface SendOptions {
   dataFor?: (recipientId: string) => Record<string, unknown> | undefined;
 }
 
-/** What provider status callbacks report after `sent` (webhooks). */
-export type DeliveredStatus = 'delivered' | 'bounced' | 'complained' | 'opened' | 'clicked';
+export type { DeliveredStatus } from '../types.js';
+import type { DeliveredStatus } from '../types.js';
 
 export interface DeliverySummary {
   id: string;

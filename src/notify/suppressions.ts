@@ -12,10 +12,19 @@ import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { checked } from '../validation.js';
 
-export const SUPPRESSION_CHANNELS = ['email', 'sms', 'whatsapp'] as const;
-export type SuppressionChannel = (typeof SUPPRESSION_CHANNELS)[number];
-export const SUPPRESSION_REASONS = ['bounce', 'complaint', 'manual'] as const;
-export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
+import {
+  SUPPRESSION_CHANNELS,
+  SUPPRESSION_REASONS,
+  type SuppressionChannel,
+  type SuppressionReason,
+} from '../types.js';
+
+export {
+  SUPPRESSION_CHANNELS,
+  SUPPRESSION_REASONS,
+  type SuppressionChannel,
+  type SuppressionReason,
+} from '../types.js';
 
 export const suppressionKeySchema = z.strictObject({
   channel: z.enum(SUPPRESSION_CHANNELS),

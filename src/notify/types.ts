@@ -13,8 +13,9 @@ import { checked } from '../validation.js';
 import { hookUrlSchema } from './hook-urls.js';
 import { headersSchema } from './email-options.js';
 
-export const CHANNELS = ['email', 'sms', 'whatsapp', 'push', 'inapp', 'webhook', 'slack'] as const;
-export type Channel = (typeof CHANNELS)[number];
+// The channels are vocabulary shared with channels/ (src/types.ts); re-exported for notify/.
+export { CHANNELS, type Channel } from '../types.js';
+import { CHANNELS, type Channel } from '../types.js';
 
 const tpl = z.string().min(1).max(100_000);
 
@@ -89,7 +90,7 @@ const localeTemplatesSchema = z.strictObject({
 });
 
 /**
- * Templates of the digest message (scheduler/digests.ts), per channel with the same fields as
+ * Templates of the digest message (notify/digests.ts), per channel with the same fields as
  * `templates`, rendered with `items` (the collected notifications' data) and `count`; a channel
  * without one joins the items as each renders alone. The inbox is never digested: no `inapp`.
  */
@@ -120,7 +121,7 @@ export const typeDefinitionSchema = z
     templates: templatesSchema,
     locales: z.record(z.string().min(2).max(35), localeTemplatesSchema).default({}),
     /**
-     * Collect the type's notifications into one message per window (scheduler/digests.ts),
+     * Collect the type's notifications into one message per window (notify/digests.ts),
      * unless the recipient's own `digest` preference names another; `false`: never, whatever
      * the preference (for messages that must not wait, such as reminders).
      */

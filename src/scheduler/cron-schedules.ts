@@ -20,7 +20,7 @@ import { HeraldError } from '../errors.js';
 import type { Queue } from '../queue/queue.js';
 import { checked } from '../validation.js';
 import { isTimeZone } from '../notify/recipients.js';
-import { nextTick, parseCron, ticksBetween } from './cron.js';
+import { nextTick, parseCron, ticksBetween } from '../time/cron.js';
 
 export const scheduleNameSchema = z
   .string()

@@ -23,7 +23,7 @@ import type { JobContext, JobHandler } from '../queue/worker.js';
 import { findUnstorable, nestedDeeperThan } from '../validation.js';
 import { webhookSignature } from '../channels/webhook/signature.js';
 import type { SendOptions, SendResult } from '../notify/send.js';
-import { nextTick, parseCron } from './cron.js';
+import { nextTick, parseCron } from '../time/cron.js';
 import type { LocalScheduleDefinition, LocalScheduleJobPayload } from './local-schedules.js';
 
 export interface ContentItem {

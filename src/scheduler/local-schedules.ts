@@ -5,7 +5,7 @@
  * tick reads only what is due: its cost follows the work due, not the number of recipients.
  *
  * A preference becomes a cron expression in the recipient's zone (`0 8 * * 1-5`), so the DST
- * rules are cron.ts's: a time inside the spring-forward gap fires at the gap's end; a time that
+ * rules are time/cron.ts's: a time inside the spring-forward gap fires at the gap's end; a time that
  * occurs twice fires once, at its first occurrence. Changing the time, the day or the zone (in
  * the preferences or on the recipient) moves the next run.
  *
@@ -21,7 +21,7 @@ import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { HeraldError, ValidationError } from '../errors.js';
 import type { Queue } from '../queue/queue.js';
-import { nextTick, parseCron, type CronSpec } from './cron.js';
+import { nextTick, parseCron, type CronSpec } from '../time/cron.js';
 
 export const WEEKDAYS = [
   'sunday',

@@ -7,8 +7,19 @@
  *   gets a `herald.schedule-failed` notification (email and inbox; the type is defined on first
  *   use and may be redefined like any other). Without an ops recipient it is only logged.
  */
-import type { Herald } from '../herald.js';
+import type { SendOptions, SendResult } from '../notify/send.js';
+import type { Types } from '../notify/types.js';
+import type { Logger } from '../obs/log.js';
 import type { ScheduleTask } from './runs.js';
+
+/** What the tasks use (handlers.ts builds it from the Herald instance). */
+export interface TaskContext {
+  send(input: unknown, options?: SendOptions): Promise<SendResult>;
+  types: Pick<Types, 'get' | 'put'>;
+  log: Logger;
+  /** Who gets the failure alert (HERALD_OPS_RECIPIENT); none: only logged. */
+  opsRecipient?: string | undefined;
+}
 
 export const ALERT_TYPE = 'herald.schedule-failed';
 
@@ -25,23 +36,23 @@ const alertType = {
   },
 };
 
-export function notifyTask(herald: Herald): ScheduleTask {
-  return async (payload, ctx) => {
-    const result = await herald.send({
+export function notifyTask(ctx: Pick<TaskContext, 'send'>): ScheduleTask {
+  return async (payload, run) => {
+    const result = await ctx.send({
       ...payload,
-      idempotencyKey: `schedule:${ctx.schedule}:${ctx.manual ? ctx.runId : ctx.tick.toISOString()}`,
+      idempotencyKey: `schedule:${run.schedule}:${run.manual ? run.runId : run.tick.toISOString()}`,
     });
     return { notifications: result.notifications.length, replayed: result.replayed };
   };
 }
 
-export function makeAlert(herald: Herald) {
+export function makeAlert(ctx: TaskContext) {
   return async (info: { schedule: string; runId: string; error: string; streak: number }) => {
-    const to = herald.config.opsRecipient;
-    herald.log.error(info, 'schedule:alert (failed runs in a row)');
+    const to = ctx.opsRecipient;
+    ctx.log.error(info, 'schedule:alert (failed runs in a row)');
     if (!to) return;
-    if (!(await herald.types.get(ALERT_TYPE))) await herald.types.put(ALERT_TYPE, alertType);
-    await herald.send({
+    if (!(await ctx.types.get(ALERT_TYPE))) await ctx.types.put(ALERT_TYPE, alertType);
+    await ctx.send({
       type: ALERT_TYPE,
       to,
       data: info,

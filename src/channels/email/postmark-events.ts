@@ -13,8 +13,8 @@
  * message's `Metadata`, where postmark.ts puts `herald_delivery_id`, and `MessageID`,
  * Postmark's id, the delivery's provider message id.
  */
-import type { DeliveryEvent } from '../../notify/delivery-events.js';
-import type { SuppressionReason } from '../../notify/suppressions.js';
+import type { DeliveryEvent } from '../../types.js';
+import type { SuppressionReason } from '../../types.js';
 import { constantTimeEqual, type Refusal } from '../webhook-check.js';
 
 /**

@@ -14,7 +14,8 @@
  * id, the delivery's provider message id.
  */
 import { createHmac } from 'node:crypto';
-import { suppressingEach, type DeliveryEvent } from '../../notify/delivery-events.js';
+import type { DeliveryEvent } from '../../types.js';
+import { suppressingEach } from './suppressing.js';
 import { constantTimeEqual, type Refusal } from '../webhook-check.js';
 
 export const SVIX_ID_HEADER = 'svix-id';

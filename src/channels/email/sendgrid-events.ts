@@ -11,7 +11,7 @@
  * Herald sent as `herald_delivery_id` (sendgrid.ts) comes back as a top-level field.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import type { DeliveryEvent } from '../../notify/delivery-events.js';
+import type { DeliveryEvent } from '../../types.js';
 
 export const SIGNATURE_HEADER = 'x-twilio-email-event-webhook-signature';
 export const TIMESTAMP_HEADER = 'x-twilio-email-event-webhook-timestamp';

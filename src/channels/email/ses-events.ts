@@ -8,7 +8,8 @@
  * the delivery's provider message id; deliveries are found by it. (ses.ts sends no tag with
  * Herald's delivery id, and SES replaces the Message-ID header with its own.)
  */
-import { suppressingEach, type DeliveryEvent } from '../../notify/delivery-events.js';
+import type { DeliveryEvent } from '../../types.js';
+import { suppressingEach } from './suppressing.js';
 
 type Json = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);

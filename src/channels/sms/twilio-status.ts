@@ -7,7 +7,7 @@
  * not what Twilio saw.
  */
 import { createHmac } from 'node:crypto';
-import type { DeliveryEvent } from '../../notify/delivery-events.js';
+import type { DeliveryEvent } from '../../types.js';
 import { constantTimeEqual } from '../webhook-check.js';
 
 export const TWILIO_SIGNATURE_HEADER = 'x-twilio-signature';

@@ -22,7 +22,7 @@ import {
   type WebhookMessage,
 } from '../provider.js';
 import { isHttpAnswer, noAnswerError, post, retryAfterMs, type HttpAnswer } from '../sms/http.js';
-import { hookUrlProblem } from '../../notify/hook-urls.js';
+import { hookUrlProblem } from './url.js';
 
 /** How much of an answer is kept. */
 export const ANSWER_BYTES = 4096;

@@ -13,7 +13,7 @@
  * instant, so `*\/15` fires once at 03:00 on a spring-forward night, not four times.
  */
 import { ValidationError, type FieldIssue } from '../errors.js';
-import { fromLocal, offsetAt, toLocal } from '../time/zoned.js';
+import { fromLocal, offsetAt, toLocal } from './zoned.js';
 
 export interface CronSpec {
   source: string;

@@ -9,7 +9,7 @@
  * other rules when the trigger is accepted.
  *
  * Windows are in the recipient's time zone and end when their digest is sent, at the ticks of
- * DIGEST_SCHEDULE (cron.ts, so DST-correct by cron's rules); an end inside the recipient's
+ * DIGEST_SCHEDULE (time/cron.ts, so DST-correct by cron's rules); an end inside the recipient's
  * quiet hours moves to the quiet hours' end.
  *
  * The trigger (send.ts) writes a held delivery `queued` with reason `digest` and `run_at` at the
@@ -48,12 +48,12 @@ import {
   type DeliverDeps,
   type Outcome,
   type SendRow,
-} from '../notify/deliver.js';
-import { emailExtras } from '../notify/email-options.js';
-import { layoutFor, render, type RenderParts } from '../notify/render.js';
-import { CHANNELS, type Channel, type TypeDefinition } from '../notify/types.js';
+} from './deliver.js';
+import { emailExtras } from './email-options.js';
+import { layoutFor, render, type RenderParts } from './render.js';
+import { CHANNELS, type Channel, type TypeDefinition } from './types.js';
 import { quietHoursEnd } from '../time/zoned.js';
-import { nextTick, parseCron, type CronSpec } from './cron.js';
+import { nextTick, parseCron, type CronSpec } from '../time/cron.js';
 
 export const DIGEST_WINDOWS = ['hourly', 'daily', 'weekly'] as const;
 export type DigestWindow = (typeof DIGEST_WINDOWS)[number];
