@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { resolveConfig } from '../src/config.js';
 import { makeLogger } from '../src/obs/log.js';
 import { ProviderError, type EmailMessage, type Provider } from '../src/channels/provider.js';
-import { parseRetryAfter } from '../src/channels/email/http-api.js';
+import { parseRetryAfter } from '../src/channels/http.js';
 import { makeResendProvider, resendFromConfig } from '../src/channels/email/resend.js';
 import { makeSendGridProvider, sendgridFromConfig } from '../src/channels/email/sendgrid.js';
 import { makePostmarkProvider, postmarkFromConfig } from '../src/channels/email/postmark.js';

@@ -18,7 +18,7 @@ import {
   sesErrorType,
   sesFromConfig,
 } from '../src/channels/email/ses.js';
-import type { HttpAnswer } from '../src/channels/email/http-api.js';
+import type { HttpAnswer } from '../src/channels/http.js';
 import { BACKENDS, pgSkipReason } from './helpers/db.js';
 import type { HttpService, RecordedRequest } from './helpers/http-service.js';
 import { EMAIL_FROM, startEmailPipeline } from './helpers/email-pipeline.js';

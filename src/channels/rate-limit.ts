@@ -18,6 +18,7 @@
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { DeferError } from '../queue/errors.js';
+import { sleep } from '../time/sleep.js';
 
 export interface RateLimiterOptions {
   db: Db;
@@ -102,21 +103,3 @@ export function makeRateLimiter(options: RateLimiterOptions): RateLimiter {
     },
   };
 }
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(toReason(signal));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(toReason(signal));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-const toReason = (signal: AbortSignal | undefined): Error =>
-  signal?.reason instanceof Error ? signal.reason : new Error('aborted');

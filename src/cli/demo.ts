@@ -22,6 +22,7 @@ import type { Herald } from '../herald.js';
 import type { DeliveryDetail, NotificationDetail } from '../notify/notifications.js';
 import { loadRecipes, RECIPE_TYPES, RECIPES_DIR } from '../recipes.js';
 import type { ContentItem, ScheduleContent } from '../scheduler/local-run.js';
+import { sleep } from '../time/sleep.js';
 
 const TYPE = 'demo-welcome';
 const RECIPIENT = 'demo-user';
@@ -31,7 +32,6 @@ const REMINDER_KEY = 'herald-demo-task';
 const RECIPES_TIMEOUT_MS = 40_000;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function demoCommand(): Command {
   return withDbFlags(new Command('demo'))

@@ -26,6 +26,7 @@ import type { Job } from '../types.js';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.js';
 import { DeferError, PermanentError, RetryLaterError } from './errors.js';
 import { toJob, type JobDbRow, type Queue } from './queue.js';
+import { sleep } from '../time/sleep.js';
 
 export interface JobContext {
   job: Job;
@@ -571,10 +572,6 @@ type ClaimedRow = Omit<JobDbRow, 'run_at' | 'created_at'> & {
 function describeError(error: Error): string {
   const text = error.stack ?? `${error.name}: ${error.message}`;
   return text.length > 4_000 ? text.slice(0, 4_000) + '…' : text;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function positive(name: string, value: number): number {

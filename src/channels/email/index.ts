@@ -19,7 +19,7 @@ export { classifySendGridFailure, makeSendGridProvider, sendgridFromConfig } fro
 export { classifyPostmarkFailure, makePostmarkProvider, postmarkFromConfig } from './postmark.js';
 export { classifySesFailure, makeSesProvider, sesFromConfig } from './ses.js';
 export { signV4 } from './sigv4.js';
-export { parseRetryAfter } from './http-api.js';
+export { parseRetryAfter } from '../http.js';
 
 /** The settings the email provider reads. */
 export type EmailConfig = Pick<

@@ -30,7 +30,7 @@ import {
   postJson,
   retryAfterOf,
   type FetchFn,
-} from './http-api.js';
+} from '../http.js';
 import { DEFAULT_EMAIL_FROM, asEmail } from './message.js';
 
 export const POSTMARK_DEFAULT_URL = 'https://api.postmarkapp.com';

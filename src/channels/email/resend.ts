@@ -26,7 +26,7 @@ import {
   postJson,
   retryAfterOf,
   type FetchFn,
-} from './http-api.js';
+} from '../http.js';
 import { DEFAULT_EMAIL_FROM, asEmail } from './message.js';
 
 export const RESEND_DEFAULT_URL = 'https://api.resend.com';

@@ -28,7 +28,7 @@ import {
   postJson,
   retryAfterOf,
   type FetchFn,
-} from './http-api.js';
+} from '../http.js';
 import { DEFAULT_EMAIL_FROM, asEmail } from './message.js';
 
 export const SENDGRID_DEFAULT_URL = 'https://api.sendgrid.com';

@@ -32,7 +32,7 @@ import {
   postJson,
   retryAfterOf,
   type FetchFn,
-} from './http-api.js';
+} from '../http.js';
 import { DEFAULT_EMAIL_FROM, asEmail, composeEmail, messageIdFor } from './message.js';
 import { addressOf } from './mime.js';
 import { sha256Hex, signV4 } from './sigv4.js';

@@ -20,6 +20,7 @@ import { SignJWT, importPKCS8 } from 'jose';
 import { HeraldError } from '../../errors.js';
 import type { Logger } from '../../obs/log.js';
 import { ProviderError } from '../provider.js';
+import { retryAfterMs } from '../http.js';
 import type { DeviceSender } from './fanout.js';
 
 export interface ServiceAccount {
@@ -89,18 +90,10 @@ export function classifyFcm(status: number, body: FcmErrorBody, retryAfter: stri
   if (fcmCode === 'UNREGISTERED' || fcmCode === 'SENDER_ID_MISMATCH' || status === 404)
     return new ProviderError('permanent', message, undefined, 'gone');
   if (status === 429 || fcmCode === 'QUOTA_EXCEEDED')
-    return new ProviderError('rate_limited', message, retryAfterMs(retryAfter) ?? 60_000, fcmCode);
+    return new ProviderError('rate_limited', message, retryAfterMs(retryAfter, 60_000), fcmCode);
   if (status === 401 || status === 408 || status >= 500)
     return new ProviderError('transient', message, undefined, fcmCode);
   return new ProviderError('permanent', message, undefined, fcmCode);
-}
-
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 export function makeFcmSender(options: FcmOptions): DeviceSender {

@@ -18,6 +18,7 @@ import webpush from 'web-push';
 import { HeraldError, toError } from '../../errors.js';
 import type { Logger } from '../../obs/log.js';
 import { ProviderError, type ProviderErrorKind } from '../provider.js';
+import { parseRetryAfter } from '../http.js';
 
 /** What a browser's `PushSubscription.toJSON()` gives (the keys base64url). */
 export interface WebPushSubscription {
@@ -87,17 +88,8 @@ export class WebPushAnswerError extends Error {
   }
 }
 
-/**
- * `Retry-After` in ms: delta-seconds (`120`) or an HTTP date (RFC 9110 §10.2.3); a date in the
- * past is 0. Undefined when absent or unreadable.
- */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  const v = value?.trim();
-  if (!v) return undefined;
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
+// The one reading of Retry-After (channels/http.ts); exported here as it was before.
+export { parseRetryAfter };
 
 /**
  * The one place a Web Push failure becomes a `ProviderError`:

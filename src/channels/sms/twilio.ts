@@ -22,7 +22,7 @@ import {
   type SendResult,
   type TextMessage,
 } from '../provider.js';
-import { isHttpAnswer, noAnswerError, postForm, retryAfterMs, trimBase } from './http.js';
+import { isHttpAnswer, noAnswerError, postForm, retryAfterMs, trimBase } from '../http.js';
 import { isE164, smsSegments } from './segments.js';
 
 /** Twilio's public API endpoint. */

@@ -31,7 +31,7 @@ import {
   retryAfterMs,
   trimBase,
   type HttpAnswer,
-} from './http.js';
+} from '../http.js';
 import { isE164, smsSegments } from './segments.js';
 import { textOf } from './twilio.js';
 

@@ -21,7 +21,7 @@ import {
   type TextMessage,
   type WebhookMessage,
 } from '../provider.js';
-import { isHttpAnswer, noAnswerError, post, retryAfterMs, type HttpAnswer } from '../sms/http.js';
+import { isHttpAnswer, noAnswerError, post, retryAfterMs, type HttpAnswer } from '../http.js';
 import { hookUrlProblem } from './url.js';
 
 /** How much of an answer is kept. */

@@ -33,7 +33,7 @@ import {
   retryAfterMs,
   trimBase,
   type HttpAnswer,
-} from '../sms/http.js';
+} from '../http.js';
 import { isE164 } from '../sms/segments.js';
 
 /** The Graph API's public endpoint. */
