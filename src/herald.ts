@@ -113,6 +113,19 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   } = options;
   const config = given ?? parseConfig(settings);
   const log = logger ?? makeLogger(config.logLevel);
+  // The providers are built (and their settings checked) before the database is opened, so a
+  // typo in a provider setting fails here and never migrates a database first.
+  const providers = makeProviders(config, log, ownProviders, {
+    // Your own senders last: they replace a configured one of the same kind.
+    senders: [...configuredPushSenders(config, log), ...pushSenders],
+    async disableDevices(ids) {
+      await db.query(
+        `UPDATE ${quoteIdent(config.schema)}.devices SET active = false, updated_at = now()
+         WHERE id = ANY($1::bigint[])`,
+        [ids],
+      );
+    },
+  });
   const db = await openDb({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -120,6 +133,9 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     queryTimeoutMs: config.queryTimeoutMs,
     listenCheckMs: config.listenCheckMs,
     log,
+  }).catch(async (err: unknown) => {
+    await providers.close().catch(() => undefined);
+    throw err;
   });
   try {
     if (doMigrate) {
@@ -137,6 +153,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
       }
     }
   } catch (err) {
+    await providers.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw err;
   }
@@ -144,17 +161,6 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   const queue = makeQueue(db, { schema: config.schema, maxPayloadBytes: config.maxPayloadBytes });
   const workers = new Set<Worker>();
   const metrics = makeMetrics(queue);
-  const providers = makeProviders(config, log, ownProviders, {
-    // Your own senders last: they replace a configured one of the same kind.
-    senders: [...configuredPushSenders(config, log), ...pushSenders],
-    async disableDevices(ids) {
-      await db.query(
-        `UPDATE ${quoteIdent(config.schema)}.devices SET active = false, updated_at = now()
-         WHERE id = ANY($1::bigint[])`,
-        [ids],
-      );
-    },
-  });
   const recipients = makeRecipients(db, config.schema);
   const schedules = makeCronSchedules(db, config.schema, queue);
   const localSchedules = makeLocalSchedules(db, config.schema, queue, {

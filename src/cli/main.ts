@@ -6,6 +6,8 @@ import { templatesCommand } from './templates.js';
 import { createHerald } from '../herald.js';
 import { migrate } from '../db/migrate.js';
 import { openDb } from '../db/open.js';
+import { makeProviders } from '../channels/registry.js';
+import { configuredPushSenders } from '../channels/push/index.js';
 import { makeLogger } from '../obs/log.js';
 import { makeApp } from '../http/app.js';
 import { startServer } from '../http/server.js';
@@ -95,10 +97,17 @@ export function program(): Command {
     .description('bring the database schema up to date (start does this too)')
     .action(async (flags: SettingsFlags) => {
       const config = configFrom(flags);
+      const log = makeLogger('warn');
+      // Every setting is checked before the schema is touched, the providers' too (as
+      // `herald start` does), so a typo never migrates a database that then cannot start.
+      await makeProviders(config, log, [], {
+        senders: configuredPushSenders(config, log),
+        disableDevices: () => Promise.resolve(),
+      }).close();
       const db = await openDb({
         databaseUrl: config.databaseUrl,
         dataDir: config.dataDir,
-        log: makeLogger('warn'),
+        log,
       });
       try {
         const { applied, current } = await migrate(db, config.schema);
