@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { secretList, whsecProblem } from './channels/webhook/signature.js';
 import { HeraldError } from './errors.js';
 
 // Numbers may arrive as strings (environment, flags): coerced, then checked.
@@ -78,10 +79,34 @@ export const configSchema = z.object({
   /** Signs unsubscribe links. Default: a random secret Herald makes once and keeps in the database. */
   unsubscribeSecret: z.string().min(32, 'use at least 32 characters').optional(),
   /**
-   * Signs every webhook (`Herald-Signature`, HMAC-SHA256; docs/channels.md#webhook). Without
-   * it the webhook channel has no provider: its deliveries are skipped with `no_provider`.
+   * The master secret webhook signing keys are derived from, one key per destination URL
+   * (Standard Webhooks format; docs/channels.md#webhook). Space-separated while an old one is
+   * rotated out (the first signs as current, every one signs). Without it the webhook channel
+   * has no provider: its deliveries are skipped with `no_provider`.
    */
-  webhookSecret: z.string().min(32, 'use at least 32 characters').optional(),
+  webhookSecret: z
+    .string()
+    .refine(
+      (v) => secretList(v).length > 0 && secretList(v).every((s) => s.length >= 32),
+      'use at least 32 characters (space-separated secrets: each)',
+    )
+    .optional(),
+  /**
+   * Signs data-hook calls (`whsec_<base64>`, Standard Webhooks format; docs/recipes.md), and
+   * nothing else. Required when a data hook is configured. Space-separated while an old one is
+   * rotated out.
+   */
+  dataHookSecret: z
+    .string()
+    .superRefine((v, ctx) => {
+      const list = secretList(v);
+      if (list.length === 0) ctx.addIssue({ code: 'custom', message: whsecProblem('') ?? '' });
+      for (const s of list) {
+        const problem = whsecProblem(s);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }
+    })
+    .optional(),
   delivery: z
     .object({
       /** Attempts per delivery before it is `failed` (transient errors are retried with backoff). */
@@ -340,6 +365,51 @@ function parseRateLimits(text: string): Record<string, string> {
   return out;
 }
 
+/** The settings that hold a secret, each for one purpose only (docs/security.md). */
+const SECRET_SETTINGS = [
+  'apiKey',
+  'adminKey',
+  'jwtSecret',
+  'unsubscribeSecret',
+  'webhookSecret',
+  'dataHookSecret',
+  'resendWebhookSecret',
+  'postmarkWebhookPassword',
+] as const;
+
+/**
+ * Each secret has one purpose: the same value in two settings would let whoever holds it for
+ * one purpose act in the other (a webhook receiver signing data-hook calls, say), so it is
+ * refused. And a data hook is never called unsigned: with a data hook URL, `dataHookSecret`
+ * is required.
+ */
+function checkSecrets(config: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const seen = new Map<string, string>();
+  for (const name of SECRET_SETTINGS) {
+    const value = config[name];
+    if (typeof value !== 'string') continue;
+    for (const secret of secretList(value)) {
+      const first = seen.get(secret);
+      if (first && first !== name)
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `holds the same secret as ${first}: give each purpose its own secret`,
+        });
+      else seen.set(secret, name);
+    }
+  }
+  const schedules = (config.localSchedules ?? {}) as Record<string, { hookUrl?: string }>;
+  const hooked = config.dataHookUrl || Object.values(schedules).some((sc) => sc.hookUrl);
+  if (hooked && !config.dataHookSecret)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['dataHookSecret'],
+      message:
+        'a data hook is configured: set its own signing secret (echo whsec_$(openssl rand -base64 32))',
+    });
+}
+
 export type HeraldConfig = z.infer<typeof configSchema>;
 export type HeraldConfigInput = z.input<typeof configSchema>;
 
@@ -368,6 +438,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_PUBLIC_URL: 'publicUrl',
   HERALD_UNSUBSCRIBE_SECRET: 'unsubscribeSecret',
   HERALD_WEBHOOK_SECRET: 'webhookSecret',
+  HERALD_DATA_HOOK_SECRET: 'dataHookSecret',
   HERALD_DELIVERY_MAX_ATTEMPTS: 'delivery.maxAttempts',
   HERALD_FAILOVER_AFTER: 'delivery.failoverAfter',
   HERALD_DATA_HOOK_URL: 'dataHookUrl',
@@ -529,7 +600,8 @@ export function resolveConfig(sources: ResolveSources = {}): HeraldConfig {
 }
 
 export function parseConfig(input: unknown): HeraldConfig {
-  const parsed = configSchema.safeParse(input);
+  // The cross-setting rules (checkSecrets) run after each setting's own.
+  const parsed = configSchema.superRefine(checkSecrets).safeParse(input);
   if (!parsed.success) {
     const envFor = (path: string) => Object.entries(ENV_SETTINGS).find(([, p]) => p === path)?.[0];
     const lines = parsed.error.issues.map((i) => {

@@ -8,6 +8,7 @@ import type { Herald } from './herald.js';
 import type { JobHandler } from './queue/worker.js';
 import { makeDeliver, type DeliverDeps } from './notify/deliver.js';
 import { makeRateLimiter } from './channels/rate-limit.js';
+import { secretList, whsecKey } from './channels/webhook/signature.js';
 import { makeReminderJob } from './scheduler/reminder-job.js';
 import { makeScheduleRunner, type ScheduleTask } from './scheduler/runs.js';
 import { makeLocalRun, type ScheduleContent } from './scheduler/local-run.js';
@@ -66,7 +67,7 @@ export function builtinHandlers(
       definitions: herald.localSchedules.definitions,
       content: options.content ?? {},
       dataHookUrl: herald.config.dataHookUrl,
-      hookSecret: herald.config.webhookSecret,
+      hookKeys: secretList(herald.config.dataHookSecret).map(whsecKey),
       send: (input, sendOptions) => herald.send(input, sendOptions),
       log: herald.log,
     }),

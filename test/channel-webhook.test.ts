@@ -1,28 +1,33 @@
 /**
  * The webhook channel end to end: a trigger over HTTP, a worker, the webhook provider, and a
- * local receiver that verifies Herald-Signature with its own code, as docs/channels.md tells
- * receivers to (helpers/webhook-receiver.ts). The exact request; the type's URL and the
- * recipient's (which wins); no URL; 410, 500 and 429 answers; the same Herald-Delivery-Id on a
- * retry; a tampered body, a wrong secret and a stale timestamp refused; the recipient fields.
+ * local receiver that verifies Herald's Standard Webhooks signature with the `standardwebhooks`
+ * library and the destination's key read from the API, as docs/channels.md tells receivers to
+ * (helpers/webhook-receiver.ts). The exact request; the type's URL and the recipient's (which
+ * wins); no URL; 410, 500 and 429 answers; the same webhook-id on a retry; a tampered body, a
+ * wrong secret, a stale timestamp and another receiver's key refused; the signing-key API and
+ * rotation; the recipient fields.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { Webhook } from 'standardwebhooks';
 import { isProviderError } from '../src/channels/provider.js';
 import {
   classifyWebhookError,
   makeWebhookProvider,
   webhookFromConfig,
 } from '../src/channels/webhook/webhook.js';
+import { destinationSigningKey } from '../src/channels/webhook/keys.js';
 import { resolveConfig } from '../src/config.js';
+import { makeApp } from '../src/http/app.js';
 import { makeLogger } from '../src/obs/log.js';
 import { BACKENDS, pgSkipReason } from './helpers/db.js';
 import { startHookPipeline, statusesOf } from './helpers/hook-pipeline.js';
 import {
   startWebhookReceiver,
-  verifyHeraldSignature,
+  verifyStandardWebhook,
   type WebhookReceiver,
 } from './helpers/webhook-receiver.js';
 
@@ -40,8 +45,18 @@ for (const backend of BACKENDS) {
     let receiver: WebhookReceiver;
     let pipeline: Awaited<ReturnType<typeof startHookPipeline>>;
 
+    /** The signing key the app reads for `owner` (a recipient or type path) and `path`. */
+    async function trustKeyOf(owner: string, path: string): Promise<string> {
+      const res = await pipeline.call('GET', `${owner}/webhook-signing-key`);
+      assert.equal(res.status, 200, await res.clone().text());
+      const { url, signingKey } = (await res.json()) as { url: string; signingKey: string };
+      assert.equal(url, receiver.url(path));
+      receiver.trust(path, signingKey);
+      return signingKey;
+    }
+
     before(async () => {
-      receiver = await startWebhookReceiver({ secret: SECRET });
+      receiver = await startWebhookReceiver();
       pipeline = await startHookPipeline(backend, { webhookSecret: SECRET });
       await pipeline.put('/v1/types/order-shipped', {
         channels: ['webhook'],
@@ -52,6 +67,7 @@ for (const backend of BACKENDS) {
       });
       // No template and no URL: the body carries the data; recipients need their own URL.
       await pipeline.put('/v1/types/bare', { channels: ['webhook'], templates: {} });
+      await trustKeyOf('/v1/types/order-shipped', '/type-hook');
     });
     after(async () => {
       await pipeline?.close();
@@ -74,11 +90,12 @@ for (const backend of BACKENDS) {
       assert.equal(req.refused, null);
       assert.equal(req.headers['content-type'], 'application/json');
       assert.equal(req.headers['user-agent'], `Herald/${VERSION}`);
-      assert.equal(req.headers['herald-delivery-id'], d.id);
-      const signature = String(req.headers['herald-signature']);
-      assert.match(signature, /^t=\d+,v1=[0-9a-f]{64}$/);
-      assert.equal(signature.slice(2, signature.indexOf(',')), req.headers['herald-timestamp']);
-      assert.ok(Math.abs(Number(req.headers['herald-timestamp']) - Date.now() / 1000) < 30);
+      // Standard Webhooks headers only: the old Herald-* headers are gone.
+      assert.equal(req.headers['webhook-id'], d.id);
+      assert.match(String(req.headers['webhook-signature']), /^v1,[A-Za-z0-9+/]{43}=$/);
+      assert.ok(Math.abs(Number(req.headers['webhook-timestamp']) - Date.now() / 1000) < 30);
+      for (const old of ['herald-signature', 'herald-timestamp', 'herald-delivery-id'])
+        assert.equal(req.headers[old], undefined, old);
       // The fields in the documented order, compact JSON, nothing HTML-escaped.
       const body = req.json as Record<string, unknown>;
       assert.deepEqual(body, {
@@ -110,6 +127,7 @@ for (const backend of BACKENDS) {
 
     it('the recipient’s URL wins over the type’s; the type needs none then', async () => {
       await pipeline.put('/v1/recipients/bob', { webhookUrl: receiver.url('/bob?token=abc') });
+      await trustKeyOf('/v1/recipients/bob', '/bob?token=abc');
       const before = receiver.at('/type-hook').length;
       const { delivery: d } = await pipeline.deliver('order-shipped', 'bob', {
         order: 'B-2',
@@ -143,8 +161,10 @@ for (const backend of BACKENDS) {
       receiver.script('/gone', { status: 410, body: 'this endpoint was removed' });
       receiver.script('/down', { status: 500, body: 'oops' }, { status: 503, body: 'busy' });
       receiver.script('/busy', { status: 429, headers: { 'retry-after': '1' }, body: 'slow down' });
-      for (const name of ['gone', 'down', 'busy'])
+      for (const name of ['gone', 'down', 'busy']) {
         await pipeline.put(`/v1/recipients/${name}`, { webhookUrl: receiver.url(`/${name}`) });
+        await trustKeyOf(`/v1/recipients/${name}`, `/${name}`);
+      }
       const [gone, down, busy] = (
         await Promise.all(['gone', 'down', 'busy'].map((name) => pipeline.deliver('bare', name)))
       ).map((r) => r.delivery);
@@ -166,7 +186,7 @@ for (const backend of BACKENDS) {
       const waited = Date.parse(busy!.events[2]!.at) - Date.parse(busy!.events[1]!.at);
       assert.ok(waited >= 900, `waited ${waited} ms after the rate limit`);
 
-      // Every attempt: the same delivery id in the header and the body, freshly signed.
+      // Every attempt: the same delivery id in webhook-id and the body, freshly signed.
       for (const [path, d] of [
         ['/down', down!],
         ['/busy', busy!],
@@ -175,7 +195,7 @@ for (const backend of BACKENDS) {
         assert.equal(attempts.length, 2, path);
         for (const a of attempts) {
           assert.equal(a.refused, null);
-          assert.equal(a.headers['herald-delivery-id'], d.id);
+          assert.equal(a.headers['webhook-id'], d.id);
           assert.equal((a.json as { id: string }).id, d.id);
         }
         assert.equal(attempts[0]!.raw, attempts[1]!.raw, 'the body is the same on a retry');
@@ -184,46 +204,127 @@ for (const backend of BACKENDS) {
 
     it('the receiver refuses a tampered body, another secret and a stale timestamp', async () => {
       const original = receiver.at('/type-hook')[0]!;
-      const replay = (raw: string) =>
+      // The same receiver at another path, holding /type-hook's key: a replay of that request.
+      const key = await trustKeyOf('/v1/types/order-shipped', '/type-hook');
+      receiver.trust('/replayed', key);
+      const replay = (raw: string, headers: Record<string, string> = {}) =>
         fetch(receiver.url('/replayed'), {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
-            'herald-delivery-id': String(original.headers['herald-delivery-id']),
-            'herald-signature': String(original.headers['herald-signature']),
+            'webhook-id': String(original.headers['webhook-id']),
+            'webhook-timestamp': String(original.headers['webhook-timestamp']),
+            'webhook-signature': String(original.headers['webhook-signature']),
+            ...headers,
           },
           body: raw,
         });
       const tampered = await replay(original.raw.replace('Order A-1', 'Order A-9'));
       assert.equal(tampered.status, 401);
-      assert.equal(receiver.at('/replayed').at(-1)?.refused, 'signature mismatch');
-      // The untouched body verifies, and the receiver knows it has it already.
+      assert.equal(receiver.at('/replayed').at(-1)?.refused, 'No matching signature found');
+      // The untouched body verifies, and the receiver knows it has it already (webhook-id).
       assert.equal((await replay(original.raw)).status, 200);
       assert.equal(receiver.at('/replayed').at(-1)?.duplicate, true);
-
-      // Through the pipeline: a receiver with another secret, one whose clock is 6 minutes on.
-      const other = await startWebhookReceiver({ secret: `${SECRET}-rotated` });
-      const ahead = await startWebhookReceiver({
-        secret: SECRET,
-        now: () => Date.now() + 6 * 60_000,
+      // A stale timestamp, even signed with the right key, is refused.
+      const staleAt = new Date(Date.now() - 10 * 60_000);
+      const old = await replay(original.raw, {
+        'webhook-id': 'msg_stale',
+        'webhook-timestamp': String(Math.floor(staleAt.getTime() / 1000)),
+        'webhook-signature': new Webhook(key).sign('msg_stale', staleAt, original.raw),
       });
+      assert.equal(old.status, 401);
+      assert.equal(receiver.at('/replayed').at(-1)?.refused, 'Message timestamp too old');
+
+      // Through the pipeline: a Herald with another master secret signs with other keys.
+      const other = await startHookPipeline('pglite', { webhookSecret: `${SECRET}-rotated` });
       try {
-        await pipeline.put('/v1/recipients/other', { webhookUrl: other.url('/h') });
-        await pipeline.put('/v1/recipients/ahead', { webhookUrl: ahead.url('/h') });
-        for (const [name, server, why] of [
-          ['other', other, 'signature mismatch'],
-          ['ahead', ahead, 'timestamp outside the window'],
-        ] as const) {
-          const { delivery: d } = await pipeline.deliver('bare', name);
-          assert.equal(d.status, 'failed', name);
-          assert.equal(d.reason, 'permanent_error');
-          assert.match(d.error ?? '', /webhook 401/);
-          assert.equal(server.at('/h')[0]?.refused, why);
-        }
+        await other.put('/v1/types/bare', { channels: ['webhook'], templates: {} });
+        await other.put('/v1/recipients/other', { webhookUrl: receiver.url('/other') });
+        await pipeline.put('/v1/recipients/other', { webhookUrl: receiver.url('/other') });
+        await trustKeyOf('/v1/recipients/other', '/other');
+        const { delivery: d } = await other.deliver('bare', 'other');
+        assert.equal(d.status, 'failed');
+        assert.equal(d.reason, 'permanent_error');
+        assert.match(d.error ?? '', /webhook 401/);
+        assert.equal(receiver.at('/other')[0]?.refused, 'No matching signature found');
       } finally {
         await other.close();
-        await ahead.close();
       }
+    });
+
+    it('each destination has its own key: a request signed for A does not verify with B’s key', async () => {
+      await pipeline.put('/v1/recipients/rx-a', { webhookUrl: receiver.url('/rx-a') });
+      await pipeline.put('/v1/recipients/rx-b', { webhookUrl: receiver.url('/rx-b') });
+      const keyA = await trustKeyOf('/v1/recipients/rx-a', '/rx-a');
+      const keyB = await trustKeyOf('/v1/recipients/rx-b', '/rx-b');
+      assert.notEqual(keyA, keyB);
+      const a = await pipeline.deliver('bare', 'rx-a', { to: 'a' });
+      assert.equal(a.delivery.status, 'sent', a.delivery.error ?? '');
+      const toA = receiver.at('/rx-a')[0]!;
+      assert.equal(toA.refused, null);
+      // What A received does not verify with B's key: A cannot pass it on to B...
+      assert.equal(
+        verifyStandardWebhook(keyB, toA.headers, toA.raw),
+        'No matching signature found',
+      );
+      // ...nor sign its own request for B with the key it holds.
+      const forged = '{"id":"forged","type":"bare","data":{"pay":"mallory"}}';
+      const t = new Date();
+      const res = await fetch(receiver.url('/rx-b'), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': 'forged',
+          'webhook-timestamp': String(Math.floor(t.getTime() / 1000)),
+          'webhook-signature': new Webhook(keyA).sign('forged', t, forged),
+        },
+        body: forged,
+      });
+      assert.equal(res.status, 401);
+      // B's receiver given A's key refuses Herald's real request to B.
+      receiver.trust('/rx-b', keyA);
+      const b = await pipeline.deliver('bare', 'rx-b', { to: 'b' });
+      assert.equal(b.delivery.status, 'failed');
+      assert.match(b.delivery.error ?? '', /webhook 401/);
+    });
+
+    it('the signing-key API: per URL, canonical, no-store; 404 without a URL', async () => {
+      const { call } = pipeline;
+      await pipeline.put('/v1/recipients/kay', { webhookUrl: 'https://hooks.example.com/kay' });
+      const res = await call('GET', '/v1/recipients/kay/webhook-signing-key');
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      const first = (await res.json()) as { url: string; signingKey: string };
+      assert.equal(first.url, 'https://hooks.example.com/kay');
+      assert.match(first.signingKey, /^whsec_[A-Za-z0-9+/]{43}=$/);
+      // The key depends on the URL only through its canonical form.
+      assert.equal(
+        first.signingKey,
+        destinationSigningKey(SECRET, 'HTTPS://HOOKS.example.com/kay'),
+      );
+      await pipeline.put('/v1/recipients/kay', { webhookUrl: 'https://hooks.example.com/kay2' });
+      const moved = (await (
+        await call('GET', '/v1/recipients/kay/webhook-signing-key')
+      ).json()) as {
+        signingKey: string;
+      };
+      assert.notEqual(moved.signingKey, first.signingKey, 'a new URL has a new key');
+      await pipeline.put('/v1/recipients/nourl', { email: 'n@example.com' });
+      for (const path of [
+        '/v1/recipients/nourl/webhook-signing-key',
+        '/v1/recipients/nobody/webhook-signing-key',
+        '/v1/types/bare/webhook-signing-key',
+        '/v1/types/nope/webhook-signing-key',
+      ]) {
+        const r = await call('GET', path);
+        assert.equal(r.status, 404, path);
+        assert.equal(((await r.json()) as { code: string }).code, 'not_found');
+      }
+      // The key is a secret: the server realm only.
+      const anonymous = await makeApp(pipeline.herald).request(
+        '/v1/recipients/kay/webhook-signing-key',
+      );
+      assert.equal(anonymous.status, 401);
     });
 
     it('recipients: https or loopback http URLs; GET answers them, null clears, erase removes', async () => {
@@ -279,7 +380,7 @@ for (const backend of BACKENDS) {
 describe('webhook provider without the pipeline', () => {
   let receiver: WebhookReceiver;
   before(async () => {
-    receiver = await startWebhookReceiver({ secret: SECRET });
+    receiver = await startWebhookReceiver();
   });
   after(async () => {
     await receiver.close();
@@ -317,14 +418,21 @@ describe('webhook provider without the pipeline', () => {
       const { delivery: d } = await plain.deliver('bare', 'r');
       assert.equal(d.status, 'skipped');
       assert.equal(d.reason, 'no_provider');
+      // No key to read either: the API says which setting to set.
+      const res = await plain.call('GET', '/v1/recipients/r/webhook-signing-key');
+      assert.equal(res.status, 409);
+      const problem = (await res.json()) as { code: string; detail: string };
+      assert.equal(problem.code, 'conflict');
+      assert.match(problem.detail, /set HERALD_WEBHOOK_SECRET/);
     } finally {
       await plain.close();
     }
   });
 
   it('does not follow a redirect, to another host or any', async () => {
-    const elsewhere = await startWebhookReceiver({ secret: SECRET });
+    const elsewhere = await startWebhookReceiver();
     try {
+      receiver.trust('/moved', destinationSigningKey(SECRET, receiver.url('/moved')));
       receiver.script('/moved', {
         status: 307,
         headers: { location: elsewhere.url('/catch') },
@@ -388,16 +496,21 @@ describe('webhook provider without the pipeline', () => {
     assert.equal(classifyWebhookError(answer(429)).retryAfterMs, 60_000);
   });
 
-  it('the docs’ verification refuses what it should', () => {
-    const now = 1_800_000_000;
-    const raw = '{"id":"d"}';
-    const good = `t=${now},v1=${'0'.repeat(64)}`;
-    assert.equal(verifyHeraldSignature(SECRET, undefined, raw, now), 'no Herald-Signature header');
-    assert.equal(verifyHeraldSignature(SECRET, 'v1=abc', raw, now), 'malformed Herald-Signature');
-    assert.equal(verifyHeraldSignature(SECRET, good, raw, now), 'signature mismatch');
-    assert.equal(
-      verifyHeraldSignature(SECRET, good, raw, now + 301),
-      'timestamp outside the window',
-    );
+  it('rotation: with "new old" in the setting, receivers holding either key verify', async () => {
+    const next = 'webhook-test-secret-next-0123456789abcdef';
+    const url = receiver.url('/rotating');
+    const provider = makeWebhookProvider({ secret: `${next} ${SECRET}`, log });
+    for (const [label, key] of [
+      ['old', destinationSigningKey(SECRET, url)],
+      ['new', destinationSigningKey(next, url)],
+    ] as const) {
+      receiver.trust('/rotating', key);
+      await provider.send(message(url));
+      const req = receiver.at('/rotating').at(-1)!;
+      assert.equal(req.refused, null, label);
+      assert.equal(String(req.headers['webhook-signature']).split(' ').length, 2);
+    }
+    // The API answers the current (first) secret's key.
+    assert.equal(destinationSigningKey(`${next} ${SECRET}`, url), destinationSigningKey(next, url));
   });
 });

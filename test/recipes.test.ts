@@ -14,6 +14,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { destinationSigningKey } from '../src/channels/webhook/keys.js';
+import { parseConfig } from '../src/config.js';
 import { builtinHandlers } from '../src/handlers.js';
 import type { Herald } from '../src/index.js';
 import { readTemplateFolder } from '../src/notify/template-files.js';
@@ -24,6 +27,8 @@ import { closeHerald, openHerald, waitFor } from './helpers/db.js';
 
 const BIN = new URL('../bin/herald.js', import.meta.url).pathname;
 const SECRET = 'recipes-test-webhook-secret-0123456789';
+/** The data hook's own key: Herald and the example app's hook.js share it, and nothing else. */
+const HOOK_SECRET = `whsec_${Buffer.alloc(32, 42).toString('base64')}`;
 
 interface AppModule {
   startApp(
@@ -40,7 +45,7 @@ interface ContentModule {
 }
 interface HookModule {
   createHookServer(options: { secret: string }): Server;
-  verifySignature(secret: string, header: string, body: string, now?: number): boolean;
+  verifyRequest(secret: string, headers: Record<string, string>, body: string): boolean;
 }
 /** The example's modules (plain JavaScript, so imported by URL, typed here). */
 const example = async <T>(file: string) =>
@@ -166,37 +171,75 @@ describe('the example app (examples/recipes-app)', () => {
     let herald: Herald;
     before(async () => {
       hook = await example<HookModule>('hook.js');
-      server = hook.createHookServer({ secret: SECRET });
+      server = hook.createHookServer({ secret: HOOK_SECRET });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/herald/content`;
-      herald = await openHerald('pglite', { dataHookUrl: url, webhookSecret: SECRET });
+      herald = await openHerald('pglite', {
+        dataHookUrl: url,
+        dataHookSecret: HOOK_SECRET,
+        webhookSecret: SECRET,
+      });
     });
     after(async () => {
       await closeHerald(herald);
       await new Promise((resolve) => server.close(resolve));
     });
 
-    it('checks the signature', async () => {
-      const body = '{"schedule":"daily_briefing","items":[]}';
-      const t = Math.floor(Date.now() / 1000);
-      const sign = (secret: string, at: number) =>
-        `t=${at},v1=${createHmac('sha256', secret).update(`${at}.${body}`).digest('hex')}`;
-      assert.equal(hook.verifySignature(SECRET, sign(SECRET, t), body), true);
-      assert.equal(hook.verifySignature(SECRET, sign('another-secret', t), body), false);
-      assert.equal(hook.verifySignature(SECRET, sign(SECRET, t - 600), body), false, 'too old');
+    /** Standard Webhooks headers for `body`, signed with `secret` at `at`. */
+    const signed = (secret: string, body: string, at = new Date()) => ({
+      'webhook-id': 'msg_test',
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': new Webhook(secret).sign('msg_test', at, body),
+    });
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(url, { method: 'POST', body, headers });
+    const body = '{"schedule":"daily_briefing","items":[]}';
+
+    it('checks the signature with the data hook’s own key', async () => {
+      assert.equal(hook.verifyRequest(HOOK_SECRET, signed(HOOK_SECRET, body), body), true);
       assert.equal(
-        hook.verifySignature(SECRET, sign(SECRET, t), `${body} `),
+        hook.verifyRequest(HOOK_SECRET, signed(HOOK_SECRET, body), `${body} `),
         false,
         'body changed',
       );
-      const unsigned = await fetch(url, { method: 'POST', body });
-      assert.equal(unsigned.status, 401);
-      const signed = await fetch(url, {
-        method: 'POST',
-        body,
-        headers: { 'herald-signature': sign(SECRET, t) },
-      });
-      assert.deepEqual(await signed.json(), { results: {} });
+      assert.equal((await post(body)).status, 401, 'unsigned');
+      const ok = await post(body, signed(HOOK_SECRET, body));
+      assert.deepEqual(await ok.json(), { results: {} });
+    });
+
+    it('refuses a stale timestamp, even signed with the right key', async () => {
+      const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
+      const stale = signed(HOOK_SECRET, body, tenMinutesAgo);
+      assert.equal(hook.verifyRequest(HOOK_SECRET, stale, body), false);
+      assert.equal((await post(body, stale)).status, 401);
+    });
+
+    it('no webhook receiver can forge a data-hook request', async () => {
+      // Every key a webhook receiver can hold: the one for any destination URL (this very
+      // hook's URL included), and the master secret itself in the old Herald-Signature scheme.
+      for (const receiverUrl of [url, 'https://receiver-a.example.com/hook']) {
+        const receiverKey = destinationSigningKey(SECRET, receiverUrl);
+        assert.equal(
+          hook.verifyRequest(HOOK_SECRET, signed(receiverKey, body), body),
+          false,
+          receiverUrl,
+        );
+        assert.equal((await post(body, signed(receiverKey, body))).status, 401, receiverUrl);
+      }
+      const t = Math.floor(Date.now() / 1000);
+      const oldScheme = `t=${t},v1=${createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex')}`;
+      assert.equal((await post(body, { 'herald-signature': oldScheme })).status, 401);
+    });
+
+    it('Herald refuses to start a data hook without its own secret, or with the webhook one', () => {
+      assert.throws(
+        () => parseConfig({ dataHookUrl: url, webhookSecret: SECRET }),
+        /dataHookSecret \(HERALD_DATA_HOOK_SECRET\): a data hook is configured/,
+      );
+      assert.throws(
+        () => parseConfig({ localSchedules: { standup: { hookUrl: url } } }),
+        /dataHookSecret \(HERALD_DATA_HOOK_SECRET\)/,
+      );
     });
 
     it('answers the schedules with the same content, so each goes out', async () => {

@@ -3,37 +3,39 @@
  * content of each due batch over HTTP, at its data hook. This is the app's side of it: check
  * Herald's signature, answer with the content functions library use has (content.js).
  *
- *   SECRET=$(openssl rand -hex 32)
- *   HERALD_WEBHOOK_SECRET=$SECRET node examples/recipes-app/hook.js     # listens on :3030
- *   HERALD_WEBHOOK_SECRET=$SECRET HERALD_DATA_HOOK_URL=http://127.0.0.1:3030/herald/content \
+ *   SECRET=whsec_$(openssl rand -base64 32)
+ *   HERALD_DATA_HOOK_SECRET=$SECRET node examples/recipes-app/hook.js     # listens on :3030
+ *   HERALD_DATA_HOOK_SECRET=$SECRET HERALD_DATA_HOOK_URL=http://127.0.0.1:3030/herald/content \
  *     HERALD_TEMPLATES_DIR=recipes npm start
  *
  * Herald POSTs `{"schedule": "daily_briefing", "items": [{"recipientId", "runAt", "window":
- * {"from", "to"}, "timezone"}]}` (instants as ISO strings) with `Herald-Signature: t=<unix
- * seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with HERALD_WEBHOOK_SECRET>`, and
- * takes `{"results": {"<recipient id>": {"data": {...}} | {"skip": true}}}`. A recipient left
- * out of `results` is skipped; an answer other than 2xx fails the batch's job, which is tried
- * again later. docs/recipes.md has the details.
+ * {"from", "to"}, "timezone"}]}` (instants as ISO strings), signed in the Standard Webhooks
+ * format (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with HERALD_DATA_HOOK_SECRET,
+ * the data hook's own key: no webhook receiver holds it, so none can ask this hook for content.
+ * It takes `{"results": {"<recipient id>": {"data": {...}} | {"skip": true}}}`. A recipient
+ * left out of `results` is skipped; an answer other than 2xx fails the batch's job, which is
+ * tried again later (with the same `webhook-id`). docs/recipes.md has the details.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
+import { Webhook } from 'standardwebhooks';
 import { content } from './content.js';
 
-/** Whether `header` signs `body` with `secret`, at most five minutes from now. */
-export function verifySignature(secret, header, body, now = Date.now()) {
-  const fields = String(header ?? '')
-    .split(',')
-    .map((part) => part.trim().split('='));
-  const t = Number(fields.find(([k]) => k === 't')?.[1]);
-  if (!Number.isInteger(t) || Math.abs(now / 1000 - t) > 300) return false;
-  const expected = createHmac('sha256', secret).update(`${t}.${body}`, 'utf8').digest();
-  return fields
-    .filter(([k]) => k === 'v1')
-    .some(([, v]) => {
-      const given = Buffer.from(v ?? '', 'hex');
-      return given.length === expected.length && timingSafeEqual(given, expected);
+/**
+ * Whether `headers` sign `body` (the raw text) with `secret` (`whsec_…`), at most five
+ * minutes from now: the `standardwebhooks` library does the checking.
+ */
+export function verifyRequest(secret, headers, body) {
+  try {
+    new Webhook(secret).verify(body, {
+      'webhook-id': String(headers['webhook-id'] ?? ''),
+      'webhook-timestamp': String(headers['webhook-timestamp'] ?? ''),
+      'webhook-signature': String(headers['webhook-signature'] ?? ''),
     });
+    return true;
+  } catch {
+    return false; // a missing header, a stale time or a signature made with another key
+  }
 }
 
 /** The data hook: an HTTP server answering POST `path`. */
@@ -48,8 +50,7 @@ export function createHookServer({ secret, path = '/herald/content' }) {
     for await (const chunk of req) chunks.push(chunk);
     // The signature is over the raw body: check it before parsing.
     const body = Buffer.concat(chunks).toString('utf8');
-    if (!verifySignature(secret, req.headers['herald-signature'], body))
-      return answer(401, { error: 'bad signature' });
+    if (!verifyRequest(secret, req.headers, body)) return answer(401, { error: 'bad signature' });
     try {
       const batch = JSON.parse(body);
       const fn = content[batch.schedule];
@@ -73,9 +74,9 @@ export function createHookServer({ secret, path = '/herald/content' }) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const secret = process.env.HERALD_WEBHOOK_SECRET;
-  if (!secret || secret.length < 32) {
-    process.stderr.write('set HERALD_WEBHOOK_SECRET (at least 32 characters), as for Herald\n');
+  const secret = process.env.HERALD_DATA_HOOK_SECRET;
+  if (!secret?.startsWith('whsec_')) {
+    process.stderr.write('set HERALD_DATA_HOOK_SECRET (whsec_…), the same as for Herald\n');
     process.exit(2);
   }
   const port = Number(process.env.PORT ?? 3030);

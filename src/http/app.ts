@@ -21,6 +21,7 @@ import { adminRoutes } from './admin-routes.js';
 import { docsRoutes } from './docs.js';
 import { templatePartsRoutes } from './template-parts-routes.js';
 import { reminderRoutes } from './reminder-routes.js';
+import { webhookKeyRoutes } from './webhook-key-routes.js';
 import { schedulePreviewQuery } from '../scheduler/local-schedules.js';
 
 export function makeApp(herald: Herald): Hono {
@@ -101,6 +102,7 @@ function v1(herald: Herald): Hono {
   api.use(requireKey(herald.keys));
   api.route('/', templatePartsRoutes(herald));
   api.route('/', reminderRoutes(herald));
+  api.route('/', webhookKeyRoutes(herald));
 
   api.put('/recipients/:id', async (c) => {
     const { recipient, created } = await herald.recipients.upsert(

@@ -276,7 +276,44 @@ export const RESOURCE_OPERATIONS: Operation[] = [
     errors: { not_found: noType },
   },
   ...(['layout', 'partial'] as const).flatMap(partOperations),
+  webhookKeyOperation('recipientWebhookSigningKey', '/v1/recipients/{id}', 'Recipients', {
+    pathParams: recipientParam,
+    owner: 'the recipient’s own `webhookUrl`',
+    missing: 'no recipient with this id, or it has no `webhookUrl`',
+  }),
+  webhookKeyOperation('typeWebhookSigningKey', '/v1/types/{name}', 'Types', {
+    pathParams: typeParam,
+    owner: 'the type’s `webhook.url`',
+    missing: 'no notification type with this name, or it has no `webhook.url`',
+  }),
 ];
+
+/** GET …/webhook-signing-key of a recipient or a type (http/webhook-key-routes.ts). */
+function webhookKeyOperation(
+  id: string,
+  base: string,
+  tag: string,
+  o: { pathParams: Operation['pathParams']; owner: string; missing: string },
+): Operation {
+  return {
+    id,
+    method: 'get',
+    path: `${base}/webhook-signing-key`,
+    tag,
+    summary: 'The signing key of a webhook URL',
+    description:
+      `The key Herald signs requests to ${o.owner} with (Standard Webhooks, \`whsec_…\`): ` +
+      'hand it to that receiver. Each URL has its own key, derived from HERALD_WEBHOOK_SECRET; ' +
+      'changing the URL or the secret changes it. Answered with `Cache-Control: no-store`.',
+    realm: 'server',
+    pathParams: o.pathParams,
+    responses: { 200: { description: 'the URL and its key', schema: 'WebhookSigningKey' } },
+    errors: {
+      not_found: o.missing,
+      conflict: 'HERALD_WEBHOOK_SECRET is not set, so webhooks are not signed',
+    },
+  };
+}
 
 /** The four routes of layouts, and of partials: list, put, get, delete. */
 function partOperations(kind: 'layout' | 'partial'): Operation[] {

@@ -409,6 +409,14 @@ export const SCHEMAS = {
     description: 'A manual run, queued: a worker runs it and records it in the schedule’s runs.',
     schema: z.object({ runId: z.string(), tick: instant }),
   },
+  WebhookSigningKey: {
+    io: 'output',
+    description:
+      'The signing key of one webhook destination: give it to the receiver at `url`, which ' +
+      'verifies Herald’s requests with it (Standard Webhooks; any library takes `whsec_…`). ' +
+      'Each URL has its own key, so a receiver cannot sign requests another would accept.',
+    schema: z.object({ url: z.string(), signingKey: z.string().regex(/^whsec_/) }),
+  },
   RecipientSchedules: {
     io: 'output',
     description:

@@ -6,8 +6,10 @@
  * Where the content comes from:
  * - library use: an async function per schedule (`builtinHandlers(herald, { content })`),
  *   given the batch and answering `{ data }` or `{ skip: true }` per recipient id;
- * - service use: the app's data hook, `POST`ed the batch as JSON and signed as webhooks are
- *   (`Herald-Signature`, docs/channels.md), answering `{ "results": { "<id>": {...} } }`;
+ * - service use: the app's data hook, `POST`ed the batch as JSON, signed in the Standard
+ *   Webhooks format with the data hook's own key (`dataHookSecret`, never a webhook key: a
+ *   webhook receiver must not be able to ask for or answer with content; docs/recipes.md),
+ *   answering `{ "results": { "<id>": {...} } }`;
  * - neither: every recipient gets the notification with no data of its own.
  * With a function or a hook, a recipient it does not answer for is skipped (so an empty
  * "nothing new today" message is never sent by mistake).
@@ -15,13 +17,14 @@
  * Exactly once: the trigger carries an idempotency key made of the job's batch, so a re-run
  * (a crash after the send, a lost lease) answers the first send instead of sending again.
  */
+import { createHash } from 'node:crypto';
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { HeraldError, toError } from '../errors.js';
 import type { Logger } from '../obs/log.js';
 import type { JobContext, JobHandler } from '../queue/worker.js';
 import { findUnstorable, nestedDeeperThan } from '../validation.js';
-import { webhookSignature } from '../channels/webhook/signature.js';
+import { signedHeaders } from '../channels/webhook/signature.js';
 import type { SendOptions, SendResult } from '../notify/send.js';
 import { nextTick, parseCron } from '../time/cron.js';
 import type { LocalScheduleDefinition, LocalScheduleJobPayload } from './local-schedules.js';
@@ -52,12 +55,16 @@ export interface LocalRunDeps {
   content: Record<string, ScheduleContent>;
   /** The data hook of schedules that name none. */
   dataHookUrl?: string | undefined;
-  /** Signs data-hook calls (the webhook secret). */
-  hookSecret?: string | undefined;
+  /** The keys data-hook calls are signed with (`dataHookSecret`; more than one in rotation). */
+  hookKeys?: readonly Buffer[];
   hookTimeoutMs?: number;
   send: (input: unknown, options?: SendOptions) => Promise<SendResult>;
   log: Logger;
 }
+
+/** The `webhook-id` of a batch: a digest of its idempotency key (stable, free of `.`). */
+const batchId = (key: string) =>
+  `batch_${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`;
 
 /** The largest data-hook answer read. */
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
@@ -76,15 +83,18 @@ export function makeLocalRun(deps: LocalRunDeps): JobHandler {
     return prev;
   }
 
-  async function callHook(url: string, body: string, signal: AbortSignal) {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (deps.hookSecret) {
-      headers['Herald-Signature'] = webhookSignature(
-        deps.hookSecret,
-        Math.floor(Date.now() / 1000),
-        body,
-      );
-    }
+  /**
+   * `id` is the batch's `webhook-id`, the same on every retry of the job (the app may cache
+   * its answer on it). Never unsigned: config refuses a data hook without its secret.
+   */
+  async function callHook(url: string, id: string, body: string, signal: AbortSignal) {
+    const keys = deps.hookKeys ?? [];
+    if (keys.length === 0)
+      throw new Error('the data hook is not signed: set HERALD_DATA_HOOK_SECRET (docs/recipes.md)');
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      ...signedHeaders(keys, id, Math.floor(Date.now() / 1000), body),
+    };
     const timeout = AbortSignal.timeout(deps.hookTimeoutMs ?? 10_000);
     const res = await fetch(url, {
       method: 'POST',
@@ -139,6 +149,8 @@ export function makeLocalRun(deps: LocalRunDeps): JobHandler {
     }
     if (items.length === 0) return { sent: 0, skipped: payload.items.length };
 
+    const first = payload.items[0] as [string, string];
+    const idempotencyKey = `local:${payload.schedule}:${first[1]}:${first[0]}:${payload.items.length}`;
     const fn = deps.content[payload.schedule];
     const hook = def.hookUrl ?? deps.dataHookUrl;
     let answers: Record<string, ContentAnswer | undefined> | null = null;
@@ -153,7 +165,7 @@ export function makeLocalRun(deps: LocalRunDeps): JobHandler {
           timezone: i.timezone,
         })),
       });
-      answers = await callHook(hook, body, ctx.signal);
+      answers = await callHook(hook, batchId(idempotencyKey), body, ctx.signal);
     }
 
     const data = new Map<string, Record<string, unknown>>();
@@ -175,14 +187,13 @@ export function makeLocalRun(deps: LocalRunDeps): JobHandler {
     }
     const skipped = payload.items.length - to.length;
     if (to.length === 0) return { sent: 0, skipped };
-    const first = payload.items[0] as [string, string];
     try {
       await deps.send(
         {
           type: def.type ?? payload.schedule,
           to,
           data: { schedule: payload.schedule, runAt: first[1] },
-          idempotencyKey: `local:${payload.schedule}:${first[1]}:${first[0]}:${payload.items.length}`,
+          idempotencyKey,
         },
         { dataFor: (id) => data.get(id) },
       );

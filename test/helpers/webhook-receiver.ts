@@ -1,46 +1,44 @@
 /**
- * A webhook receiver written the way docs/channels.md tells receivers to write one, with its
- * own verification code (it does not import Herald's signer):
+ * A webhook receiver written the way docs/channels.md tells receivers to write one: it checks
+ * each request with the `standardwebhooks` library (the real receiver library, not Herald's
+ * signer), keyed with the signing key the app read from Herald's API for that URL:
  *
  * 1. take the raw body, before any JSON parsing;
- * 2. read `t` and the `v1` signatures from `Herald-Signature`;
- * 3. refuse a `t` more than 5 minutes from its own clock (a replay, or a clock far off);
- * 4. compute hex HMAC-SHA256 of `<t>.<raw body>` keyed with the secret, and compare it with
- *    each `v1` in constant time;
- * 5. dedupe on `Herald-Delivery-Id` (a retry carries the same id).
+ * 2. `new Webhook(key).verify(raw, headers)`: the `webhook-signature` over
+ *    `<webhook-id>.<webhook-timestamp>.<raw body>`, a timestamp within five minutes;
+ * 3. dedupe on `webhook-id` (a retry carries the same id).
  *
- * It answers 401 to a request that does not verify, else the next answer scripted for the
+ * Each path has its own key (`trust(path, key)`), as each destination URL has in Herald. It
+ * answers 401 to a request that does not verify, else the next answer scripted for the
  * request's path, else 200. Every request is recorded with what verification said.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { startHttpService, type RecordedRequest, type Reply } from './http-service.js';
 
-/** Why the signature header does not verify for `raw`, or null when it does. */
-export function verifyHeraldSignature(
-  secret: string,
-  header: string | undefined,
+/** Why the request does not verify with `key`, or null when it does. */
+export function verifyStandardWebhook(
+  key: string | undefined,
+  headers: Record<string, string | string[] | undefined>,
   raw: string,
-  nowSeconds: number,
-  toleranceSeconds = 300,
 ): string | null {
-  if (!header) return 'no Herald-Signature header';
-  const parts = header.split(',').map((p) => p.trim().split('='));
-  const t = parts.find(([k]) => k === 't')?.[1];
-  const signatures = parts.filter(([k]) => k === 'v1').map(([, v]) => v ?? '');
-  if (!t || !/^\d+$/.test(t) || signatures.length === 0) return 'malformed Herald-Signature';
-  if (Math.abs(nowSeconds - Number(t)) > toleranceSeconds) return 'timestamp outside the window';
-  const expected = createHmac('sha256', secret).update(`${t}.${raw}`, 'utf8').digest();
-  const ok = signatures.some((s) => {
-    const given = Buffer.from(s, 'hex');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
-  return ok ? null : 'signature mismatch';
+  if (!key) return 'no key for this URL';
+  const h = (name: string) => String(headers[name] ?? '');
+  try {
+    new Webhook(key).verify(raw, {
+      'webhook-id': h('webhook-id'),
+      'webhook-timestamp': h('webhook-timestamp'),
+      'webhook-signature': h('webhook-signature'),
+    });
+    return null;
+  } catch (err) {
+    return (err as Error).message; // "No matching signature found", "Message timestamp too old"
+  }
 }
 
 export interface ReceivedWebhook extends RecordedRequest {
   /** Why it was refused (401), or null when the signature verified. */
   refused: string | null;
-  /** A delivery id already answered 2xx before (a receiver would not act on it again). */
+  /** A webhook-id already answered 2xx before (a receiver would not act on it again). */
   duplicate: boolean;
 }
 
@@ -51,29 +49,21 @@ export interface WebhookReceiver {
   requests: ReceivedWebhook[];
   /** The requests to `path`, in order. */
   at(path: string): ReceivedWebhook[];
+  /** Verify requests to `path` (path and query) with `key` (`whsec_…`). */
+  trust(path: string, key: string): void;
   /** Answers for requests to `path` that verify, each used once before the default 200. */
   script(path: string, ...answers: Reply[]): void;
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(options: {
-  secret: string;
-  /** The receiver's clock, in ms (a clock that is off, to test the window). */
-  now?: () => number;
-}): Promise<WebhookReceiver> {
-  const now = options.now ?? Date.now;
+export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  const keys = new Map<string, string>();
   const scripts = new Map<string, Reply[]>();
   const handled = new Set<string>();
   const requests: ReceivedWebhook[] = [];
   const service = await startHttpService({}, (req) => {
-    const header = req.headers['herald-signature'];
-    const refused = verifyHeraldSignature(
-      options.secret,
-      typeof header === 'string' ? header : undefined,
-      req.raw,
-      Math.floor(now() / 1000),
-    );
-    const id = String(req.headers['herald-delivery-id'] ?? '');
+    const refused = verifyStandardWebhook(keys.get(req.path), req.headers, req.raw);
+    const id = String(req.headers['webhook-id'] ?? '');
     const received: ReceivedWebhook = Object.assign(req, {
       refused,
       duplicate: refused === null && handled.has(id),
@@ -89,6 +79,9 @@ export async function startWebhookReceiver(options: {
     origin: service.url,
     requests,
     at: (path) => requests.filter((r) => r.path === path),
+    trust(path, key) {
+      keys.set(path, key);
+    },
     script(path, ...answers) {
       scripts.set(path, [...(scripts.get(path) ?? []), ...answers]);
     },

@@ -1,12 +1,14 @@
 /**
  * The webhook channel: each notification is POSTed as JSON to the recipient's `webhookUrl`
- * (else the type's `webhook.url`), signed with `webhookSecret` so the receiver can tell it came
- * from Herald and was not altered (signature.ts). docs/channels.md#webhook documents the body
- * and headers for receivers:
+ * (else the type's `webhook.url`), signed in the Standard Webhooks format (signature.ts) with
+ * the key of that URL, derived from `webhookSecret` (keys.ts), so the receiver can tell it came
+ * from Herald, was meant for it, and was not altered. docs/channels.md#webhook documents the
+ * body and headers for receivers:
  *
  * - `Content-Type: application/json`, `User-Agent: Herald/<version>`;
- * - `Herald-Delivery-Id`: the delivery id, the same on every attempt (receivers dedupe on it);
- * - `Herald-Timestamp`: unix seconds of this attempt; `Herald-Signature: t=<same>,v1=<hex>`.
+ * - `webhook-id`: the delivery id, the same on every attempt (receivers dedupe on it);
+ * - `webhook-timestamp`: unix seconds of this attempt;
+ * - `webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`.
  *
  * Contract: `send` resolves on any 2xx answer (the delivery id is the provider message id), or
  * throws a `ProviderError` from `classifyWebhookError`. It never retries by itself and never
@@ -17,17 +19,21 @@ import type { Logger } from '../../obs/log.js';
 import { packageVersion } from '../../version.js';
 import type { Provider, ProviderError, WebhookMessage } from '../provider.js';
 import { classifyHookFailure, makeHookProvider } from './http.js';
-import { webhookSignature } from './signature.js';
+import { destinationKeys } from './keys.js';
+import { signedHeaders } from './signature.js';
 
 /** How long a 429 without Retry-After waits. */
 export const WEBHOOK_RATE_LIMIT_RETRY_MS = 60_000;
 
 export interface WebhookOptions {
-  /** Signs every request (at least 32 characters; `HERALD_WEBHOOK_SECRET`). */
+  /**
+   * The master secret each destination's key is derived from (`HERALD_WEBHOOK_SECRET`, at
+   * least 32 characters; space-separated while one is rotated out, the first current).
+   */
   secret: string;
   /** A request not answered in this time fails as transient. Default 10 s. */
   timeoutMs?: number;
-  /** The clock of `Herald-Timestamp` (tests). */
+  /** The clock of `webhook-timestamp` (tests). */
   now?: () => number;
   log: Logger;
 }
@@ -64,11 +70,11 @@ export function makeWebhookProvider(options: WebhookOptions): Provider {
     request(message) {
       const body = webhookBody(message);
       const t = Math.floor(now() / 1000);
+      // The destination's own key: a receiver's key verifies nothing sent to another URL.
+      const keys = destinationKeys(options.secret, message.url);
       const headers = {
         'user-agent': userAgent,
-        'herald-delivery-id': message.deliveryId,
-        'herald-timestamp': String(t),
-        'herald-signature': webhookSignature(options.secret, t, body),
+        ...signedHeaders(keys, message.deliveryId, t, body),
       };
       return { url: message.url, headers, body };
     },
