@@ -2,7 +2,8 @@
  * Each secret has one purpose (docs/security.md#secrets-and-signatures): configuration refuses
  * one value in two secret settings and a data hook without its own key; `whsec_` secrets are
  * checked; the Standard Webhooks signing interoperates with the `standardwebhooks` library,
- * including rotation (two signatures); per-destination keys follow the documented HKDF.
+ * including rotation (two signatures); per-destination keys follow the documented HKDF; the
+ * data hook's webhook-id is the same on a retry of one batch.
  */
 import assert from 'node:assert/strict';
 import { createHash, hkdfSync } from 'node:crypto';
@@ -11,6 +12,10 @@ import { Webhook } from 'standardwebhooks';
 import { destinationKey, destinationSigningKey } from '../src/channels/webhook/keys.js';
 import { signedHeaders, whsecKey } from '../src/channels/webhook/signature.js';
 import { parseConfig, resolveConfig } from '../src/config.js';
+import { builtinHandlers } from '../src/handlers.js';
+import type { Job } from '../src/types.js';
+import { closeHerald, openHerald } from './helpers/db.js';
+import { startHttpService } from './helpers/http-service.js';
 
 const WEBHOOK = 'secrets-test-webhook-master-0123456789';
 const HOOK = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
@@ -92,5 +97,58 @@ describe('Standard Webhooks signing', () => {
     // A 2048-character URL (the longest allowed) derives too: the URL is hashed into info.
     const long = `https://hooks.example.com/${'x'.repeat(2020)}`;
     assert.equal(destinationKey(WEBHOOK, long).length, 32);
+  });
+});
+
+describe('the data hook on a retry', () => {
+  it('sends the same webhook-id for the same batch, freshly signed with the data hook key', async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const raws: string[] = [];
+    const service = await startHttpService({}, (req) => {
+      seen.push(req.headers);
+      raws.push(req.raw);
+      // The first call fails (as a busy app might), the retry is answered.
+      return seen.length === 1
+        ? { reply: { status: 503, body: 'busy' } }
+        : { reply: { status: 200, body: { results: {} } } };
+    });
+    const herald = await openHerald('pglite', {
+      dataHookUrl: `${service.url}/content`,
+      dataHookSecret: HOOK,
+      webhookSecret: WEBHOOK,
+    });
+    try {
+      await herald.recipients.upsert('ann', { timezone: 'Europe/London' });
+      await herald.preferences.put('ann', { schedules: { daily_briefing: { time: '08:00' } } });
+      const run = builtinHandlers(herald)['local-schedule']!;
+      const payload = { schedule: 'daily_briefing', items: [['ann', '2030-03-04T08:00:00.000Z']] };
+      const ctx = { job: {} as Job, signal: new AbortController().signal, log: herald.log };
+      await assert.rejects(Promise.resolve(run(payload, ctx)), /503/);
+      await run(payload, ctx);
+      assert.equal(seen.length, 2);
+      assert.equal(seen[0]!['webhook-id'], seen[1]!['webhook-id']);
+      assert.match(String(seen[0]!['webhook-id']), /^batch_/);
+      for (const [i, headers] of seen.entries()) {
+        const h = Object.fromEntries(
+          ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((n) => [
+            n,
+            String(headers[n]),
+          ]),
+        );
+        assert.doesNotThrow(() => new Webhook(HOOK).verify(raws[i]!, h));
+        // No webhook destination's key verifies it, not even one for the hook's own URL.
+        assert.throws(
+          () =>
+            new Webhook(destinationSigningKey(WEBHOOK, `${service.url}/content`)).verify(
+              raws[i]!,
+              h,
+            ),
+          /No matching signature/,
+        );
+      }
+    } finally {
+      await closeHerald(herald);
+      await service.close();
+    }
   });
 });
