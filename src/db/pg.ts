@@ -2,7 +2,8 @@
  * The PostgreSQL server implementation of `Db`, through `pg`.
  *
  * Contract: queries go through a pool whose broken connections are dropped and replaced
- * (an idle connection's error is logged, never thrown into the process); a query that hangs
+ * (an error of a connection, idle or checked out, is logged and fails its pending query; it
+ * never reaches the process as an unhandled 'error' event); a query that hangs
  * past `queryTimeoutMs` fails and its connection is destroyed. LISTEN uses one dedicated
  * connection that is checked every `listenCheckMs` and re-established, with backoff, after an
  * error, an end or an unanswered check (a black-holed socket never reports an error).
@@ -12,6 +13,7 @@ import type { Connection, Db, ListenHandlers, Queryable, QueryResult } from './d
 import type { Logger } from '../obs/log.js';
 import { quoteIdent } from './sql.js';
 import { toError } from '../errors.js';
+import { fromDatabase } from './faults.js';
 
 export interface PgDbOptions {
   url: string;
@@ -46,9 +48,23 @@ export function makePgDb(options: PgDbOptions): Db {
     application_name: options.applicationName ?? 'herald',
   };
   const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 });
-  // An idle client's error (server restart, cut connection) is emitted on the pool; without
-  // a listener it would crash the process. The pool drops that client by itself.
-  pool.on('error', (err) => log.warn({ err: err.message }, 'db:idle-connection-error'));
+  // Every client gets an 'error' listener of its own the moment the pool makes it, kept for
+  // its whole life. pg-pool listens only while a client is idle, and a checked-out client
+  // whose backend is terminated (57P01, a failover, a proxy cut) would emit 'error' with
+  // nobody listening: Node makes that an exit. It must be attached here, synchronously:
+  // the server can send ReadyForQuery and a FATAL in one packet, so the error may come in
+  // the same tick the connection is handed out, before any `await pool.connect()` resumes.
+  // The error is remembered so that `release` hands the client back broken (destroyed).
+  const errors = new WeakMap<pg.ClientBase, Error>();
+  pool.on('connect', (client) => {
+    client.on('error', (err) => {
+      if (!errors.has(client)) log.warn({ err: err.message }, 'db:connection-error');
+      errors.set(client, err);
+    });
+  });
+  // The pool re-emits an idle client's error after dropping it; the client's own listener
+  // above has logged it. Without a listener here the pool's 'error' would crash the process.
+  pool.on('error', () => undefined);
 
   const listener = new PgListener(connection, log, options.listenCheckMs ?? 10_000);
 
@@ -56,39 +72,39 @@ export function makePgDb(options: PgDbOptions): Db {
     kind: 'pg',
     where: describeUrl(url),
     async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const res = await pool.query(text, params);
+      const res = await pool.query(text, params).catch((err: unknown) => {
+        throw fromDatabase(err);
+      });
       return { rows: res.rows as R[] };
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      let broken: Error | undefined;
+      const held = await checkout(pool, errors);
       try {
-        await client.query('BEGIN');
-        const result = await fn(wrapClient(client));
-        await client.query('COMMIT');
+        await held.client.query('BEGIN');
+        const result = await fn(wrapClient(held.client));
+        await held.client.query('COMMIT');
         return result;
       } catch (err) {
         try {
-          await client.query('ROLLBACK');
+          await held.client.query('ROLLBACK');
         } catch (rollbackErr) {
-          broken = toError(rollbackErr);
+          held.broke(toError(rollbackErr));
         }
         throw err;
       } finally {
-        client.release(broken);
+        held.release();
       }
     },
     async withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      let broken: Error | undefined;
+      const held = await checkout(pool, errors);
       try {
-        return await fn(wrapClient(client));
+        return await fn(wrapClient(held.client));
       } catch (err) {
-        broken = toError(err);
+        // A connection that saw an error may hold session state (locks): discard it.
+        held.broke(toError(err));
         throw err;
       } finally {
-        // A connection that saw an error may hold session state (locks): discard it.
-        client.release(broken);
+        held.release();
       }
     },
     listen: (channel, handlers) => listener.add(channel, handlers),
@@ -100,13 +116,46 @@ export function makePgDb(options: PgDbOptions): Db {
   return db;
 }
 
+/** A client checked out of the pool, to be given back with `release` exactly once. */
+interface Held {
+  client: pg.PoolClient;
+  /** Marks the client broken: `release` then hands it back with this error, to be destroyed. */
+  broke(err: Error): void;
+  release(): void;
+}
+
+/**
+ * Checks a client out. Its errors reach the listener every client has from birth (see
+ * makePgDb), which records them in `errors`; the pending query fails by itself (pg rejects
+ * every query of a client that errors). `release` gives a client that saw an error back
+ * with it, so the pool destroys it instead of handing a dead connection to the next caller.
+ */
+async function checkout(pool: pg.Pool, errors: WeakMap<pg.ClientBase, Error>): Promise<Held> {
+  const client = await pool.connect().catch((err: unknown) => {
+    throw fromDatabase(err);
+  });
+  let broken: Error | undefined;
+  return {
+    client,
+    broke: (err) => {
+      broken ??= err;
+    },
+    release: () => client.release(broken ?? errors.get(client)),
+  };
+}
+
 function wrapClient(client: pg.ClientBase): Connection {
   return {
     async exec(script: string): Promise<void> {
-      await client.query(script); // no parameters: the simple protocol runs every statement
+      // No parameters: the simple protocol runs every statement.
+      await client.query(script).catch((err: unknown) => {
+        throw fromDatabase(err);
+      });
     },
     async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const res = await client.query(text, params);
+      const res = await client.query(text, params).catch((err: unknown) => {
+        throw fromDatabase(err);
+      });
       return { rows: res.rows as R[] };
     },
   };

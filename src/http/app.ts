@@ -8,7 +8,8 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Herald } from '../herald.js';
 import { appliedVersion, knownMigrations } from '../db/migrate.js';
 import { toError } from '../errors.js';
-import { problem, problemFor } from './problem.js';
+import { databaseUnreachable, problem, problemFor } from './problem.js';
+import { isDatabaseLost } from '../db/faults.js';
 import { jsonBody } from './body.js';
 import { requireKey, requireRecipient, type RecipientEnv } from './auth.js';
 import { checked } from '../validation.js';
@@ -27,9 +28,15 @@ import { schedulePreviewQuery } from '../scheduler/local-schedules.js';
 export function makeApp(herald: Herald): Hono {
   const app = new Hono();
 
-  app.onError((err) => {
+  app.onError((err, c) => {
     const res = problemFor(err);
-    if (res.status >= 500) herald.log.error({ err: toError(err) }, 'http:error');
+    if (res.status === 503 && isDatabaseLost(err)) {
+      // An outage, not a bug: one line with the driver's words, no stack.
+      herald.log.warn(
+        { err: toError(err).message, method: c.req.method, path: c.req.path },
+        'http:database-unreachable',
+      );
+    } else if (res.status >= 500) herald.log.error({ err: toError(err) }, 'http:error');
     return res;
   });
   app.notFound((c) => notFound(`no route ${c.req.method} ${c.req.path}`));
@@ -51,11 +58,9 @@ export function makeApp(herald: Herald): Hono {
       }
       return c.json({ status: 'ready', database: herald.db.kind, migration: version });
     } catch (err) {
-      return problem(
-        503,
-        'database_unreachable',
-        `the database does not answer: ${toError(err).message}`,
-      );
+      // The driver's text can name hosts, users and paths: it goes to the log, not the answer.
+      herald.log.warn({ err: toError(err).message }, 'ready:database-unreachable');
+      return databaseUnreachable();
     }
   });
 

@@ -3,6 +3,10 @@
  * bad field. Every error the API returns goes through here (see onError in app.ts).
  */
 import { HeraldError, type FieldIssue } from '../errors.js';
+import { isDatabaseLost } from '../db/faults.js';
+
+/** Seconds a client is asked to wait (Retry-After) when the database is lost. */
+export const DATABASE_RETRY_AFTER_S = 5;
 
 /** The HTTP status of each problem code (the OpenAPI document lists them from here too). */
 export const STATUS: Record<string, number> = {
@@ -42,8 +46,26 @@ export function problem(
   });
 }
 
-/** The answer for a thrown error: HeraldErrors keep their code; anything else is a 500. */
+/**
+ * The 503 of a lost database (refused, terminated, timed out, shutting down): a fixed text,
+ * since the driver's message can name hosts and users (the log has it), and Retry-After.
+ */
+export function databaseUnreachable(): Response {
+  const res = problem(
+    503,
+    'database_unreachable',
+    `the database cannot be reached right now; retry in ${DATABASE_RETRY_AFTER_S} seconds (the server log has the details)`,
+  );
+  res.headers.set('retry-after', String(DATABASE_RETRY_AFTER_S));
+  return res;
+}
+
+/**
+ * The answer for a thrown error: a lost database is a 503 on every route (see
+ * db/faults.ts); HeraldErrors keep their code; anything else is a 500.
+ */
 export function problemFor(err: unknown): Response {
+  if (isDatabaseLost(err)) return databaseUnreachable();
   if (err instanceof HeraldError) {
     return problem(STATUS[err.code] ?? 500, err.code, err.message, err.issues);
   }

@@ -90,3 +90,43 @@ export async function startHeraldWorker(
   if (child.exitCode !== null) throw new Error(`herald ${role} exited: ${stderr.join('')}`);
   return child;
 }
+
+export interface HeraldServerProcess {
+  child: ChildProcess;
+  /** `http://127.0.0.1:<port>` of its API. */
+  url: string;
+  /** Everything it wrote to stdout (its pino log lines) and stderr so far. */
+  stdout(): string;
+  stderr(): string;
+}
+
+/**
+ * Starts `herald start` (or `herald api`) with these settings over the environment, on a port
+ * of its choosing (HERALD_PORT=0), and answers once its `herald:started` line gives the URL.
+ */
+export async function startHeraldServer(
+  env: Record<string, string>,
+  role: 'start' | 'api' = 'start',
+): Promise<HeraldServerProcess> {
+  const child = spawn(process.execPath, [BIN, role], {
+    env: { ...process.env, HERALD_LOG_LEVEL: 'info', HERALD_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const url = await waitFor(
+    () => {
+      if (child.exitCode !== null) return `exited ${child.exitCode}`;
+      return /"msg":"herald:started".*?"url":"([^"]+)"|"url":"([^"]+)".*?"msg":"herald:started"/
+        .exec(out)
+        ?.slice(1)
+        .find(Boolean);
+    },
+    30_000,
+    `herald ${role} to start`,
+  );
+  if (child.exitCode !== null) throw new Error(`herald ${role} exited: ${err}${out}`);
+  return { child, url, stdout: () => out, stderr: () => err };
+}
