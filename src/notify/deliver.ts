@@ -17,6 +17,7 @@ import type { Db } from '../db/db.js';
 import { makeBatcher } from '../db/batch.js';
 import { quoteIdent } from '../db/sql.js';
 import { ValidationError, toError } from '../errors.js';
+import { redact } from '../obs/redact.js';
 import type { Logger } from '../obs/log.js';
 import { RetryLaterError } from '../queue/errors.js';
 import type { JobContext, JobHandler } from '../queue/worker.js';
@@ -262,7 +263,7 @@ export function makeSender(deps: DeliverDeps) {
 
     // Waits for this provider's next send slot, or defers the job (uncounted) when it is far.
     await deps.rateLimiter?.take(provider.name, ctx.signal);
-    return transmit(provider, message, address, ctx);
+    return transmit(provider, message, address, ctx, [row.email, row.phone]);
   }
 
   return { record, recordRetry, send };
@@ -274,6 +275,7 @@ async function transmit(
   message: OutboundMessage,
   address: string,
   ctx: JobContext,
+  known: readonly (string | null)[] = [],
 ): Promise<SendOutcome> {
   try {
     const sent = await provider.send(message, ctx.signal);
@@ -286,13 +288,17 @@ async function transmit(
     };
   } catch (thrown) {
     const err = toError(thrown);
-    const detail = `${provider.name}: ${err.message}`;
+    // Providers quote what they refused (the address, the number): keep it out of
+    // deliveries.error, jobs.last_error and the log (obs/redact.ts).
+    const detail = `${provider.name}: ${redact(err.message, [address, ...known])}`;
     const failed = { status: 'failed', provider: provider.name, address, error: detail } as const;
     if (isProviderError(err, 'permanent')) return { ...failed, reason: 'permanent_error' };
     if (ctx.job.attempts >= ctx.job.maxAttempts) return { ...failed, reason: 'retries_exhausted' };
+    // The queue records the error it is thrown: a new one with the redacted text (the
+    // original's stack repeats the original message).
     const error = isProviderError(err, 'rate_limited')
       ? new RetryLaterError(err.retryAfterMs ?? 60_000, detail)
-      : err;
+      : Object.assign(new Error(detail), { name: err.name });
     return { status: 'retry', provider: provider.name, detail, error };
   }
 }

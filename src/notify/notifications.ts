@@ -159,6 +159,14 @@ export function makeNotifications(db: Db, schema: string, queue: Queue) {
            WHERE ${mine}`,
           [recipientId],
         );
+        // Their deliveries' jobs (dead, cancelled or still retrying) keep each attempt's error,
+        // which may quote the address: cleared too (jobs are found by their key, deliver:<id>).
+        await q.query(
+          `UPDATE ${s}.jobs SET last_error = NULL,
+             errors = (SELECT coalesce(jsonb_agg(e - 'error'), '[]'::jsonb) FROM jsonb_array_elements(errors) e)
+           WHERE key IN (SELECT 'deliver:' || id FROM ${s}.deliveries WHERE ${mine})`,
+          [recipientId],
+        );
         await q.query(
           `UPDATE ${s}.notifications SET recipient_id = NULL, data = '{}'::jsonb, inbox = NULL,
              inbox_at = NULL, read_at = NULL, email = NULL WHERE recipient_id = $1`,

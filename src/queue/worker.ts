@@ -26,6 +26,7 @@ import type { Job } from '../types.js';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.js';
 import { DeferError, PermanentError, RetryLaterError } from './errors.js';
 import { toJob, type JobDbRow, type Queue } from './queue.js';
+import { redact, redactError } from '../obs/redact.js';
 import { sleep } from '../time/sleep.js';
 
 export interface JobContext {
@@ -354,7 +355,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
           jobLog.warn({ err: text }, 'job:dead');
           events.emit('job:dead', job, error);
         } else {
-          jobLog.info({ err: error.message, retryInMs: delay }, 'job:failed');
+          jobLog.info({ err: redact(error.message), retryInMs: delay }, 'job:failed');
           events.emit('job:failed', job, error, { retryInMs: delay });
           wakeAt(Date.now() + delay);
         }
@@ -569,8 +570,9 @@ type ClaimedRow = Omit<JobDbRow, 'run_at' | 'created_at'> & {
   created_at_ms: number;
 };
 
+/** The error as stored in jobs.last_error: its stack, redacted (no addresses, numbers, tokens). */
 function describeError(error: Error): string {
-  const text = error.stack ?? `${error.name}: ${error.message}`;
+  const text = redactError(error);
   return text.length > 4_000 ? text.slice(0, 4_000) + '…' : text;
 }
 
