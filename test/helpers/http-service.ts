@@ -8,7 +8,11 @@
  * - `unavailable`: always a 5xx;
  * - `flaky`: a 5xx on the first request for that recipient, then accepted;
  * - `rateLimited`: a 429 with the service's rate-limit headers on the first request, then accepted;
- * - `hang`: no answer at all (for timeouts).
+ * - `hang`: no answer at all (for timeouts);
+ * - `lostAnswer`: on the first request for that recipient the service does its work (an
+ *   email is sent) but the answer never comes, as when the sender crashes or the connection
+ *   drops after the service accepted; later requests are answered. Services that keep
+ *   idempotency keys (resend-server.ts) record the key first.
  */
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,10 +35,18 @@ export interface Faults {
   flaky?: RegExp;
   rateLimited?: RegExp;
   hang?: RegExp;
+  lostAnswer?: RegExp;
 }
 
 export type Fault = keyof Faults;
-const FAULT_NAMES: Fault[] = ['hang', 'permanent', 'unavailable', 'flaky', 'rateLimited'];
+const FAULT_NAMES: Fault[] = [
+  'hang',
+  'permanent',
+  'unavailable',
+  'flaky',
+  'rateLimited',
+  'lostAnswer',
+];
 
 export interface Reply {
   status: number;
@@ -44,7 +56,7 @@ export interface Reply {
 }
 
 export interface ServiceContext {
-  /** The fault for this recipient on this request, if any (flaky/rateLimited only once). */
+  /** The fault for this recipient on this request, if any (flaky/rateLimited/lostAnswer once). */
   faultFor(recipient: string): Fault | undefined;
 }
 
@@ -69,7 +81,8 @@ export async function startHttpService(
       seen.set(recipient, n);
       for (const fault of FAULT_NAMES) {
         if (!faults[fault]?.test(recipient)) continue;
-        if ((fault === 'flaky' || fault === 'rateLimited') && n > 1) continue;
+        if ((fault === 'flaky' || fault === 'rateLimited' || fault === 'lostAnswer') && n > 1)
+          continue;
         return fault;
       }
       return undefined;

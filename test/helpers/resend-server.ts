@@ -3,8 +3,10 @@
  * send as Resend does and answers in Resend's shapes: `POST /emails` only, `Authorization:
  * Bearer <key>` (missing: 401 missing_api_key; wrong: 403 invalid_api_key), a JSON body with
  * from, to, subject and html or text (missing: 422 missing_required_field / validation_error),
- * `Idempotency-Key` honoured (same key and body: the same id again; another body: 409
- * invalid_idempotent_request), `200 {"id"}` on success. Errors: `{statusCode, name, message}`.
+ * `Idempotency-Key` honoured as Resend documents it (https://resend.com/docs/dashboard/emails/idempotency-keys):
+ * same key and body within 24 hours: the first answer again and no second email; another
+ * body: 409 invalid_idempotent_request), `200 {"id"}` on success. `emails()` lists the
+ * emails really sent, to tell a replay from a second email. Errors: `{statusCode, name, message}`.
  * Also as Resend checks them (422 validation_error): `reply_to` an address or a list of them,
  * `headers` an object of strings, `attachments` a list of `{filename, content (base64) or path,
  * content_type?, content_id? (under 128 characters)}`, at most 40 MB of them after base64.
@@ -74,9 +76,15 @@ function invalidExtras(body: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-export function startResendServer(options: ResendServerOptions): Promise<HttpService> {
+export interface ResendServer extends HttpService {
+  /** The emails sent (a replayed idempotent request sends none), in order. */
+  emails(): { id: string; to: string }[];
+}
+
+export async function startResendServer(options: ResendServerOptions): Promise<ResendServer> {
   const idempotent = new Map<string, { raw: string; id: string }>();
-  return startHttpService(options, (req, ctx) => {
+  const emails: { id: string; to: string }[] = [];
+  const service = await startHttpService(options, (req, ctx) => {
     if (req.path !== '/emails')
       return { reply: error(404, 'not_found', 'The requested endpoint does not exist.') };
     if (req.method !== 'POST')
@@ -118,7 +126,8 @@ export function startResendServer(options: ResendServerOptions): Promise<HttpSer
       if (earlier) return { recipient, reply: { status: 200, body: { id: earlier.id } } };
     }
 
-    switch (ctx.faultFor(recipient)) {
+    const fault = ctx.faultFor(recipient);
+    switch (fault) {
       case 'hang':
         return { recipient, reply: { status: 0 } };
       case 'permanent':
@@ -151,11 +160,16 @@ export function startResendServer(options: ResendServerOptions): Promise<HttpSer
             },
           ),
         };
+      case 'lostAnswer':
       default: {
         const id = randomUUID();
+        emails.push({ id, to: recipient });
         if (typeof key === 'string') idempotent.set(key, { raw: req.raw, id });
+        // lostAnswer: sent, but the answer never reaches the sender.
+        if (fault === 'lostAnswer') return { recipient, reply: { status: 0 } };
         return { recipient, reply: { status: 200, body: { id } } };
       }
     }
   });
+  return { ...service, emails: () => [...emails] };
 }
