@@ -1,5 +1,5 @@
 /**
- * The recipes of ../shared/seeds (000, 001, 003): ready-made notification types for the daily
+ * The recipes (docs/recipes.md): ready-made notification types for the daily
  * briefing, the weekly summary, due-date reminders and achievement nudges, with their email,
  * SMS, push and in-app templates in English and German. They ship as a templates folder
  * (`recipes/` at the package root, docs/recipes.md), loaded like any other: point

@@ -12,7 +12,7 @@ import { apiCaller, type Call, type Problem } from './helpers/api.js';
 
 const pgSkip = await pgSkipReason();
 
-// The example of ../shared/API.md.
+// A full preferences document: every field set.
 const example = {
   channels: { email: true, sms: false, push: true, inapp: true, whatsapp: false },
   types: { weekly_summary: false, due_date_reminder: { email: false } },

@@ -68,8 +68,30 @@ describe('herald CLI', () => {
     }
   });
 
-  it('--version prints the package version', () => {
-    assert.equal(herald('--version').out.trim(), '0.1.0');
+  it('--version prints the one version the package, its lock file and the README agree on', () => {
+    const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
+    const pkg = JSON.parse(read('package.json')) as { version: string };
+    const lock = JSON.parse(read('package-lock.json')) as {
+      version: string;
+      packages: Record<string, { version?: string }>;
+    };
+    assert.equal(pkg.version, '0.5.0');
+    assert.equal(herald('--version').out.trim(), pkg.version);
+    assert.equal(lock.version, pkg.version);
+    assert.equal(lock.packages['']?.version, pkg.version);
+    // The README's changelog starts with this version, and its docs list names every page.
+    const readme = read('README.md');
+    const changelog = readme.slice(readme.indexOf('## Changelog'));
+    assert.match(changelog, new RegExp(`^- ${pkg.version.replaceAll('.', '\\.')}\\b`, 'm'));
+    assert.equal(/^- (\d+\.\d+\.\d+)/m.exec(changelog)?.[1], pkg.version);
+    for (const page of readdirSync(new URL('../docs/', import.meta.url)))
+      assert.ok(readme.includes(`](docs/${page})`), `README lists docs/${page}`);
+    // No page points outside the repository.
+    for (const file of [
+      'README.md',
+      ...readdirSync(new URL('../docs/', import.meta.url)).map((f) => `docs/${f}`),
+    ])
+      assert.doesNotMatch(read(file), /\.\.\/shared\//, file);
   });
 
   it('a bad flag is a one-line error and a non-zero exit', () => {

@@ -1,5 +1,5 @@
 /**
- * Recipient preferences (../shared/API.md): channel switches, per-type and per-type-per-channel
+ * Recipient preferences (docs/api.md, Preferences): channel switches, per-type and per-type-per-channel
  * opt-outs, quiet hours in the recipient's time zone (they may cross midnight), a digest
  * setting, local-time schedules, and consent for marketing. PUT replaces the whole document;
  * GET answers it with the defaults filled in.

@@ -44,7 +44,7 @@ export interface LocalScheduleDefinition {
   hookUrl?: string | undefined;
 }
 
-/** The recipes of ../shared/seeds/000: their types and templates ship in recipes/. */
+/** The recipes' local-time schedules (docs/recipes.md): their types and templates ship in recipes/. */
 export const RECIPES: Record<string, LocalScheduleDefinition> = {
   daily_briefing: { type: 'daily_briefing' },
   weekly_summary: { type: 'weekly_summary', defaultDay: 'monday' },

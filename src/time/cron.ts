@@ -4,7 +4,7 @@
  * (as croner and node-cron allow), and the next tick after an instant.
  *
  * Written here rather than taken from a cron library because the DST rules are part of
- * Herald's contract (../shared/API.md) and libraries disagree on them: a local time that does
+ * Herald's contract (docs/scheduler.md) and libraries disagree on them: a local time that does
  * not exist on a day (the spring-forward gap) fires at the first instant after the gap, and a
  * local time that occurs twice (the fall-back overlap) fires once, at its first occurrence.
  * The method makes both rules fall out: walk the local slots the expression names in wall-clock

@@ -2,7 +2,7 @@
  * Wall-clock time in IANA time zones, with Intl only (no tz database of our own): the local
  * date and time of an instant, and the instant of a local date and time.
  *
- * DST rules (../shared/API.md): a local time that does not exist on a day (the spring-forward
+ * DST rules (docs/scheduler.md): a local time that does not exist on a day (the spring-forward
  * gap) maps to the first instant after the gap; a local time that occurs twice (the
  * fall-back overlap) maps to its first occurrence.
  */
