@@ -34,7 +34,7 @@ export const focusedTests = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.herald/**'] },
+  { ignores: ['dist/**', 'dist.*/**', 'node_modules/**', '.herald/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
