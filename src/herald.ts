@@ -9,9 +9,11 @@
  * await worker.start();
  * ```
  */
+import { resolve } from 'node:path';
 import type { Db } from './db/db.js';
 import { appliedVersion, knownMigrations, migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
+import { serverOf } from './db/pg.js';
 import { HeraldError } from './errors.js';
 import { parseConfig, type HeraldConfig, type HeraldConfigInput } from './config.js';
 import { makeLogger, type Logger } from './obs/log.js';
@@ -52,7 +54,17 @@ export interface CreateHeraldOptions extends HeraldConfigInput {
   providers?: Provider[];
   /** Push senders of your own (one per device kind), added to the configured ones. */
   pushSenders?: DeviceSender[];
+  /**
+   * Told each step of opening the database as it begins (the CLI shows them: a first start
+   * on the embedded database migrates for many seconds). The same steps are logged.
+   */
+  onStartup?: (step: StartupStep) => void;
 }
+
+/** What createHerald is doing while it opens: `where` never holds a password. */
+export type StartupStep =
+  | { step: 'opening'; database: 'pglite' | 'postgres'; where: string }
+  | { step: 'migrating'; from: number; to: number; steps: number };
 
 export interface Herald {
   readonly config: HeraldConfig;
@@ -102,6 +114,21 @@ export interface Herald {
   close(): Promise<void>;
 }
 
+/** Which database a configuration opens, without its password. */
+export function openingStep(
+  config: Pick<HeraldConfig, 'databaseUrl' | 'dataDir'>,
+): StartupStep & { step: 'opening' } {
+  return {
+    step: 'opening',
+    database: config.databaseUrl ? 'postgres' : 'pglite',
+    where: config.databaseUrl
+      ? serverOf(config.databaseUrl)
+      : config.dataDir === ':memory:'
+        ? '(in memory)'
+        : resolve(config.dataDir),
+  };
+}
+
 export async function createHerald(options: CreateHeraldOptions = {}): Promise<Herald> {
   const {
     config: given,
@@ -109,6 +136,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     migrate: doMigrate = true,
     providers: ownProviders,
     pushSenders = [],
+    onStartup,
     ...settings
   } = options;
   const config = given ?? parseConfig(settings);
@@ -126,6 +154,9 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
       );
     },
   });
+  const opening = openingStep(config);
+  log.info({ database: opening.database, where: opening.where }, 'db:opening');
+  onStartup?.(opening);
   const db = await openDb({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -139,6 +170,13 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   });
   try {
     if (doMigrate) {
+      const from = await appliedVersion(db, config.schema);
+      const pending = knownMigrations().filter((m) => m.id > from);
+      if (pending.length > 0) {
+        const to = pending.at(-1)?.id ?? from;
+        log.info({ from, to, steps: pending.length }, 'db:migrating');
+        onStartup?.({ step: 'migrating', from, to, steps: pending.length });
+      }
       const { applied } = await migrate(db, config.schema);
       if (applied.length > 0)
         log.info({ applied: applied.map((m) => `${m.id}_${m.name}`) }, 'db:migrated');

@@ -138,6 +138,18 @@ describe('herald CLI', () => {
       assert.match(r.out, /is up to date \(migration \d+\)/);
     });
 
+    it('commands say which PostgreSQL server they use, never its password', () => {
+      const url = new URL(PG_URL);
+      url.password = 'not-to-be-printed'; // the test server trusts local connections
+      const where = `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+      for (const args of [['jobs', 'status'], ['migrate']]) {
+        const r = herald(...args, '--database-url', url.toString(), '--schema', schema);
+        assert.equal(r.code, 0, r.err);
+        assert.equal(r.err, `herald: using PostgreSQL at ${where}\n`);
+        assert.doesNotMatch(r.out + r.err, /not-to-be-printed/);
+      }
+    });
+
     it('jobs status shows counts, lag and a kind no worker handles', async () => {
       await h.queue.enqueueMany([
         { kind: 'orphan.kind' },
@@ -225,9 +237,43 @@ describe('herald CLI', () => {
 
   it('start runs on the embedded database and answers /health and /ready; SIGTERM exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
-    const { child, exit, started } = startOn(dir);
+    const { child, exit, started, output } = startOn(dir);
     try {
       const url = await started;
+      // The first start says what it does while it is slow, and where it is ready, on stderr
+      // for people and as JSON events on stdout.
+      const said = output();
+      assert.match(
+        said,
+        new RegExp(
+          `^herald: using the embedded database in ${dir} \\(set DATABASE_URL to use PostgreSQL\\); creating it, which takes up to a minute the first time$`,
+          'm',
+        ),
+      );
+      assert.match(
+        said,
+        new RegExp(
+          `^herald: migrating the database: ${LATEST} steps \\(from 0 to ${LATEST}\\)$`,
+          'm',
+        ),
+      );
+      assert.match(
+        said,
+        new RegExp(
+          `^herald: ready at ${url} — API key in ${dir}/dev-api-key \\(API reference at ${url}/docs\\)$`,
+          'm',
+        ),
+      );
+      const events = said
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => (JSON.parse(l) as { msg: string }).msg);
+      assert.deepEqual(
+        events.filter((m) =>
+          ['db:opening', 'db:migrating', 'db:migrated', 'herald:started'].includes(m),
+        ),
+        ['db:opening', 'db:migrating', 'db:migrated', 'herald:started'],
+      );
       const health = await fetch(`${url}/health`);
       assert.deepEqual(await health.json(), { status: 'ok' });
       const ready = await fetch(`${url}/ready`);
@@ -237,10 +283,29 @@ describe('herald CLI', () => {
         database: 'pglite',
         migration: LATEST,
       });
-      // A second process on the same folder is refused with a clear message.
+      // A second process on the same folder is refused with a clear message, naming the HTTP
+      // call of the running server that does the same.
       const second = herald('migrate', '--data-dir', dir);
       assert.equal(second.code, 1);
       assert.match(second.err, /is in use by another Herald process/);
+      const refused = (args: string[], hint: RegExp) => {
+        const r = herald(...args, '--data-dir', dir);
+        assert.equal(r.code, 1, r.err);
+        assert.match(r.err, /^herald: using the embedded database in /);
+        assert.match(r.err, /is in use by another Herald process \(pid \d+\)/);
+        assert.match(r.err, hint);
+      };
+      refused(
+        ['send', 'welcome', 'ada'],
+        /While it runs, its HTTP API does the same: POST \/v1\/notifications \(docs\/api\.md\)$/m,
+      );
+      refused(['jobs', 'status'], /its HTTP API does the same: GET \/v1\/admin\/jobs\/status /);
+      refused(['jobs', 'dead'], /its HTTP API does the same: GET \/v1\/admin\/jobs\/dead /);
+      refused(['jobs', 'replay', '--all'], /does the same: POST \/v1\/admin\/jobs\/replay /);
+      refused(
+        ['jobs', 'run', 'nightly'],
+        /does the same: POST \/v1\/admin\/schedules\/nightly\/run /,
+      );
       child.kill('SIGTERM');
       assert.equal(await exit, 0);
     } finally {
@@ -296,7 +361,7 @@ describe('herald CLI', () => {
       assert.match(sent.out, /^\S+ {2}demo-user {2}email queued, inapp queued$/m);
       const bad = herald('send', 'demo-welcome', 'nobody', '--data-dir', dir);
       assert.equal(bad.code, 1);
-      assert.match(bad.err, /^herald: no recipient "nobody"/);
+      assert.match(bad.err, /^herald: no recipient "nobody"/m);
 
       const { child, exit, started, output } = startOn(dir, { HERALD_API_KEY: '' });
       try {

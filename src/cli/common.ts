@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { resolveConfig, type HeraldConfig, type HeraldConfigInput } from '../config.js';
 import { createHerald, type Herald } from '../herald.js';
 import { HeraldError } from '../errors.js';
+import { startupLines, withHint } from './startup.js';
 
 export interface SettingsFlags {
   databaseUrl?: string;
@@ -42,10 +43,26 @@ export function configFrom(flags: SettingsFlags, overrides: HeraldConfigInput = 
   return resolveConfig({ flags: fromFlags, ...(flags.config ? { configPath: flags.config } : {}) });
 }
 
+/**
+ * Opens Herald for a command, saying on stderr which database it uses and when it migrates.
+ * `instead`: what to do while a running `herald start` holds the embedded database (the
+ * HTTP call that does the same, `viaHttp(...)`), added to that refusal.
+ */
+export async function openHerald(config: HeraldConfig, instead?: string): Promise<Herald> {
+  const lines = startupLines();
+  try {
+    const herald = await createHerald({ config, onStartup: lines.onStartup });
+    lines.opened();
+    return herald;
+  } catch (err) {
+    throw withHint(err, instead);
+  }
+}
+
 /** Opens Herald for a one-shot command: quiet logs unless asked otherwise. */
-export async function openForCommand(flags: SettingsFlags): Promise<Herald> {
+export async function openForCommand(flags: SettingsFlags, instead?: string): Promise<Herald> {
   const config = configFrom(flags, process.env.HERALD_LOG_LEVEL ? {} : { logLevel: 'warn' });
-  return createHerald({ config });
+  return openHerald(config, instead);
 }
 
 /** Prints a one-line error (no stack trace for errors the user can fix) and exits non-zero. */

@@ -39,7 +39,10 @@ export function demoCommand(): Command {
       'send a first notification end to end, then fire the four recipes (docs/recipes.md), and show where each went',
     )
     .action(async (flags: SettingsFlags) => {
-      const herald = await openForCommand(flags);
+      const herald = await openForCommand(
+        flags,
+        'Run the demo beside it on a folder of its own: herald demo --data-dir "$(mktemp -d)", or stop it first',
+      );
       try {
         await demo(herald);
         if (!(await recipesDemo(herald))) process.exitCode = 1;

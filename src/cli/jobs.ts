@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { openForCommand, withDbFlags, type SettingsFlags } from './common.js';
 import { ValidationError } from '../errors.js';
+import { viaHttp } from './startup.js';
 
 export function jobsCommand(): Command {
   const jobs = new Command('jobs').description('inspect and repair the job queue');
@@ -12,7 +13,7 @@ export function jobsCommand(): Command {
     )
     .option('--json', 'print JSON')
     .action(async (flags: SettingsFlags & { json?: boolean }) => {
-      const herald = await openForCommand(flags);
+      const herald = await openForCommand(flags, viaHttp('GET /v1/admin/jobs/status'));
       try {
         const rows = await herald.queue.status();
         if (flags.json) return print(JSON.stringify(rows, null, 2));
@@ -63,7 +64,7 @@ export function jobsCommand(): Command {
       const limit = Number(flags.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new ValidationError([{ field: '--limit', message: 'must be a positive integer' }]);
-      const herald = await openForCommand(flags);
+      const herald = await openForCommand(flags, viaHttp('GET /v1/admin/jobs/dead'));
       try {
         const dead = await herald.queue.dead(limit);
         if (flags.json) return print(JSON.stringify(dead, null, 2));
@@ -95,7 +96,7 @@ export function jobsCommand(): Command {
           { field: 'id', message: 'give one job id, or --all (not both)' },
         ]);
       }
-      const herald = await openForCommand(flags);
+      const herald = await openForCommand(flags, viaHttp('POST /v1/admin/jobs/replay'));
       try {
         const replayed = await herald.queue.replay(flags.all ? 'all' : [id as string]);
         if (!flags.all && replayed.length === 0) {
@@ -115,7 +116,7 @@ export function jobsCommand(): Command {
     .description('run a cron schedule now (a manual run, recorded in job_runs)')
     .argument('<name>', 'the schedule')
     .action(async (name: string, flags: SettingsFlags) => {
-      const herald = await openForCommand(flags);
+      const herald = await openForCommand(flags, viaHttp(`POST /v1/admin/schedules/${name}/run`));
       try {
         const { runId, tick } = await herald.schedules.runNow(name);
         print(`queued run ${runId} of ${name} (tick ${tick}); a worker runs it`);

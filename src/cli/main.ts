@@ -1,9 +1,17 @@
 /** The `herald` command. Every subcommand has --help; errors are one line and exit non-zero. */
 import { Command } from 'commander';
-import { configFrom, fail, openForCommand, withDbFlags, type SettingsFlags } from './common.js';
+import {
+  configFrom,
+  fail,
+  openForCommand,
+  openHerald,
+  withDbFlags,
+  type SettingsFlags,
+} from './common.js';
+import { readyLine, startupLines } from './startup.js';
 import { jobsCommand } from './jobs.js';
 import { templatesCommand } from './templates.js';
-import { createHerald } from '../herald.js';
+import { openingStep } from '../herald.js';
 import { migrate } from '../db/migrate.js';
 import { openDb } from '../db/open.js';
 import { makeProviders } from '../channels/registry.js';
@@ -24,7 +32,7 @@ type Role = 'api' | 'worker' | 'scheduler';
 
 async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
   const config = configFrom(flags);
-  const herald = await createHerald({ config });
+  const herald = await openHerald(config);
   if (config.templatesDir) {
     try {
       const loaded = await loadTemplateFolder(herald, config.templatesDir);
@@ -58,6 +66,7 @@ async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
     },
     'herald:started',
   );
+  readyLine(config, server ? `http://${config.host}:${server.port}` : undefined, roles);
   await runUntilSignal({ herald, workers, ...(server ? { server } : {}) });
 }
 
@@ -104,11 +113,14 @@ export function program(): Command {
         senders: configuredPushSenders(config, log),
         disableDevices: () => Promise.resolve(),
       }).close();
+      const lines = startupLines();
+      lines.onStartup(openingStep(config));
       const db = await openDb({
         databaseUrl: config.databaseUrl,
         dataDir: config.dataDir,
         log,
       });
+      lines.opened();
       try {
         const { applied, current } = await migrate(db, config.schema);
         process.stdout.write(
@@ -128,7 +140,10 @@ export function program(): Command {
     .option('--admin', 'the key may also use /v1/admin/...')
     .option('--name <name>', 'a note saying who or what uses the key')
     .action(async (flags: SettingsFlags & { admin?: boolean; name?: string }) => {
-      const herald = await openForCommand(flags);
+      const herald = await openForCommand(
+        flags,
+        'Keys are made only by this command: stop it, make the key, start it again',
+      );
       try {
         const made = await herald.keys.create({
           admin: flags.admin ?? false,

@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { openForCommand, withDbFlags, type SettingsFlags } from './common.js';
+import { viaHttp } from './startup.js';
 import { ValidationError } from '../errors.js';
 
 interface SendFlags extends SettingsFlags {
@@ -37,7 +38,7 @@ export function sendCommand(): Command {
       } catch {
         throw new ValidationError([{ field: '--data', message: 'must be a JSON object' }]);
       }
-      const herald = await openForCommand(flags);
+      const herald = await openForCommand(flags, viaHttp('POST /v1/notifications'));
       try {
         const result = await herald.send({
           type,

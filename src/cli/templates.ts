@@ -54,7 +54,10 @@ export function templatesCommand(): Command {
     .action(async (flags: TemplatesFlags) => {
       const config = configFor(flags);
       const dir = templatesDir(config);
-      const herald = await openForCommand(flags);
+      const herald = await openForCommand(
+        flags,
+        'It loads this folder itself when it starts (restart it), or write each type with PUT /v1/types/{name} (docs/api.md)',
+      );
       try {
         const loaded = await loadTemplateFolder(herald, dir);
         const line = (what: string, c: LoadCounts) =>

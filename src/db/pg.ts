@@ -37,6 +37,16 @@ export function describeUrl(url: string): string {
   }
 }
 
+/** host:port/database of a PostgreSQL URL: what a person needs to know, no user or password. */
+export function serverOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
+
 export function makePgDb(options: PgDbOptions): Db {
   const { url, log } = options;
   const queryTimeoutMs = options.queryTimeoutMs ?? 30_000;

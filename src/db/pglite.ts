@@ -63,6 +63,19 @@ export async function makePgliteDb(options: PgliteDbOptions = {}): Promise<Db> {
   };
 }
 
+/** Another live process holds the data folder (the CLI adds which HTTP call does the same). */
+export class DataFolderInUseError extends HeraldError {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(
+      'config_invalid',
+      `the data folder ${dir} is in use by another Herald process (pid ${pid}); stop it, choose another --data-dir, or set DATABASE_URL to share a PostgreSQL server between processes`,
+    );
+  }
+}
+
 /** A pid file in the data folder; a stale one (its process is gone) is taken over. */
 function takeFolderLock(dir: string): () => void {
   mkdirSync(dir, { recursive: true });
@@ -74,10 +87,7 @@ function takeFolderLock(dir: string): () => void {
     owner = undefined;
   }
   if (owner && owner !== process.pid && isAlive(owner)) {
-    throw new HeraldError(
-      'config_invalid',
-      `the data folder ${dir} is in use by another Herald process (pid ${owner}); stop it, choose another --data-dir, or set DATABASE_URL to share a PostgreSQL server between processes`,
-    );
+    throw new DataFolderInUseError(dir, owner);
   }
   writeFileSync(lockPath, String(process.pid));
   return () => rmSync(lockPath, { force: true });
