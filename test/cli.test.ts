@@ -343,7 +343,7 @@ describe('herald CLI', () => {
       }
       assert.match(demo.out, /1d {2}skipped: its time had passed/);
       assert.match(demo.out, /sms: skipped \(no_provider/);
-      assert.match(demo.out, /^Summary: 4 of 4 recipes fired in [\d.]+ s/m);
+      assert.match(demo.out, /^Summary: 4 of 4 recipes delivered in [\d.]+ s/m);
       assert.match(demo.out, /^Simulated: /m);
       const emails = readdirSync(outbox).length;
       assert.equal(emails, 5, 'the welcome email and one per recipe');

@@ -6,11 +6,20 @@
  *
  * Then the four recipes (docs/recipes.md) fire for the same recipient: it loads their types
  * from recipes/, sets the recipient's local-time schedules (daily briefing, weekly summary,
- * achievement nudge) and moves their next runs to a few seconds from now, sets a due-date
- * reminder whose "1m" offset comes due at once, and runs a worker and the scheduler until each
- * recipe has gone through, printing each notification's deliveries. The content of the
- * schedules is each recipe's sample.json (an app gives its own: a function or the data hook).
- * Last, the curl calls that do the same through the API.
+ * achievement nudge) and enqueues one run of each a few seconds from now, sets a due-date
+ * reminder whose "1m" offset comes due at once, and runs workers until each recipe has gone
+ * through, printing each notification's deliveries. The content of the schedules is each
+ * recipe's sample.json (an app gives its own: a function or the data hook).
+ *
+ * Beside a running `herald start` on the same PostgreSQL, that server's worker and scheduler
+ * must not run the demo's schedule runs: they would run them without the demo's content
+ * functions (render_error: the templates' variables are missing). So the demo's runs go to a
+ * queue of their own that only the demo's worker serves; the reminder carries its data and
+ * the deliveries need no content, so any worker may send those.
+ *
+ * It reports what happened: a recipe counts only when its notification has a sent delivery and
+ * no failed one, and the command exits 1 when anything was not delivered. Last, the curl calls
+ * that do the same through the API.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +30,7 @@ import { builtinHandlers } from '../handlers.js';
 import type { Herald } from '../herald.js';
 import type { DeliveryDetail, NotificationDetail } from '../notify/notifications.js';
 import { loadRecipes, RECIPE_TYPES, RECIPES_DIR } from '../recipes.js';
+import type { JobHandler } from '../queue/worker.js';
 import type { ContentItem, ScheduleContent } from '../scheduler/local-run.js';
 import { sleep } from '../time/sleep.js';
 
@@ -28,6 +38,8 @@ const TYPE = 'demo-welcome';
 const RECIPIENT = 'demo-user';
 const ZONE = 'Europe/Berlin';
 const REMINDER_KEY = 'herald-demo-task';
+/** The queue of the demo's schedule runs: no other process serves it. */
+export const DEMO_QUEUE = 'herald-demo';
 /** How long the recipes part waits for all four before it gives up. */
 const RECIPES_TIMEOUT_MS = 40_000;
 
@@ -44,8 +56,9 @@ export function demoCommand(): Command {
         'Run the demo beside it on a folder of its own: herald demo --data-dir "$(mktemp -d)", or stop it first',
       );
       try {
-        await demo(herald);
-        if (!(await recipesDemo(herald))) process.exitCode = 1;
+        const welcomed = await demo(herald);
+        const recipes = await recipesDemo(herald);
+        if (!welcomed || !recipes) process.exitCode = 1;
       } finally {
         await herald.close();
       }
@@ -83,7 +96,23 @@ const byChannel = (deliveries: DeliveryDetail[]) =>
 const inboxLine = (detail: NotificationDetail) =>
   detail.inbox ? `inbox item: "${detail.inbox.title}" — ${detail.inbox.body}` : undefined;
 
-async function demo(herald: Herald): Promise<void> {
+/** Went through: a delivery was sent and none failed or is still waiting (skips are fine). */
+const delivered = (detail: NotificationDetail | null | undefined): boolean =>
+  !!detail &&
+  detail.deliveries.some((d) => d.status === 'sent') &&
+  detail.deliveries.every((d) => d.status === 'sent' || d.status === 'skipped');
+
+/** Why a notification did not go through, in one line. */
+const whyNot = (detail: NotificationDetail | null | undefined): string =>
+  !detail
+    ? 'not found'
+    : detail.deliveries
+        .filter((d) => d.status !== 'sent' && d.status !== 'skipped')
+        .map((d) => `${d.channel} ${d.status}${d.error ? `: ${d.error}` : ''}`)
+        .join('; ') || 'nothing was sent';
+
+/** Part one: the welcome notification. False if it was not delivered. */
+async function demo(herald: Herald): Promise<boolean> {
   await herald.types.put(TYPE, {
     channels: ['email', 'inapp'],
     templates: {
@@ -125,6 +154,9 @@ async function demo(herald: Herald): Promise<void> {
   }
   const inbox = detail && inboxLine(detail);
   if (inbox) say(`   ${inbox}`);
+  if (delivered(detail)) return true;
+  say(`   NOT DELIVERED: ${whyNot(detail)}`);
+  return false;
 }
 
 /** The recipient's local-time schedules, as preferences set them, and in words. */
@@ -186,21 +218,9 @@ function demoContent(): Record<string, ScheduleContent> {
   };
 }
 
-/** Part two: each recipe fires once for the demo recipient. False if one did not. */
+/** Part two: each recipe fires once for the demo recipient. False if one was not delivered. */
 async function recipesDemo(herald: Herald): Promise<boolean> {
   const s = quoteIdent(herald.config.schema);
-  const { rows: others } = await herald.db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${s}.recipient_schedules WHERE recipient_id <> $1`,
-    [RECIPIENT],
-  );
-  if ((others[0]?.n ?? 0) > 0) {
-    say(`
-The recipes part is left out: other recipients on this database have local-time schedules,
-and the demo's worker would answer their runs with sample content. Run the demo on a fresh
-embedded database instead: herald demo --data-dir "$(mktemp -d)"`);
-    return true;
-  }
-
   say(`\nThe four recipes (docs/recipes.md), for the same recipient:`);
   const loaded = await loadRecipes(herald);
   const t = loaded.types;
@@ -216,17 +236,22 @@ embedded database instead: herald demo --data-dir "$(mktemp -d)"`);
       `     ${row.name.padEnd(18)} ${WHEN[row.name]?.replace(/^.*?, /, '').padEnd(18)} next ${next}`,
     );
   }
-  // The simulated part: each schedule fires a few seconds from now instead of at its time.
+  const since = (await herald.db.query<{ now: Date }>('SELECT now() AS now')).rows[0]?.now;
+  // The simulated part: one run of each schedule a few seconds from now instead of at its
+  // time, enqueued as the scheduler enqueues it, in the demo's own queue.
   let inSeconds = 2;
   for (const name of Object.keys(SCHEDULES)) {
-    await herald.db.query(
-      `UPDATE ${s}.recipient_schedules SET next_run_at = now() + $3 * interval '1 second'
-       WHERE recipient_id = $1 AND name = $2`,
-      [RECIPIENT, name, inSeconds++],
-    );
+    const runAt = new Date(Date.now() + inSeconds++ * 1000);
+    await herald.queue.enqueue({
+      kind: 'local-schedule',
+      queue: DEMO_QUEUE,
+      payload: { schedule: name, items: [[RECIPIENT, runAt.toISOString()]] },
+      runAt,
+      maxAttempts: 3,
+    });
   }
   say(
-    `   simulated: their next runs are moved to 2, 3 and 4 s from now, so they fire during the demo`,
+    `   simulated: a run of each is enqueued for 2, 3 and 4 s from now, so they fire during the demo`,
   );
 
   // A task gets a due date: a reminder 1 day and 1 minute before it. Due in a minute and a bit,
@@ -252,16 +277,21 @@ embedded database instead: herald demo --data-dir "$(mktemp -d)"`);
     say(`     ${item.offset.padEnd(3)} ${why}`);
   }
 
-  say(`8. a worker and the scheduler run (the schedules' content: each recipe's sample.json):`);
+  say(`8. workers run them (the schedules' content: each recipe's sample.json):`);
   const startedAt = Date.now();
-  const since = (await herald.db.query<{ now: Date }>('SELECT now() AS now')).rows[0]?.now;
-  const worker = herald.worker({
-    handlers: builtinHandlers(herald, { content: demoContent() }),
+  const handlers = builtinHandlers(herald, { content: demoContent() });
+  // The demo's schedule runs, with its content functions; and the rest of the work, as any
+  // worker does it (another process's worker may take some of it: the result is the same).
+  const runs = herald.worker({
+    queue: DEMO_QUEUE,
+    handlers: { 'local-schedule': handlers['local-schedule'] as JobHandler },
     pollIntervalMs: 100,
   });
-  const scheduler = herald.scheduler({ intervalMs: 200 });
+  const rest = { ...handlers };
+  delete rest['local-schedule'];
+  const worker = herald.worker({ handlers: rest, pollIntervalMs: 100 });
+  await runs.start();
   await worker.start();
-  scheduler.start();
   const fired = new Map<string, NotificationDetail>();
   try {
     while (fired.size < RECIPE_TYPES.length && Date.now() - startedAt < RECIPES_TIMEOUT_MS) {
@@ -285,30 +315,38 @@ embedded database instead: herald demo --data-dir "$(mktemp -d)"`);
       await sleep(100);
     }
   } finally {
-    await scheduler.stop();
     await worker.stop();
+    await runs.stop();
+    // Runs still waiting (the demo timed out) must not wait for a worker that never comes.
+    await herald.db.query(`DELETE FROM ${s}.jobs WHERE queue = $1 AND status = 'queued'`, [
+      DEMO_QUEUE,
+    ]);
     // Without the demo's content a later `herald start` would send them empty: they go.
     await herald.preferences.put(RECIPIENT, {});
   }
 
   const took = ((Date.now() - startedAt) / 1000).toFixed(1);
+  const ok = [...fired.entries()].filter(([, detail]) => delivered(detail));
   const all = [...fired.values()].flatMap((n) => n.deliveries);
   const emails = all.filter((d) => d.channel === 'email' && d.status === 'sent').length;
   const inboxItems = all.filter((d) => d.channel === 'inapp' && d.status === 'sent').length;
+  const failed = [...fired.entries()].filter(([, detail]) => !delivered(detail));
   const missing = RECIPE_TYPES.filter((type) => !fired.has(type));
+  const problems = [
+    ...failed.map(([type, detail]) => `\nNot delivered: ${type}: ${whyNot(detail)}.`),
+    ...(missing.length > 0
+      ? [`\nNot fired within ${RECIPES_TIMEOUT_MS / 1000} s: ${missing.join(', ')}.`]
+      : []),
+  ].join('');
   say(`
-Summary: ${fired.size} of ${RECIPE_TYPES.length} recipes fired in ${took} s (${[...fired.keys()].join(', ') || 'none'}): ${emails} emails, ${inboxItems} inbox items.${
-    missing.length > 0
-      ? `\nNot fired within ${RECIPES_TIMEOUT_MS / 1000} s: ${missing.join(', ')}.`
-      : ''
-  }
-Simulated: the schedules' next runs were moved to a few seconds from now (they really run at
+Summary: ${ok.length} of ${RECIPE_TYPES.length} recipes delivered in ${took} s (${ok.map(([type]) => type).join(', ') || 'none'}): ${emails} emails, ${inboxItems} inbox items.${problems}
+Simulated: one run of each schedule was enqueued for a few seconds from now (they really run at
 the times in 6., in the recipient's zone), and the task was made due in about a minute so that
 its 1m offset came due at once. The content came from recipes/types/*/sample.json; an app
 answers with its own, from a function per schedule or its data hook (docs/recipes.md).
 ${RECIPIENT}'s schedules are removed again, so a later \`herald start\` does not send them
 without content; the recipe types stay defined.`);
-  return missing.length === 0;
+  return ok.length === RECIPE_TYPES.length;
 }
 
 function apiHint(herald: Herald): void {

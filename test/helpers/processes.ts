@@ -66,15 +66,17 @@ export async function ready(w: WorkerProcess, timeoutMs = 20_000): Promise<void>
 }
 
 /**
- * Starts `herald worker` (or `herald scheduler`, with `role`) with these settings over the
- * environment (HERALD_LOG_LEVEL=info, so its `worker:start` or `scheduler:start` line says it
- * is up) and answers once it is; its stderr goes to `stderr`.
+ * Starts `herald worker` (or `herald scheduler` or `herald start`, with `role`) with these
+ * settings over the environment (HERALD_LOG_LEVEL=info, so its `worker:start`,
+ * `scheduler:start` or `herald:started` line says it is up) and answers once it is; its stderr
+ * goes to `stderr`.
  */
 export async function startHeraldWorker(
   env: Record<string, string>,
   stderr: string[],
-  role: 'worker' | 'scheduler' = 'worker',
+  role: 'worker' | 'scheduler' | 'start' = 'worker',
 ): Promise<ChildProcess> {
+  const up = role === 'start' ? 'herald:started' : `${role}:start`;
   const child = spawn(process.execPath, [BIN, role], {
     env: { ...process.env, HERALD_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -83,7 +85,7 @@ export async function startHeraldWorker(
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString()));
   await waitFor(
-    () => out.includes(`${role}:start`) || child.exitCode !== null,
+    () => out.includes(up) || child.exitCode !== null,
     20_000,
     `a herald ${role} to start`,
   );
