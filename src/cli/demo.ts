@@ -356,10 +356,10 @@ Now through the API: run \`npm start\` (it prints an API key on first start and 
 ${herald.config.dataDir}/dev-api-key), then:
 
   KEY=$(cat ${herald.config.dataDir}/dev-api-key)
-  curl -s -X POST ${base}/v1/notifications -H "authorization: Bearer $KEY" \\
+  ID=$(curl -s -X POST ${base}/v1/notifications -H "authorization: Bearer $KEY" \\
     -H 'content-type: application/json' \\
-    -d '{"type":"${TYPE}","to":"${RECIPIENT}","data":{"name":"Grace"}}'
-  curl -s ${base}/v1/notifications/<id from the answer> -H "authorization: Bearer $KEY"
+    -d '{"type":"${TYPE}","to":"${RECIPIENT}","data":{"name":"Grace"}}' | jq -r '.notifications[0].id')
+  sleep 1; curl -s ${base}/v1/notifications/$ID -H "authorization: Bearer $KEY"
 
 The API reference is at ${base}/docs.`);
 }
