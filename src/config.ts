@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { secretList, whsecProblem } from './channels/webhook/signature.js';
 import { HeraldError } from './errors.js';
+import { allowEntryProblem } from './net/allow.js';
 
 // Numbers may arrive as strings (environment, flags): coerced, then checked.
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -165,6 +166,29 @@ export const configSchema = z.object({
     .default({}),
   /** The app's data hook for local-time schedules (service use): POSTed each due batch. */
   dataHookUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * What outbound requests to user-supplied URLs (Web Push, webhook, Slack, data hook, JWKS)
+   * may reach although it is not public: CIDRs (`10.20.0.0/16`, `127.0.0.1/32`), addresses and
+   * host names; in the environment comma-separated. Default none: loopback, private,
+   * link-local and metadata addresses are refused (src/net/egress.ts).
+   */
+  egressAllow: z
+    .preprocess(
+      (v) =>
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean)
+          : v,
+      z.array(
+        z.string().superRefine((entry, ctx) => {
+          const problem = allowEntryProblem(entry);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      ),
+    )
+    .default([]),
   /** The recipient told when a schedule fails three runs in a row. */
   opsRecipient: z.string().min(1).max(255).optional(),
   scheduler: z
@@ -442,6 +466,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_DELIVERY_MAX_ATTEMPTS: 'delivery.maxAttempts',
   HERALD_FAILOVER_AFTER: 'delivery.failoverAfter',
   HERALD_DATA_HOOK_URL: 'dataHookUrl',
+  HERALD_EGRESS_ALLOW: 'egressAllow',
   HERALD_OPS_RECIPIENT: 'opsRecipient',
   HERALD_SCHEDULER_INTERVAL_MS: 'scheduler.intervalMs',
   HERALD_SCHEDULER_BATCH_SIZE: 'scheduler.batchSize',

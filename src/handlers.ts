@@ -12,6 +12,7 @@ import { secretList, whsecKey } from './channels/webhook/signature.js';
 import { makeReminderJob } from './scheduler/reminder-job.js';
 import { makeScheduleRunner, type ScheduleTask } from './scheduler/runs.js';
 import { makeLocalRun, type ScheduleContent } from './scheduler/local-run.js';
+import { egressFromConfig } from './net/egress.js';
 import { makeAlert, notifyTask, type TaskContext } from './scheduler/tasks.js';
 import { makeDigestJob } from './notify/digests.js';
 
@@ -68,6 +69,7 @@ export function builtinHandlers(
       content: options.content ?? {},
       dataHookUrl: herald.config.dataHookUrl,
       hookKeys: secretList(herald.config.dataHookSecret).map(whsecKey),
+      egress: egressFromConfig(herald.config, herald.log),
       send: (input, sendOptions) => herald.send(input, sendOptions),
       log: herald.log,
     }),

@@ -68,7 +68,12 @@ describe('recipient tokens from an identity provider', () => {
 
   it('accepts tokens signed with a key from the JWKS URL, by kid', async () => {
     const secret = 'a-jwt-secret-of-at-least-32-characters!';
-    const herald = await openHerald('pglite', { jwksUrl, jwtSecret: secret });
+    const herald = await openHerald('pglite', {
+      jwksUrl,
+      jwtSecret: secret,
+      // The JWKS server is on loopback: the egress guard lets it through only when told.
+      egressAllow: ['127.0.0.1/32'],
+    });
     try {
       await herald.recipients.upsert('ann', {});
       assert.equal(await inbox(herald, await sign('ES256', ec.privateKey, 'ann', 'ec-1')), 200);

@@ -14,6 +14,7 @@ import { makeApp } from '../src/http/app.js';
 import { builtinHandlers } from '../src/handlers.js';
 import { makeLogger } from '../src/obs/log.js';
 import { generateVapidKeys, makeWebPushProvider } from '../src/channels/push/webpush.js';
+import { makeEgress } from '../src/net/egress.js';
 import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
 import { apiCaller, type Call } from './helpers/api.js';
 import { triggerAndSettle } from './helpers/pipeline.js';
@@ -40,6 +41,8 @@ for (const backend of BACKENDS) {
           subject: 'mailto:ops@example.com',
           log: makeLogger('warn'),
           allowHttp: true,
+          // The local push service is on loopback: allowed explicitly.
+          egress: makeEgress({ allow: ['127.0.0.1/32'] }),
         });
         herald = await openHerald(backend, { apiKey: KEY, pushSenders: [sender] });
         call = apiCaller(makeApp(herald), KEY);

@@ -178,6 +178,7 @@ describe('the example app (examples/recipes-app)', () => {
         dataHookUrl: url,
         dataHookSecret: HOOK_SECRET,
         webhookSecret: SECRET,
+        egressAllow: ['127.0.0.1/32'], // the app's hook is on loopback
       });
     });
     after(async () => {

@@ -69,6 +69,7 @@ for (const backend of BACKENDS) {
         opsRecipient: 'ops',
         webhookSecret: SECRET,
         dataHookSecret: HOOK_SECRET,
+        egressAllow: ['127.0.0.1/32'], // the data hook runs on loopback
         localSchedules: {
           standup: {
             type: 'standup',

@@ -26,6 +26,7 @@ import { twilioWhatsappFromConfig } from './whatsapp/twilio.js';
 import { makePushFanout, type DeviceSender } from './push/fanout.js';
 import { makeSlackProvider } from './slack/slack.js';
 import { webhookFromConfig } from './webhook/webhook.js';
+import { egressFromConfig } from '../net/egress.js';
 
 export interface Providers {
   get(channel: Channel): Provider | undefined;
@@ -92,8 +93,10 @@ export function makeProviders(
       makePushFanout(push.senders, { log, disableDevices: push.disableDevices }),
     );
   // Slack needs no setting (the URL is the credential); the webhook needs its signing secret.
-  byChannel.set('slack', makeSlackProvider({ log }));
-  const webhook = webhookFromConfig(config, log);
+  // Both post to URLs recipients and types name: through the egress guard (net/egress.ts).
+  const egress = egressFromConfig(config, log);
+  byChannel.set('slack', makeSlackProvider({ log, egress }));
+  const webhook = webhookFromConfig(config, log, egress);
   if (webhook) byChannel.set('webhook', webhook);
   for (const p of given) byChannel.set(p.channel, p);
   return {

@@ -24,6 +24,7 @@ import { templatePartsRoutes } from './template-parts-routes.js';
 import { reminderRoutes } from './reminder-routes.js';
 import { webhookKeyRoutes } from './webhook-key-routes.js';
 import { schedulePreviewQuery } from '../scheduler/local-schedules.js';
+import { egressFromConfig } from '../net/egress.js';
 
 export function makeApp(herald: Herald): Hono {
   const app = new Hono();
@@ -90,6 +91,7 @@ function me(herald: Herald): Hono<RecipientEnv> {
       publicKey: herald.config.jwtPublicKey,
       algorithm: herald.config.jwtAlgorithm,
       jwksUrl: herald.config.jwksUrl,
+      egress: egressFromConfig(herald.config, herald.log),
     }),
   );
   api.get('/preferences', async (c) => c.json(await herald.preferences.get(c.get('recipientId'))));

@@ -3,7 +3,15 @@
  * `--admin` (or HERALD_ADMIN_KEY). A refused request changes nothing.
  */
 import { createMiddleware } from 'hono/factory';
-import { createRemoteJWKSet, decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  decodeProtectedHeader,
+  importSPKI,
+  jwtVerify,
+  type FetchImplementation,
+} from 'jose';
+import { makeEgress, type Egress } from '../net/egress.js';
 import type { Keys, KeyRealm } from '../notify/keys.js';
 import { problem } from './problem.js';
 import { recipientIdSchema } from '../notify/recipients.js';
@@ -43,6 +51,30 @@ export interface RecipientKeys {
   publicKey?: string | undefined;
   algorithm?: string;
   jwksUrl?: string | undefined;
+  /** The egress guard of the JWKS fetch (egressFromConfig). Default: no allow-list. */
+  egress?: Egress | undefined;
+}
+
+/** The most of a JWKS answer read: a key set is a few KiB. */
+const JWKS_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * jose's fetch of the JWKS, through the egress guard: the URL is configuration, but a
+ * mistaken or hostile one must not reach the metadata service or follow a redirect inward.
+ * A refusal or an answer past the bound fails the key fetch (the token is then refused, 401).
+ */
+export function guardedJwksFetch(egress: Egress, timeoutMs = 5000): FetchImplementation {
+  return async (url, init) => {
+    const answer = await egress.request(url, {
+      method: 'GET',
+      headers: Object.fromEntries(init.headers),
+      timeoutMs,
+      signal: init.signal,
+      maxAnswerBytes: JWKS_ANSWER_BYTES,
+    });
+    if (answer.truncated) throw new Error('the JWKS answer is larger than 64 KiB');
+    return new Response(new Uint8Array(answer.body), { status: answer.status });
+  };
 }
 
 /**
@@ -58,7 +90,11 @@ export function requireRecipient(keys: RecipientKeys) {
   const algorithm = keys.algorithm ?? 'RS256';
   const publicKey = keys.publicKey ? importSPKI(keys.publicKey, algorithm) : undefined;
   publicKey?.catch(() => undefined); // reported when a token arrives
-  const jwks = keys.jwksUrl ? createRemoteJWKSet(new URL(keys.jwksUrl)) : undefined;
+  const jwks = keys.jwksUrl
+    ? createRemoteJWKSet(new URL(keys.jwksUrl), {
+        [customFetch]: guardedJwksFetch(keys.egress ?? makeEgress()),
+      })
+    : undefined;
   const asymmetric = jwks
     ? ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
     : publicKey

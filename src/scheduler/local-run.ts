@@ -9,7 +9,8 @@
  * - service use: the app's data hook, `POST`ed the batch as JSON, signed in the Standard
  *   Webhooks format with the data hook's own key (`dataHookSecret`, never a webhook key: a
  *   webhook receiver must not be able to ask for or answer with content; docs/recipes.md),
- *   answering `{ "results": { "<id>": {...} } }`;
+ *   answering `{ "results": { "<id>": {...} } }`; the call goes through the egress guard
+ *   (net/egress.ts), as a schedule's `hookUrl` comes over the API;
  * - neither: every recipient gets the notification with no data of its own.
  * With a function or a hook, a recipient it does not answer for is skipped (so an empty
  * "nothing new today" message is never sent by mistake).
@@ -26,6 +27,7 @@ import type { JobContext, JobHandler } from '../queue/worker.js';
 import { findUnstorable, nestedDeeperThan } from '../validation.js';
 import { signedHeaders } from '../channels/webhook/signature.js';
 import type { SendOptions, SendResult } from '../notify/send.js';
+import { makeEgress, type Egress } from '../net/egress.js';
 import { nextTick, parseCron } from '../time/cron.js';
 import type { LocalScheduleDefinition, LocalScheduleJobPayload } from './local-schedules.js';
 
@@ -58,6 +60,8 @@ export interface LocalRunDeps {
   /** The keys data-hook calls are signed with (`dataHookSecret`; more than one in rotation). */
   hookKeys?: readonly Buffer[];
   hookTimeoutMs?: number;
+  /** The egress guard of data-hook calls (egressFromConfig). Default: no allow-list. */
+  egress?: Egress | undefined;
   send: (input: unknown, options?: SendOptions) => Promise<SendResult>;
   log: Logger;
 }
@@ -66,11 +70,15 @@ export interface LocalRunDeps {
 const batchId = (key: string) =>
   `batch_${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`;
 
-/** The largest data-hook answer read. */
-const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+/**
+ * The largest data-hook answer read: bigger than other guarded answers, as it carries the data
+ * of up to a batch (500) of recipients.
+ */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
 export function makeLocalRun(deps: LocalRunDeps): JobHandler {
   const s = quoteIdent(deps.schema);
+  const egress = deps.egress ?? makeEgress();
 
   /** The schedule's run before `runAt` (its window's start): searched over the week before. */
   function previousRun(cron: string, zone: string, runAt: number): number {
@@ -95,19 +103,26 @@ export function makeLocalRun(deps: LocalRunDeps): JobHandler {
       'content-type': 'application/json',
       ...signedHeaders(keys, id, Math.floor(Date.now() / 1000), body),
     };
-    const timeout = AbortSignal.timeout(deps.hookTimeoutMs ?? 10_000);
-    const res = await fetch(url, {
+    // The guard's errors (egress_refused, egress_redirect, egress_unreachable) carry no answer
+    // text; neither do these: the job's last error is read back over the admin API.
+    const res = await egress.request(url, {
       method: 'POST',
       headers,
       body,
-      redirect: 'manual',
-      signal: AbortSignal.any([signal, timeout]),
+      timeoutMs: deps.hookTimeoutMs ?? 10_000,
+      signal,
+      maxAnswerBytes: MAX_ANSWER_BYTES,
     });
-    const text = await res.text();
     if (res.status < 200 || res.status >= 300)
-      throw new Error(`the data hook answered ${res.status}: ${text.slice(0, 200)}`);
-    if (text.length > MAX_ANSWER_BYTES) throw new Error('the data hook answered more than 16 MiB');
-    const json = JSON.parse(text) as { results?: Record<string, ContentAnswer> };
+      throw new Error(`the data hook answered ${res.status}; check the app's data hook`);
+    if (res.truncated)
+      throw new Error('the data hook answered more than 4 MiB; send smaller batches');
+    let json: { results?: Record<string, ContentAnswer> };
+    try {
+      json = JSON.parse(res.body.toString('utf8')) as typeof json;
+    } catch {
+      throw new Error('the data hook answer is not JSON; it must be {"results": {...}}');
+    }
     if (!json || typeof json.results !== 'object' || json.results === null)
       throw new Error('the data hook answer has no "results" object');
     return json.results;

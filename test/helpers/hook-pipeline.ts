@@ -19,6 +19,8 @@ export async function startHookPipeline(backend: Backend, options: CreateHeraldO
     logLevel: 'silent',
     delivery: { maxAttempts: 2 },
     backoff: { baseMs: 10, capMs: 20 },
+    // The receivers run on loopback, which the egress guard refuses unless allowed.
+    egressAllow: ['127.0.0.1/32'],
     ...options,
   });
   const call = apiCaller(makeApp(herald), HOOK_KEY);

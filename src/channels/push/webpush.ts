@@ -3,13 +3,16 @@
  * that issued it (RFC 8030), authenticated with VAPID (RFC 8292: an ES256 JWT for the push
  * service's origin, and our public key) and encrypted for the browser (RFC 8291, `aes128gcm`
  * of RFC 8188). The `web-push` package builds the request (JWT, ECDH, HKDF, AES-128-GCM);
- * this file sends it with `fetch` (so it honours an AbortSignal and a timeout) and reads the
- * answer.
+ * this file sends it through the egress guard (net/egress.ts: the endpoint comes from an end
+ * user's browser, so only public addresses, no redirects, a bounded answer) and reads the
+ * status.
  *
  * Contract: `sendToSubscription` resolves when the push service accepted the message (2xx,
  * normally 201) with the message's URL from `Location`; otherwise it throws a `ProviderError`
  * from `classifyWebPushError`. A subscription the service no longer knows (404/410) is
  * `permanent` with `providerCode: 'gone'`: the caller disables the device and never retries.
+ * An endpoint the guard refuses (`egress_refused`) or a redirect (`egress_redirect`) is
+ * permanent; the push service's answer text never goes into the error.
  * A payload too large for one record (over `WEB_PUSH_MAX_PAYLOAD_BYTES`) is refused before
  * anything is sent. It never retries by itself.
  */
@@ -19,6 +22,7 @@ import { HeraldError, toError } from '../../errors.js';
 import type { Logger } from '../../obs/log.js';
 import { ProviderError, type ProviderErrorKind } from '../provider.js';
 import { parseRetryAfter } from '../http.js';
+import { EgressError, egressFromConfig, makeEgress, type Egress } from '../../net/egress.js';
 
 /** What a browser's `PushSubscription.toJSON()` gives (the keys base64url). */
 export interface WebPushSubscription {
@@ -53,7 +57,8 @@ export interface WebPushProviderOptions {
   timeoutMs?: number;
   /** Accept `http:` endpoints (local tests only; browsers always give https). Default false. */
   allowHttp?: boolean;
-  fetch?: typeof fetch;
+  /** The egress guard every push goes through. Default: one without an allow-list. */
+  egress?: Egress;
 }
 
 export interface WebPushResult {
@@ -75,16 +80,17 @@ export const WEB_PUSH_RATE_LIMIT_RETRY_MS = 60_000;
 
 const DEFAULT_TTL_SECONDS = 86_400;
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** How much of a push service's answer is read: only its status and headers are used. */
+const ANSWER_BYTES = 4096;
 
-/** A non-2xx answer of the push service, before classification. */
+/** A non-2xx answer of the push service, before classification (its body is not kept). */
 export class WebPushAnswerError extends Error {
   override readonly name = 'WebPushAnswerError';
   constructor(
     readonly status: number,
     readonly retryAfter: string | null,
-    readonly body: string,
   ) {
-    super(`the push service answered ${status}${body ? `: ${body.slice(0, 200)}` : ''}`);
+    super(`the push service answered ${status}`);
   }
 }
 
@@ -101,11 +107,13 @@ export { parseRetryAfter };
  * - 408 Request Timeout: transient;
  * - 400, 401, 403 and the other 4xx: permanent; 401/403 mean the VAPID keys or subject are
  *   wrong (or not the key the browser subscribed with), which no retry fixes;
- * - 5xx, other answers, no answer (connection refused or reset, DNS, the caller's abort):
- *   transient; no answer within `timeoutMs`: transient, `providerCode: 'timeout'`.
+ * - an endpoint the egress guard refuses, a redirect: permanent (`egress_refused`,
+ *   `egress_redirect`);
+ * - 5xx, other answers: transient; no answer (connection refused or reset, DNS, TLS, no answer
+ *   within `timeoutMs`, the caller's abort): transient, `egress_unreachable`, one text
+ *   whatever the cause.
  *
- * `providerCode` is `gone`, `payload_too_large`, the HTTP status, `timeout`, or the network
- * error's code.
+ * `providerCode` is `gone`, `payload_too_large`, the HTTP status, or the guard's code.
  */
 export function classifyWebPushError(thrown: unknown): ProviderError {
   if (thrown instanceof ProviderError) return thrown;
@@ -131,18 +139,8 @@ export function classifyWebPushError(thrown: unknown): ProviderError {
     if (status >= 400 && status < 500) return make('permanent');
     return make('transient');
   }
-  const err = toError(thrown);
-  // fetch rejects with the signal's reason: AbortSignal.timeout's is a TimeoutError.
-  if (err.name === 'TimeoutError')
-    return new ProviderError(
-      'transient',
-      'no answer from the push service in time',
-      undefined,
-      'timeout',
-    );
-  const cause = toError((err as { cause?: unknown }).cause ?? err);
-  const code = (cause as { code?: string }).code ?? err.name;
-  return new ProviderError('transient', `push request failed: ${cause.message}`, undefined, code);
+  const egress = thrown instanceof EgressError ? thrown : new EgressError('egress_unreachable');
+  return new ProviderError(egress.kind, `push: ${egress.message}`, undefined, egress.code);
 }
 
 /** What `send` reads of a push delivery (the pipeline's `PushMessage`). */
@@ -221,7 +219,7 @@ export function makeWebPushProvider(options: WebPushProviderOptions): WebPushPro
     privateKey: options.vapidPrivateKey,
   };
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const doFetch = options.fetch ?? fetch;
+  const egress = options.egress ?? makeEgress();
 
   /** The request web-push builds (VAPID JWT + encrypted body), or a permanent error. */
   function buildRequest(
@@ -294,21 +292,18 @@ export function makeWebPushProvider(options: WebPushProviderOptions): WebPushPro
   ): Promise<WebPushResult> {
     const request = buildRequest(subscription, Buffer.from(JSON.stringify(payload), 'utf8'), opts);
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request.headers)) {
-      // fetch sets Content-Length itself from the body.
-      if (name.toLowerCase() !== 'content-length') headers[name] = String(value);
-    }
-    const timeout = AbortSignal.timeout(timeoutMs);
+    for (const [name, value] of Object.entries(request.headers)) headers[name] = String(value);
     try {
-      const res = await doFetch(request.endpoint, {
+      const res = await egress.request(request.endpoint, {
         method: 'POST',
         headers,
         body: request.body ?? new Uint8Array(),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        timeoutMs,
+        signal,
+        maxAnswerBytes: ANSWER_BYTES,
       });
-      const text = await res.text();
       if (res.status < 200 || res.status > 299)
-        throw new WebPushAnswerError(res.status, res.headers.get('retry-after'), text.trim());
+        throw new WebPushAnswerError(res.status, res.headers.get('retry-after'));
       const messageId = res.headers.get('location') ?? '';
       log.debug({ origin: new URL(request.endpoint).origin, status: res.status }, 'push:sent');
       return { status: res.status, messageId };
@@ -346,6 +341,7 @@ export interface WebPushConfig {
   vapidPublicKey?: string | undefined;
   vapidPrivateKey?: string | undefined;
   vapidSubject?: string | undefined;
+  egressAllow?: readonly string[] | undefined;
 }
 
 /**
@@ -369,7 +365,7 @@ export function webPushFromConfig(config: WebPushConfig, log: Logger): WebPushPr
       'config_invalid',
       'HERALD_VAPID_PUBLIC_KEY is not the public key of HERALD_VAPID_PRIVATE_KEY; set both from the same generated pair',
     );
-  return makeWebPushProvider({ ...settings, log });
+  return makeWebPushProvider({ ...settings, log, egress: egressFromConfig(config, log) });
 }
 
 /**

@@ -17,6 +17,7 @@
 import type { Logger } from '../../obs/log.js';
 import { ProviderError, type Provider } from '../provider.js';
 import { classifyHookFailure, makeHookProvider } from '../webhook/http.js';
+import type { Egress } from '../../net/egress.js';
 
 /** How long a 429 without Retry-After waits (Slack sends one; about 1 message a second). */
 export const SLACK_RATE_LIMIT_RETRY_MS = 30_000;
@@ -38,6 +39,7 @@ const MEANINGS: Record<string, string> = {
   channel_not_found: 'the channel of the webhook is gone',
   channel_is_archived: 'the channel of the webhook is archived',
   rollup_error: 'Slack failed (its own error)',
+  rate_limited: 'Slack is limiting this webhook (about one message a second)',
 };
 
 /**
@@ -48,15 +50,18 @@ const MEANINGS: Record<string, string> = {
  * - 400 (`invalid_payload`, `invalid_blocks`, `no_text`...), 403 (`action_prohibited`,
  *   `invalid_token`), 404 (`no_service`, `channel_not_found`, `no_team`) and 410
  *   (`channel_is_archived`): permanent; the last three mean the URL is gone;
- * - a redirect (not followed): permanent.
+ * - a redirect (not followed) or a URL the egress guard refuses: permanent.
  *
- * `providerCode` is Slack's error string when it sent one, else the HTTP status.
+ * `providerCode` is Slack's error string when it sent one of those above, else the HTTP status
+ * (or the egress guard's code: `egress_refused`, `egress_redirect`, `egress_unreachable`).
  */
 export function classifySlackError(failure: unknown): ProviderError {
   return classifyHookFailure('slack', failure, SLACK_RATE_LIMIT_RETRY_MS, (answer) => {
+    // Only Slack's documented strings: any other answer is not quoted (the URL may not be
+    // Slack's, and its text is no business of the delivery's error).
     const said = answer.text.trim();
-    if (!/^[a-z_]{1,64}$/.test(said)) return {};
-    return { code: said, text: MEANINGS[said] ?? said };
+    const meaning = Object.hasOwn(MEANINGS, said) ? MEANINGS[said] : undefined;
+    return meaning ? { code: said, text: meaning } : undefined;
   });
 }
 
@@ -75,7 +80,12 @@ export function slackBody(content: Record<string, string>): { text: string; bloc
   return { text: content.text, blocks };
 }
 
-export function makeSlackProvider(options: { timeoutMs?: number; log: Logger }): Provider {
+export function makeSlackProvider(options: {
+  timeoutMs?: number;
+  log: Logger;
+  /** The egress guard every post goes through (egressFromConfig). */
+  egress?: Egress;
+}): Provider {
   return makeHookProvider({
     channel: 'slack',
     request: (message) => ({
@@ -86,5 +96,6 @@ export function makeSlackProvider(options: { timeoutMs?: number; log: Logger }):
     classify: classifySlackError,
     timeoutMs: options.timeoutMs ?? 10_000,
     log: options.log,
+    egress: options.egress,
   });
 }

@@ -21,6 +21,7 @@ import type { Provider, ProviderError, WebhookMessage } from '../provider.js';
 import { classifyHookFailure, makeHookProvider } from './http.js';
 import { destinationKeys } from './keys.js';
 import { signedHeaders } from './signature.js';
+import { egressFromConfig, type Egress } from '../../net/egress.js';
 
 /** How long a 429 without Retry-After waits. */
 export const WEBHOOK_RATE_LIMIT_RETRY_MS = 60_000;
@@ -36,12 +37,15 @@ export interface WebhookOptions {
   /** The clock of `webhook-timestamp` (tests). */
   now?: () => number;
   log: Logger;
+  /** The egress guard every post goes through (egressFromConfig). */
+  egress?: Egress;
 }
 
 /**
  * The one place a webhook failure becomes a `ProviderError`: no answer (connection refused,
- * DNS, TLS, timeout), 408 and 5xx are transient; 429 is rate_limited after Retry-After (else
- * 60 s); a redirect and any other 4xx are permanent: 400, 401/403 (the receiver refused the
+ * DNS, TLS, timeout: `egress_unreachable`), 408 and 5xx are transient; 429 is rate_limited
+ * after Retry-After (else 60 s); a URL the egress guard refuses (`egress_refused`), a redirect
+ * (`egress_redirect`) and any other 4xx are permanent: 400, 401/403 (the receiver refused the
  * signature), 404, and 410 Gone, which says the endpoint is no more.
  */
 export function classifyWebhookError(failure: unknown): ProviderError {
@@ -81,12 +85,17 @@ export function makeWebhookProvider(options: WebhookOptions): Provider {
     classify: classifyWebhookError,
     timeoutMs: options.timeoutMs ?? 10_000,
     log: options.log,
+    egress: options.egress,
   });
 }
 
 /** The webhook provider, or undefined when `webhookSecret` is not set (no unsigned webhooks). */
-export function webhookFromConfig(config: HeraldConfig, log: Logger): Provider | undefined {
+export function webhookFromConfig(
+  config: HeraldConfig,
+  log: Logger,
+  egress: Egress = egressFromConfig(config, log),
+): Provider | undefined {
   return config.webhookSecret
-    ? makeWebhookProvider({ secret: config.webhookSecret, log })
+    ? makeWebhookProvider({ secret: config.webhookSecret, log, egress })
     : undefined;
 }
