@@ -114,6 +114,7 @@ describe('the data hook on a retry', () => {
     });
     const herald = await openHerald('pglite', {
       dataHookUrl: `${service.url}/content`,
+      egressAllow: ['127.0.0.1/32'], // the app's hook runs on loopback
       dataHookSecret: HOOK,
       webhookSecret: WEBHOOK,
     });
