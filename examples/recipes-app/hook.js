@@ -5,7 +5,8 @@
  *
  *   SECRET=whsec_$(openssl rand -base64 32)
  *   HERALD_DATA_HOOK_SECRET=$SECRET node examples/recipes-app/hook.js     # listens on :3030
- *   HERALD_DATA_HOOK_SECRET=$SECRET HERALD_DATA_HOOK_URL=http://127.0.0.1:3030/herald/content \
+ *   HERALD_DATA_HOOK_SECRET=$SECRET HERALD_EGRESS_ALLOW=127.0.0.1/32 \
+ *     HERALD_DATA_HOOK_URL=http://127.0.0.1:3030/herald/content \
  *     HERALD_TEMPLATES_DIR=recipes npm start
  *
  * Herald POSTs `{"schedule": "daily_briefing", "items": [{"recipientId", "runAt", "window":
