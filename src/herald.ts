@@ -59,6 +59,13 @@ export interface CreateHeraldOptions extends HeraldConfigInput {
    * on the embedded database migrates for many seconds). The same steps are logged.
    */
   onStartup?: (step: StartupStep) => void;
+  /**
+   * With `dataDir: ':memory:'`: start the embedded database from this dump of a data folder
+   * (PGlite's `dumpDataDir()`, e.g. of a database migrated once) rather than from nothing, as
+   * a test suite that opens many throw-away databases does. Migrations still run: a dump of
+   * an older schema is brought up to date.
+   */
+  pgliteLoadDataDir?: Blob;
 }
 
 /** What createHerald is doing while it opens: `where` never holds a password. */
@@ -137,6 +144,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     providers: ownProviders,
     pushSenders = [],
     onStartup,
+    pgliteLoadDataDir,
     ...settings
   } = options;
   const config = given ?? parseConfig(settings);
@@ -160,6 +168,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   const db = await openDb({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
+    pgliteLoadDataDir,
     poolSize: config.poolSize,
     queryTimeoutMs: config.queryTimeoutMs,
     listenCheckMs: config.listenCheckMs,

@@ -12,6 +12,8 @@ export interface OpenDbOptions {
   databaseUrl?: string | undefined;
   /** A folder, or `':memory:'` for a throw-away embedded database. */
   dataDir?: string;
+  /** A dump of a data folder that an in-memory embedded database starts from (db/pglite.ts). */
+  pgliteLoadDataDir?: Blob | undefined;
   poolSize?: number;
   queryTimeoutMs?: number;
   listenCheckMs?: number;
@@ -20,6 +22,12 @@ export interface OpenDbOptions {
 
 export async function openDb(options: OpenDbOptions): Promise<Db> {
   if (options.databaseUrl) {
+    if (options.pgliteLoadDataDir) {
+      throw new HeraldError(
+        'config_invalid',
+        'a data-folder dump (pgliteLoadDataDir) is for the embedded database: unset it, or unset DATABASE_URL',
+      );
+    }
     const db = makePgDb({
       url: options.databaseUrl,
       log: options.log,
@@ -36,7 +44,11 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
     return db;
   }
   const dataDir = options.dataDir === ':memory:' ? undefined : (options.dataDir ?? './.herald');
-  return makePgliteDb(dataDir ? { dataDir } : {});
+  const loadDataDir = options.pgliteLoadDataDir;
+  return makePgliteDb({
+    ...(dataDir ? { dataDir } : {}),
+    ...(loadDataDir ? { loadDataDir } : {}),
+  });
 }
 
 /** Why a PostgreSQL server could not be used, in words that say what to do. */

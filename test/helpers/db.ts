@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createHerald, type CreateHeraldOptions, type Herald } from '../../src/index.js';
+import { pgliteSnapshot } from './pglite-snapshot.js';
 
 export const PG_URL =
   process.env.HERALD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -57,13 +58,24 @@ export async function pgClient(): Promise<pg.Client> {
 export type Backend = 'pglite' | 'pg';
 export const BACKENDS: Backend[] = ['pglite', 'pg'];
 
-/** Opens Herald on a backend: PGlite in memory, or PostgreSQL in a fresh schema. */
+/**
+ * Opens Herald on a backend: PGlite in memory (started from the migrated snapshot,
+ * helpers/pglite-snapshot.ts), or PostgreSQL in a fresh schema.
+ */
 export async function openHerald(
   backend: Backend,
   options: CreateHeraldOptions = {},
 ): Promise<Herald> {
   const base: CreateHeraldOptions = { logLevel: 'warn', ...options };
-  if (backend === 'pglite') return createHerald({ dataDir: ':memory:', ...base });
+  if (backend === 'pglite') {
+    const dir = base.config?.dataDir ?? base.dataDir;
+    const onDisk = dir !== undefined && dir !== ':memory:';
+    return createHerald({
+      dataDir: ':memory:',
+      ...(onDisk ? {} : { pgliteLoadDataDir: await pgliteSnapshot() }),
+      ...base,
+    });
+  }
   return createHerald({ databaseUrl: PG_URL, schema: freshSchema(), ...base });
 }
 
