@@ -9,6 +9,9 @@
 // `--if-stale` (the `prepare` hook) builds only when the sources changed since dist/ was
 // built: a digest of src/ and the tsconfig files is kept in dist/.source-digest. So
 // `npm install` after a pull rebuilds, and `npx herald` on a built folder leaves it alone.
+//
+// `--no-check` emits without type-checking: `npm test` type-checks src/ with test/, bench/
+// and scripts/ in one pass (`npm run typecheck`) and needs no second pass here.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -57,11 +60,12 @@ if (process.argv.includes('--if-stale')) {
 
 const require = createRequire(import.meta.url);
 const tsc = require.resolve('typescript/bin/tsc');
+const noCheck = process.argv.includes('--no-check') ? ['--noCheck'] : [];
 const next = `dist.building-${process.pid}`;
 const old = `dist.old-${process.pid}`;
 rmSync(next, { recursive: true, force: true });
 try {
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', next], {
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', next, ...noCheck], {
     stdio: 'inherit',
   });
   cpSync('src/db/migrations', join(next, 'db/migrations'), { recursive: true });
