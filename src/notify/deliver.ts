@@ -263,6 +263,9 @@ export function makeSender(deps: DeliverDeps) {
 
     // Waits for this provider's next send slot, or defers the job (uncounted) when it is far.
     await deps.rateLimiter?.take(provider.name, ctx.signal);
+    // When the send began, by this process's clock (what a rate limit holds to; arrivals at
+    // the provider add the network's jitter).
+    ctx.log.debug({ deliveryId: id, provider: provider.name }, 'delivery:sending');
     return transmit(provider, message, address, ctx, [row.email, row.phone]);
   }
 

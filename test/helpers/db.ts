@@ -106,3 +106,31 @@ export async function waitFor<T>(
     await sleep(25);
   }
 }
+
+/**
+ * Polls `check` until it returns a truthy value, for as long as the work it waits for moves:
+ * fails only when `progress()` (a count of work done, such as messages received or runs
+ * finished) has not grown for `stallMs`. A wait for an amount of work whose speed is the
+ * machine's: a busy machine makes it slower, not wrong.
+ */
+export async function waitForProgress<T>(
+  check: () => Promise<T> | T,
+  progress: () => Promise<number> | number,
+  stallMs: number,
+  what: string,
+): Promise<NonNullable<T>> {
+  let seen = await progress();
+  let movedAt = Date.now();
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    const now = await progress();
+    if (now !== seen) {
+      seen = now;
+      movedAt = Date.now();
+    } else if (Date.now() - movedAt > stallMs) {
+      throw new Error(`no progress for ${stallMs} ms (at ${seen}) waiting for ${what}`);
+    }
+    await sleep(25);
+  }
+}
