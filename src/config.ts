@@ -199,8 +199,14 @@ export const configSchema = z.object({
       batchSize: int(1, 5_000).default(500),
     })
     .prefault({}),
-  /** Largest HTTP request body, in bytes. */
+  /** Largest HTTP request body, in bytes, on every route (webhooks and admin too). */
   maxBodyBytes: int(1_024).default(1024 * 1024),
+  /**
+   * Largest body of `POST /v1/notifications`, in bytes: a trigger may name 100,000 recipients
+   * and carry 5 MiB of attachments (about 6.7 MiB as base64). Default 16 MiB; the larger of
+   * this and `maxBodyBytes` applies.
+   */
+  maxTriggerBodyBytes: int(1_024).default(16 * 1024 * 1024),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Connections in the PostgreSQL pool of one process. */
   poolSize: int(1, 1000).default(10),
@@ -475,6 +481,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   HERALD_SMS_FALLBACK: 'fallback.sms',
   HERALD_WHATSAPP_FALLBACK: 'fallback.whatsapp',
   HERALD_MAX_BODY_BYTES: 'maxBodyBytes',
+  HERALD_MAX_TRIGGER_BODY_BYTES: 'maxTriggerBodyBytes',
   HERALD_POOL_SIZE: 'poolSize',
   HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
   HERALD_LISTEN_CHECK_MS: 'listenCheckMs',

@@ -4,13 +4,13 @@
  * the domain module, and answer; every error becomes problem+json in one onError.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Herald } from '../herald.js';
 import { appliedVersion, knownMigrations } from '../db/migrate.js';
 import { toError } from '../errors.js';
 import { databaseUnreachable, problem, problemFor } from './problem.js';
 import { isDatabaseLost } from '../db/faults.js';
 import { jsonBody } from './body.js';
+import { limitBodies, type BodyLimit } from './body-limit.js';
 import { requireKey, requireRecipient, type RecipientEnv } from './auth.js';
 import { checked } from '../validation.js';
 import { previewSchema, render } from '../notify/render.js';
@@ -41,6 +41,8 @@ export function makeApp(herald: Herald): Hono {
     return res;
   });
   app.notFound((c) => notFound(`no route ${c.req.method} ${c.req.path}`));
+  // First of all: no route, auth check or signature check reads a body before it is bounded.
+  app.use(limitBodies((c) => bodyLimitFor(herald, c.req.method, c.req.path)));
 
   /** The process is alive and serving HTTP. Says nothing about the database. */
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -84,7 +86,6 @@ export function makeApp(herald: Herald): Hono {
 /** The recipient API (JWT realm): each recipient sees only their own. */
 function me(herald: Herald): Hono<RecipientEnv> {
   const api = new Hono<RecipientEnv>();
-  api.use(limitBody(herald));
   api.use(
     requireRecipient({
       secret: herald.config.jwtSecret,
@@ -105,7 +106,6 @@ function me(herald: Herald): Hono<RecipientEnv> {
 /** The server API (API key realm). */
 function v1(herald: Herald): Hono {
   const api = new Hono();
-  api.use(limitBody(herald));
   api.use(requireKey(herald.keys));
   api.route('/', templatePartsRoutes(herald));
   api.route('/', reminderRoutes(herald));
@@ -197,15 +197,14 @@ function notFound(what: string): Response {
   return problem(404, 'not_found', what);
 }
 
-/** Refuses bodies over HERALD_MAX_BODY_BYTES with 413 before reading them whole. */
-function limitBody(herald: Herald) {
-  return bodyLimit({
-    maxSize: herald.config.maxBodyBytes,
-    onError: () =>
-      problem(
-        413,
-        'payload_too_large',
-        `the request body is over ${herald.config.maxBodyBytes} bytes`,
-      ),
-  });
+/**
+ * The body limit of a request: HERALD_MAX_BODY_BYTES (1 MiB) everywhere, provider webhooks
+ * and admin routes included, except the trigger, which may carry 100,000 recipient ids and
+ * 5 MiB of attachments (HERALD_MAX_TRIGGER_BODY_BYTES, 16 MiB).
+ */
+export function bodyLimitFor(herald: Herald, method: string, path: string): BodyLimit {
+  const { maxBodyBytes, maxTriggerBodyBytes } = herald.config;
+  if (method === 'POST' && path === '/v1/notifications' && maxTriggerBodyBytes > maxBodyBytes)
+    return { bytes: maxTriggerBodyBytes, setting: 'HERALD_MAX_TRIGGER_BODY_BYTES' };
+  return { bytes: maxBodyBytes, setting: 'HERALD_MAX_BODY_BYTES' };
 }

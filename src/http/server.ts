@@ -10,7 +10,10 @@ export interface RunningServer {
 
 export function startServer(app: Hono, port: number, host: string): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port, hostname: host }, (info: AddressInfo) => {
+    // No automatic draining of unread bodies (it reads up to 64 MB of each): the body limit
+    // closes such connections without reading (body-limit.ts, closeUnread).
+    const options = { fetch: app.fetch, port, hostname: host, autoCleanupIncoming: false };
+    const server = serve(options, (info: AddressInfo) => {
       resolve({
         port: info.port,
         close: () =>
