@@ -1,6 +1,8 @@
 /**
  * The worker pool: claims due jobs of one queue in batches, runs their handlers with a
- * concurrency limit, records results in batches, and keeps its leases alive.
+ * concurrency limit, records results in batches, and keeps its leases alive. This file runs
+ * jobs and records failures; its parts are claims.ts (the claim loop), completions.ts
+ * (completion batching) and leases.ts (heartbeats, reclaim, release), sharing pool.ts.
  *
  * How it stays correct:
  * - A claim leases jobs for `leaseMs`; a heartbeat renews the lease of every job this worker
@@ -24,10 +26,16 @@ import { toError } from '../errors.js';
 import type { Logger } from '../obs/log.js';
 import type { Job } from '../types.js';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.js';
+import { makeClaims } from './claims.js';
+import { makeCompletions } from './completions.js';
 import { DeferError, PermanentError, RetryLaterError } from './errors.js';
-import { toJob, type JobDbRow, type Queue } from './queue.js';
+import { makeLeases } from './leases.js';
+import { noop, report as reportTo, type Held, type Pool, type WorkerEvents } from './pool.js';
+import type { Queue } from './queue.js';
 import { redact, redactError } from '../obs/redact.js';
 import { sleep } from '../time/sleep.js';
+
+export type { WorkerEvents } from './pool.js';
 
 export interface JobContext {
   job: Job;
@@ -69,29 +77,6 @@ export interface WorkerOptions {
   workerId?: string;
 }
 
-interface Held {
-  job: Job;
-  attempt: number;
-  /** Made only if the handler reads `signal` (most no-op-fast jobs never do). */
-  controller: AbortController | undefined;
-  /** Ends the job's run with this error (timeout, lost lease, shutdown). */
-  abort: (reason: Error) => void;
-  started: boolean;
-  /** The lease was lost (taken over or released): the result must not be recorded. */
-  lost: boolean;
-}
-
-export interface WorkerEvents {
-  'job:start': [Job];
-  'job:complete': [Job];
-  'job:failed': [Job, Error, { retryInMs: number }];
-  'job:dead': [Job, Error];
-  /** The result came too late: another attempt holds the job now, so it was not recorded. */
-  'job:stale': [Job];
-  'job:lease-lost': [Job];
-  'worker:error': [Error, string];
-}
-
 export type Worker = ReturnType<typeof makeWorker>;
 
 export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: WorkerOptions) {
@@ -114,116 +99,47 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
   const log = ctx.log.child({ worker: workerId, queue: queueName });
   const events = new EventEmitter<WorkerEvents>();
 
-  let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
-  const held = new Map<string, Held>(); // claimed and not yet finished
-  const buffer: Held[] = []; // claimed, waiting for a free slot
-  let running = 0;
-  const completing = new Map<string, Held>(); // finished, completion not yet recorded
-  let pendingCompletions: Held[] = [];
-  let flushScheduled = false;
-  let flushesInFlight = 0;
-  // Claims are sized to half of what the worker may hold, so that after a full batch the next
-  // claim runs in the database while this process works through the last one.
-  const maxHeld = concurrency + prefetch;
-  const batchSize = Math.max(1, Math.ceil(maxHeld / 2));
-  const claims = new Set<Promise<void>>();
-  let claimedAhead = 0; // jobs asked for by claims in flight
-  let lastClaimFull = false;
-  let fetchAgain = false;
-  let draining = false;
-  let claimFailures = 0;
+  const pool: Pool = {
+    state: 'new',
+    held: new Map<string, Held>(),
+    buffer: [],
+    running: 0,
+    completing: new Map<string, Held>(),
+    events,
+    log,
+  };
+  const { held, buffer } = pool;
   const timers = new Set<NodeJS.Timeout>();
-  let wakeTimer: { at: number; timer: NodeJS.Timeout } | undefined;
   let unlisten: (() => Promise<void>) | undefined;
   const idleWaiters: (() => void)[] = [];
-
-  /**
-   * Claims a batch if one fits. One claim at a time while the queue looks empty (claims come
-   * back short); two while batches come back full, so claiming and working overlap.
-   */
-  function fetch(fromOutside = true): void {
-    if (state !== 'running' || kinds.length === 0) return;
-    if (claims.size >= (lastClaimFull ? 2 : 1)) {
-      // A notification or poll during a claim may announce jobs that claim missed: look again
-      // after it. (The worker's own refills do not: that would spin on an empty queue.)
-      if (fromOutside) fetchAgain = true;
-      return;
-    }
-    const want = Math.min(batchSize, maxHeld - held.size - claimedAhead);
-    // Claim in batches (at least half a batch), unless nothing at all is held or coming.
-    if (want <= 0 || (want < Math.ceil(batchSize / 2) && held.size + claimedAhead > 0)) return;
-    fetchAgain = false;
-    claimedAhead += want;
-    const claiming: Promise<void> = claim(want).finally(() => claims.delete(claiming));
-    claims.add(claiming);
-  }
-
-  /** One claim of up to `want` jobs (already counted in claimedAhead). */
-  async function claim(want: number): Promise<void> {
-    let rows: ClaimedRow[];
-    try {
-      rows = (await db.query<ClaimedRow>(sql.claim, [queueName, kinds, want, workerId, leaseMs]))
-        .rows;
-      claimFailures = 0;
-    } catch (err) {
-      claimedAhead -= want;
-      claimFailures++;
-      const retryIn = Math.min(pollIntervalMs, 100 * 2 ** Math.min(claimFailures, 6));
-      report(err, 'claim failed; retrying in ' + retryIn + ' ms');
-      wakeAt(Date.now() + retryIn);
-      return;
-    }
-    for (const row of rows) {
-      const h: Held = {
-        job: toJob({
-          ...row,
-          run_at: new Date(row.run_at_ms),
-          created_at: new Date(row.created_at_ms),
-        }),
-        attempt: row.attempts,
-        controller: undefined,
-        abort: noop,
-        started: false,
-        lost: false,
-      };
-      held.set(h.job.id, h);
-      buffer.push(h);
-    }
-    claimedAhead -= want; // now counted in held
-    if (state !== 'running') {
-      // Stopping began while the claim was in flight: give these straight back.
-      await release(buffer.splice(0));
-      return;
-    }
-    // A full batch means there may be more due: ask for the next one before working on this
-    // one. A short batch means the queue is drained: wait for a notification or the poll.
-    lastClaimFull = rows.length === want;
-    if (lastClaimFull) fetch(false);
-    drain();
-    if (fetchAgain) setImmediate(fetch);
-  }
-
-  /** Starts buffered jobs while slots are free. */
-  function drain(): void {
-    // A synchronous handler finishes inside runJob, which calls drain again: the loop below
-    // already takes the freed slot, so that nested call returns (no recursion per job).
-    if (draining) return;
-    draining = true;
-    try {
-      while (running < concurrency && buffer.length > 0 && state === 'running') {
-        const h = buffer.shift() as Held;
-        if (h.lost) continue;
-        void runJob(h);
-      }
-    } finally {
-      draining = false;
-    }
-    // Refill before the buffer runs dry, so slots do not wait for a claim round trip.
-    fetch(false);
-  }
+  const report = (err: unknown, what: string) => reportTo(pool, err, what);
+  const leases = makeLeases({ db, sql, pool, leaseMs });
+  const completions = makeCompletions({
+    db,
+    sql,
+    pool,
+    completionDelayMs,
+    pollIntervalMs,
+    track,
+  });
+  const claims = makeClaims({
+    db,
+    sql,
+    pool,
+    queueName,
+    kinds,
+    workerId,
+    leaseMs,
+    pollIntervalMs,
+    concurrency,
+    prefetch,
+    run: (h) => void runJob(h),
+    release: (list) => leases.release(list),
+  });
+  const { fetch, drain, wakeAt } = claims;
 
   async function runJob(h: Held): Promise<void> {
-    running++;
+    pool.running++;
     h.started = true;
     const { job } = h;
     const handler = options.handlers[job.kind] as JobHandler;
@@ -266,63 +182,16 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       h.abort = noop;
     }
     held.delete(job.id);
-    running--;
+    pool.running--;
     if (h.lost) {
       events.emit('job:stale', job);
     } else if (failure) {
       await recordFailure(h, failure, jobLog());
     } else {
-      completing.set(job.id, h);
-      pendingCompletions.push(h);
-      scheduleFlush();
+      completions.add(h);
     }
     drain();
-    if (running === 0 && buffer.length === 0) for (const w of idleWaiters.splice(0)) w();
-  }
-
-  function scheduleFlush(): void {
-    if (flushScheduled || flushesInFlight >= 2) return;
-    flushScheduled = true;
-    const go = () => {
-      flushScheduled = false;
-      void flush();
-    };
-    if (completionDelayMs > 0) track(setTimeout(go, completionDelayMs));
-    else setImmediate(go);
-  }
-
-  /** Records finished jobs with one fenced DELETE; refused ones were taken over (stale). */
-  async function flush(): Promise<void> {
-    const batch = pendingCompletions.splice(0, 2_000);
-    if (batch.length === 0) return;
-    flushesInFlight++;
-    try {
-      const { rows } = await db.query<{ id: string }>(sql.complete, [
-        batch.map((h) => h.job.id),
-        batch.map((h) => h.attempt),
-      ]);
-      const recorded = new Set(rows.map((r) => r.id));
-      for (const h of batch) {
-        completing.delete(h.job.id);
-        if (recorded.has(h.job.id)) events.emit('job:complete', h.job);
-        else {
-          log.warn(
-            { jobId: h.job.id, attempt: h.attempt },
-            'job:stale (completion refused: another attempt holds the job)',
-          );
-          events.emit('job:stale', h.job);
-        }
-      }
-    } catch (err) {
-      // Keep them: the heartbeat keeps their leases while the database is away, and a late
-      // completion is safe because it is fenced.
-      report(err, `recording ${batch.length} completions failed; retrying`);
-      pendingCompletions = batch.concat(pendingCompletions);
-      await sleep(Math.min(pollIntervalMs, 500));
-    } finally {
-      flushesInFlight--;
-    }
-    if (pendingCompletions.length > 0) scheduleFlush();
+    if (pool.running === 0 && buffer.length === 0) for (const w of idleWaiters.splice(0)) w();
   }
 
   async function recordFailure(h: Held, error: Error, jobLog: Logger): Promise<void> {
@@ -363,7 +232,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       } catch (err) {
         // The database is away. Give up after a while: the lease then expires and the job
         // is retried by the reclaim sweep, which counts the attempt the same way.
-        if (tries >= 5 || state === 'stopped') {
+        if (tries >= 5 || pool.state === 'stopped') {
           report(
             err,
             `recording the failure of job ${job.id} failed; its lease will expire and it will be retried`,
@@ -394,88 +263,9 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     }
   }
 
-  /** Renews the leases of everything held; jobs no longer ours are marked lost. */
-  async function heartbeat(): Promise<void> {
-    const all = [...held.values(), ...completing.values()];
-    if (all.length === 0) return;
-    let kept: Set<string>;
-    try {
-      const { rows } = await db.query<{ id: string }>(sql.heartbeat, [
-        all.map((h) => h.job.id),
-        all.map((h) => h.attempt),
-        leaseMs,
-      ]);
-      kept = new Set(rows.map((r) => r.id));
-    } catch (err) {
-      report(err, 'lease renewal failed');
-      return;
-    }
-    for (const h of all) {
-      if (kept.has(h.job.id) || h.lost) continue;
-      // Finished (and recorded) between the snapshot and the answer: not lost.
-      if (!held.has(h.job.id) && !completing.has(h.job.id)) continue;
-      h.lost = true;
-      h.abort(new Error('lease lost: another worker holds this job now'));
-      log.warn({ jobId: h.job.id, attempt: h.attempt }, 'job:lease-lost');
-      events.emit('job:lease-lost', h.job);
-      if (!h.started) held.delete(h.job.id);
-    }
-  }
-
+  /** Expired leases back to the queue; if there were any, look for jobs at once. */
   async function reclaim(): Promise<void> {
-    try {
-      const { rows } = await db.query<{ id: string; status: string }>(sql.reclaim);
-      if (rows.length > 0) {
-        log.warn({ count: rows.length }, 'job:reclaimed (leases expired)');
-        fetch();
-      }
-    } catch (err) {
-      report(err, 'reclaiming expired leases failed');
-    }
-  }
-
-  /** Gives held jobs back to the queue (at shutdown), without counting attempts that never ran. */
-  async function release(list: Held[]): Promise<void> {
-    if (list.length === 0) return;
-    for (const h of list) {
-      h.lost = true;
-      held.delete(h.job.id);
-    }
-    try {
-      await db.query(sql.release, [
-        list.map((h) => h.job.id),
-        list.map((h) => h.attempt),
-        list.map((h) => h.started),
-      ]);
-    } catch (err) {
-      report(
-        err,
-        `releasing ${list.length} jobs failed; they return to the queue when their leases expire`,
-      );
-    }
-  }
-
-  /** Looks for jobs at `at` (ms since epoch), keeping only the earliest pending wake-up. */
-  function wakeAt(at: number): void {
-    if (state !== 'running') return;
-    const delay = at - Date.now();
-    if (delay <= 0) return fetch();
-    if (delay >= pollIntervalMs) return; // the poll comes first anyway
-    if (wakeTimer && wakeTimer.at <= at) return;
-    if (wakeTimer) clearTimeout(wakeTimer.timer);
-    // A little late on purpose: timers may fire up to a millisecond early, and the database
-    // clock decides whether the job is due. A wake-up that finds nothing waits for the poll.
-    const timer = setTimeout(() => {
-      wakeTimer = undefined;
-      fetch();
-    }, delay + WAKE_SLACK_MS);
-    wakeTimer = { at, timer };
-  }
-
-  function report(err: unknown, what: string): void {
-    const e = toError(err);
-    log.warn({ err: e.message }, `worker: ${what}`);
-    events.emit('worker:error', e, what);
+    if (await leases.reclaim()) fetch();
   }
 
   function track(t: NodeJS.Timeout): NodeJS.Timeout {
@@ -496,14 +286,14 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
     },
 
     async start(): Promise<void> {
-      if (state !== 'new') throw new Error('a worker starts once');
-      state = 'running';
+      if (pool.state !== 'new') throw new Error('a worker starts once');
+      pool.state = 'running';
       unlisten = await db.listen(queue.channel, {
         onNotify: (payload) => wakeAt(Number(payload) || 0),
         onReconnect: () => fetch(),
       });
       every(pollIntervalMs, fetch);
-      every(heartbeatMs, () => void heartbeat());
+      every(heartbeatMs, () => void leases.heartbeat());
       every(Math.min(heartbeatMs, 15_000), () => void announce());
       await announce();
       if (reclaimIntervalMs > 0) every(reclaimIntervalMs, () => void reclaim());
@@ -518,20 +308,19 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
      * every completion. Resolves when nothing of this worker is in `processing` any more.
      */
     async stop(): Promise<void> {
-      if (state !== 'running') {
-        state = 'stopped';
+      if (pool.state !== 'running') {
+        pool.state = 'stopped';
         return;
       }
-      state = 'stopping';
+      pool.state = 'stopping';
       for (const t of timers) clearInterval(t);
       timers.clear();
-      if (wakeTimer) clearTimeout(wakeTimer.timer);
       await unlisten?.().catch(() => undefined);
-      await Promise.all(claims);
-      await release(buffer.splice(0));
-      if (running > 0) {
-        log.info({ running }, 'worker:stopping (waiting for running jobs)');
-        const heartbeats = setInterval(() => void heartbeat(), heartbeatMs);
+      await claims.stop();
+      await leases.release(buffer.splice(0));
+      if (pool.running > 0) {
+        log.info({ running: pool.running }, 'worker:stopping (waiting for running jobs)');
+        const heartbeats = setInterval(() => void leases.heartbeat(), heartbeatMs);
         let graceTimer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           idleWaiters.push(resolve);
@@ -542,33 +331,20 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
       }
       const unfinished = [...held.values()].filter((h) => h.started);
       for (const h of unfinished) h.abort(new Error('shutdown: grace period over'));
-      await release(unfinished);
-      for (let i = 0; (pendingCompletions.length > 0 || flushesInFlight > 0) && i < 40; i++) {
-        if (pendingCompletions.length > 0 && flushesInFlight === 0) await flush();
-        else await sleep(25);
-      }
+      await leases.release(unfinished);
+      await completions.finish();
       await db
         .query(sql.workerGone, [workerId])
         .catch((err: unknown) => report(err, 'deregistering failed'));
-      state = 'stopped';
+      pool.state = 'stopped';
       log.info('worker:stopped');
     },
   };
 }
 
-const WAKE_SLACK_MS = 10;
-
-function noop(): void {}
-
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
-
-/** A claimed row: timestamps come as epoch milliseconds (see the claim statement). */
-type ClaimedRow = Omit<JobDbRow, 'run_at' | 'created_at'> & {
-  run_at_ms: number;
-  created_at_ms: number;
-};
 
 /** The error as stored in jobs.last_error: its stack, redacted (no addresses, numbers, tokens). */
 function describeError(error: Error): string {
