@@ -14,71 +14,116 @@ import { allowEntryProblem } from './net/allow.js';
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
 
+/**
+ * The environment variable of a setting, declared on the setting itself
+ * (`port: int(0, 65_535).default(8710).register(ENV, { env: 'HERALD_PORT' })`): the schema is
+ * the one list of settings, and ENV_SETTINGS is read from it.
+ */
+const ENV = z.registry<{ env: string }>();
+
 export const configSchema = z.object({
   /** A PostgreSQL server; absent: the embedded PGlite database in `dataDir`. */
   databaseUrl: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'DATABASE_URL' }),
   /** Where the embedded database keeps its data. */
-  dataDir: z.string().min(1).default('./.herald'),
+  dataDir: z.string().min(1).default('./.herald').register(ENV, { env: 'HERALD_DATA_DIR' }),
   /** The PostgreSQL schema of Herald's tables. */
   schema: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _')
-    .default('herald'),
-  port: int(0, 65_535).default(8710),
-  host: z.string().min(1).default('127.0.0.1'),
+    .default('herald')
+    .register(ENV, { env: 'HERALD_SCHEMA' }),
+  port: int(0, 65_535).default(8710).register(ENV, { env: 'HERALD_PORT' }),
+  host: z.string().min(1).default('127.0.0.1').register(ENV, { env: 'HERALD_HOST' }),
   /** A server API key accepted as well as the stored ones (seeded from the environment). */
-  apiKey: z.string().min(16, 'use at least 16 characters').optional(),
+  apiKey: z
+    .string()
+    .min(16, 'use at least 16 characters')
+    .optional()
+    .register(ENV, { env: 'HERALD_API_KEY' }),
   /** An admin API key accepted as well as the stored ones. */
-  adminKey: z.string().min(16, 'use at least 16 characters').optional(),
+  adminKey: z
+    .string()
+    .min(16, 'use at least 16 characters')
+    .optional()
+    .register(ENV, { env: 'HERALD_ADMIN_KEY' }),
   /** The HS256 secret recipient tokens (JWTs) are signed with by the app. */
-  jwtSecret: z.string().min(32, 'use at least 32 characters').optional(),
+  jwtSecret: z
+    .string()
+    .min(32, 'use at least 32 characters')
+    .optional()
+    .register(ENV, { env: 'HERALD_JWT_SECRET' }),
   /** Instead of (or as well as) the secret: the app's public key (PEM, SPKI) for `jwtAlgorithm`. */
   jwtPublicKey: z
     .string()
     .regex(/-----BEGIN PUBLIC KEY-----/, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_JWT_PUBLIC_KEY' }),
   /** The algorithm of `jwtPublicKey`. */
   jwtAlgorithm: z
     .enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'ES512', 'EdDSA'])
-    .default('RS256'),
+    .default('RS256')
+    .register(ENV, { env: 'HERALD_JWT_ALGORITHM' }),
   /** APNs: the .p8 token signing key, its PEM text or a path to the file. */
-  apnsKey: z.string().min(2).optional(),
+  apnsKey: z.string().min(2).optional().register(ENV, { env: 'HERALD_APNS_KEY' }),
   /** APNs: the key's id (10 characters, Apple Developer → Keys). */
   apnsKeyId: z
     .string()
     .regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key id')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_APNS_KEY_ID' }),
   /** APNs: the team id (10 characters, Apple Developer → Membership). */
   apnsTeamId: z
     .string()
     .regex(/^[A-Z0-9]{10}$/, 'must be the 10-character team id')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_APNS_TEAM_ID' }),
   /** APNs: the app's bundle id (apns-topic). */
-  apnsTopic: z.string().min(1).optional(),
+  apnsTopic: z.string().min(1).optional().register(ENV, { env: 'HERALD_APNS_TOPIC' }),
   /** APNs endpoint: `sandbox`, or a URL. Default production (https://api.push.apple.com). */
-  apnsUrl: z.union([z.literal('sandbox'), z.url({ protocol: /^https$/ })]).optional(),
+  apnsUrl: z
+    .union([z.literal('sandbox'), z.url({ protocol: /^https$/ })])
+    .optional()
+    .register(ENV, { env: 'HERALD_APNS_URL' }),
   /** FCM: the service account key (its JSON text, or a path to the file). */
-  fcmServiceAccount: z.string().min(2).optional(),
+  fcmServiceAccount: z
+    .string()
+    .min(2)
+    .optional()
+    .register(ENV, { env: 'HERALD_FCM_SERVICE_ACCOUNT' }),
   /** FCM's base URL (tests, gateways). Default https://fcm.googleapis.com. */
-  fcmUrl: z.url({ protocol: /^https?$/ }).optional(),
+  fcmUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_FCM_URL' }),
   /** Or a JWKS URL (an identity provider's keys, fetched and cached; `kid` picks the key). */
-  jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+  jwksUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_JWKS_URL' }),
   /**
    * The folder of notification types, layouts and partials loaded at start (docs/templates.md).
    * In the config file, relative to the file's folder. Default: `templates/` beside
    * herald.config.json (or in the `--config` folder) when that folder exists; else none.
    */
-  templatesDir: z.string().min(1).optional(),
+  templatesDir: z.string().min(1).optional().register(ENV, { env: 'HERALD_TEMPLATES_DIR' }),
   /**
    * Where recipients reach this server from outside (unsubscribe links are built on it).
    * Default `http://localhost:<port>`.
    */
-  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  publicUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_PUBLIC_URL' }),
   /** Signs unsubscribe links. Default: a random secret Herald makes once and keeps in the database. */
-  unsubscribeSecret: z.string().min(32, 'use at least 32 characters').optional(),
+  unsubscribeSecret: z
+    .string()
+    .min(32, 'use at least 32 characters')
+    .optional()
+    .register(ENV, { env: 'HERALD_UNSUBSCRIBE_SECRET' }),
   /**
    * The master secret webhook signing keys are derived from, one key per destination URL
    * (Standard Webhooks format; docs/channels.md#webhook). Space-separated while an old one is
@@ -91,7 +136,8 @@ export const configSchema = z.object({
       (v) => secretList(v).length > 0 && secretList(v).every((s) => s.length >= 32),
       'use at least 32 characters (space-separated secrets: each)',
     )
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_WEBHOOK_SECRET' }),
   /**
    * Signs data-hook calls (`whsec_<base64>`, Standard Webhooks format; docs/recipes.md), and
    * nothing else. Required when a data hook is configured. Space-separated while an old one is
@@ -107,13 +153,14 @@ export const configSchema = z.object({
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       }
     })
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_DATA_HOOK_SECRET' }),
   delivery: z
     .object({
       /** Attempts per delivery before it is `failed` (transient errors are retried with backoff). */
-      maxAttempts: int(1, 100).default(8),
+      maxAttempts: int(1, 100).default(8).register(ENV, { env: 'HERALD_DELIVERY_MAX_ATTEMPTS' }),
       /** Failed attempts of the primary provider after which a channel's `fallback` takes over. */
-      failoverAfter: int(1, 100).default(2),
+      failoverAfter: int(1, 100).default(2).register(ENV, { env: 'HERALD_FAILOVER_AFTER' }),
     })
     .prefault({}),
   /**
@@ -129,7 +176,8 @@ export const configSchema = z.object({
         z.coerce.number().positive().max(100_000),
       ),
     )
-    .default({}),
+    .default({})
+    .register(ENV, { env: 'HERALD_RATE_LIMITS' }),
   /**
    * The provider a channel falls back to after `delivery.failoverAfter` failed attempts of its
    * primary, e.g. `{"email": "smtp"}`; a type's own `fallback` wins. The fallback must be
@@ -137,9 +185,9 @@ export const configSchema = z.object({
    */
   fallback: z
     .object({
-      email: z.string().min(1).optional(),
-      sms: z.string().min(1).optional(),
-      whatsapp: z.string().min(1).optional(),
+      email: z.string().min(1).optional().register(ENV, { env: 'HERALD_EMAIL_FALLBACK' }),
+      sms: z.string().min(1).optional().register(ENV, { env: 'HERALD_SMS_FALLBACK' }),
+      whatsapp: z.string().min(1).optional().register(ENV, { env: 'HERALD_WHATSAPP_FALLBACK' }),
     })
     .prefault({}),
   /**
@@ -165,7 +213,10 @@ export const configSchema = z.object({
     )
     .default({}),
   /** The app's data hook for local-time schedules (service use): POSTed each due batch. */
-  dataHookUrl: z.url({ protocol: /^https?$/ }).optional(),
+  dataHookUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_DATA_HOOK_URL' }),
   /**
    * What outbound requests to user-supplied URLs (Web Push, webhook, Slack, data hook, JWKS)
    * may reach although it is not public: CIDRs (`10.20.0.0/16`, `127.0.0.1/32`), addresses and
@@ -188,33 +239,50 @@ export const configSchema = z.object({
         }),
       ),
     )
-    .default([]),
+    .default([])
+    .register(ENV, { env: 'HERALD_EGRESS_ALLOW' }),
   /** The recipient told when a schedule fails three runs in a row. */
-  opsRecipient: z.string().min(1).max(255).optional(),
+  opsRecipient: z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .register(ENV, { env: 'HERALD_OPS_RECIPIENT' }),
   scheduler: z
     .object({
       /** The longest sleep between scheduler rounds. */
-      intervalMs: int(10, 60_000).default(1_000),
+      intervalMs: int(10, 60_000)
+        .default(1_000)
+        .register(ENV, { env: 'HERALD_SCHEDULER_INTERVAL_MS' }),
       /** Recipients per local-schedule job (and per data-hook call). */
-      batchSize: int(1, 5_000).default(500),
+      batchSize: int(1, 5_000).default(500).register(ENV, { env: 'HERALD_SCHEDULER_BATCH_SIZE' }),
     })
     .prefault({}),
   /** Largest HTTP request body, in bytes, on every route (webhooks and admin too). */
-  maxBodyBytes: int(1_024).default(1024 * 1024),
+  maxBodyBytes: int(1_024)
+    .default(1024 * 1024)
+    .register(ENV, { env: 'HERALD_MAX_BODY_BYTES' }),
   /**
    * Largest body of `POST /v1/notifications`, in bytes: a trigger may name 100,000 recipients
    * and carry 5 MiB of attachments (about 6.7 MiB as base64). Default 16 MiB; the larger of
    * this and `maxBodyBytes` applies.
    */
-  maxTriggerBodyBytes: int(1_024).default(16 * 1024 * 1024),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  maxTriggerBodyBytes: int(1_024)
+    .default(16 * 1024 * 1024)
+    .register(ENV, { env: 'HERALD_MAX_TRIGGER_BODY_BYTES' }),
+  logLevel: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+    .default('info')
+    .register(ENV, { env: 'HERALD_LOG_LEVEL' }),
   /** Connections in the PostgreSQL pool of one process. */
-  poolSize: int(1, 1000).default(10),
+  poolSize: int(1, 1000).default(10).register(ENV, { env: 'HERALD_POOL_SIZE' }),
   /** A database call not answered in this time fails and its connection is replaced. */
-  queryTimeoutMs: int(100).default(30_000),
+  queryTimeoutMs: int(100).default(30_000).register(ENV, { env: 'HERALD_QUERY_TIMEOUT_MS' }),
   /** How often the LISTEN connection is checked with a round trip (catches black-holed sockets). */
-  listenCheckMs: int(100).default(10_000),
-  maxPayloadBytes: int(1, 256 * 1024).default(256 * 1024),
+  listenCheckMs: int(100).default(10_000).register(ENV, { env: 'HERALD_LISTEN_CHECK_MS' }),
+  maxPayloadBytes: int(1, 256 * 1024)
+    .default(256 * 1024)
+    .register(ENV, { env: 'HERALD_MAX_PAYLOAD_BYTES' }),
   /**
    * Web Push (VAPID, RFC 8292) public key: an uncompressed P-256 point, base64url (87
    * characters). With `vapidPrivateKey` and `vapidSubject`, turns on Web Push. Make a pair once
@@ -223,17 +291,20 @@ export const configSchema = z.object({
   vapidPublicKey: z
     .string()
     .regex(/^[A-Za-z0-9_-]{87}$/, 'must be a P-256 public key, base64url without padding')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_VAPID_PUBLIC_KEY' }),
   /** The VAPID private key: 32 bytes, base64url (43 characters). */
   vapidPrivateKey: z
     .string()
     .regex(/^[A-Za-z0-9_-]{43}$/, 'must be a P-256 private key, base64url without padding')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_VAPID_PRIVATE_KEY' }),
   /** Whom push services contact about our pushes: `mailto:ops@example.com` or an https URL. */
   vapidSubject: z
     .string()
     .regex(/^(mailto:|https:\/\/)\S+$/, 'must be a mailto: address or an https: URL')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_VAPID_SUBJECT' }),
   /**
    * The SMTP server email goes through, e.g. `smtps://user:pass@smtp.example.com:465`.
    * Absent: emails are written as .eml files to `outboxDir` instead (development).
@@ -241,39 +312,73 @@ export const configSchema = z.object({
   smtpUrl: z
     .string()
     .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_SMTP_URL' }),
   /** The From of the emails Herald sends, e.g. `Acme <notifications@acme.example>`. */
-  emailFrom: z.string().min(3).default('Herald <herald@localhost>'),
+  emailFrom: z
+    .string()
+    .min(3)
+    .default('Herald <herald@localhost>')
+    .register(ENV, { env: 'HERALD_EMAIL_FROM' }),
   /** Where the outbox writes emails when no SMTP server is set. Default `<dataDir>/outbox`. */
-  outboxDir: z.string().min(1).optional(),
+  outboxDir: z.string().min(1).optional().register(ENV, { env: 'HERALD_OUTBOX_DIR' }),
   /** Connections kept open to the SMTP server, per process. */
-  smtpPoolSize: int(1, 100).default(10),
+  smtpPoolSize: int(1, 100).default(10).register(ENV, { env: 'HERALD_SMTP_POOL_SIZE' }),
   /** Resend API key (`re_...`, dashboard: API Keys); turns on Resend for email. */
-  resendApiKey: z.string().min(1).optional(),
+  resendApiKey: z.string().min(1).optional().register(ENV, { env: 'HERALD_RESEND_API_KEY' }),
   /** Resend's API base URL. Default `https://api.resend.com`. */
-  resendUrl: z.url({ protocol: /^https?$/ }).optional(),
+  resendUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_RESEND_URL' }),
   /**
    * The signing secret of Resend's webhook endpoint (`whsec_...`); turns on
    * `POST /v1/webhooks/resend` (delivery statuses, bounces and complaints).
    */
-  resendWebhookSecret: z.string().min(1).optional(),
+  resendWebhookSecret: z
+    .string()
+    .min(1)
+    .optional()
+    .register(ENV, { env: 'HERALD_RESEND_WEBHOOK_SECRET' }),
   /** SendGrid API key with Mail Send access (`SG....`); turns on SendGrid for email. */
-  sendgridApiKey: z.string().min(1).optional(),
+  sendgridApiKey: z.string().min(1).optional().register(ENV, { env: 'HERALD_SENDGRID_API_KEY' }),
   /** SendGrid's API base URL. Default `https://api.sendgrid.com` (EU: `https://api.eu.sendgrid.com`). */
-  sendgridUrl: z.url({ protocol: /^https?$/ }).optional(),
+  sendgridUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_SENDGRID_URL' }),
   /**
    * The Signed Event Webhook's verification key, base64 DER as SendGrid shows it; turns on
    * `POST /v1/webhooks/sendgrid` (delivery statuses, bounces and complaints).
    */
-  sendgridWebhookPublicKey: z.string().min(1).optional(),
+  sendgridWebhookPublicKey: z
+    .string()
+    .min(1)
+    .optional()
+    .register(ENV, { env: 'HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY' }),
   /** Postmark Server API token (server: API Tokens); turns on Postmark for email. */
-  postmarkServerToken: z.string().min(1).optional(),
+  postmarkServerToken: z
+    .string()
+    .min(1)
+    .optional()
+    .register(ENV, { env: 'HERALD_POSTMARK_SERVER_TOKEN' }),
   /** Postmark's API base URL. Default `https://api.postmarkapp.com`. */
-  postmarkUrl: z.url({ protocol: /^https?$/ }).optional(),
+  postmarkUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_POSTMARK_URL' }),
   /** The Postmark message stream of transactional email. Default `outbound`. */
-  postmarkMessageStream: z.string().min(1).optional(),
+  postmarkMessageStream: z
+    .string()
+    .min(1)
+    .optional()
+    .register(ENV, { env: 'HERALD_POSTMARK_MESSAGE_STREAM' }),
   /** The Postmark broadcast stream for marketing email (with List-Unsubscribe). Default: the message stream. */
-  postmarkBroadcastStream: z.string().min(1).optional(),
+  postmarkBroadcastStream: z
+    .string()
+    .min(1)
+    .optional()
+    .register(ENV, { env: 'HERALD_POSTMARK_BROADCAST_STREAM' }),
   /**
    * The basic-auth user and password Postmark's webhook URL carries
    * (`https://user:password@.../v1/webhooks/postmark`); both turn on `POST /v1/webhooks/postmark`.
@@ -281,19 +386,32 @@ export const configSchema = z.object({
   postmarkWebhookUser: z
     .string()
     .regex(/^[^:]+$/, 'must not be empty or contain ":"')
-    .optional(),
-  postmarkWebhookPassword: z.string().min(16, 'use at least 16 characters').optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_POSTMARK_WEBHOOK_USER' }),
+  postmarkWebhookPassword: z
+    .string()
+    .min(16, 'use at least 16 characters')
+    .optional()
+    .register(ENV, { env: 'HERALD_POSTMARK_WEBHOOK_PASSWORD' }),
   /** The AWS region of Amazon SES, e.g. `eu-west-1`; with the two keys turns on SES for email. */
   sesRegion: z
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_SES_REGION' }),
   /** An IAM access key id allowed `ses:SendEmail` (`AKIA...`). */
-  sesAccessKeyId: z.string().min(1).optional(),
+  sesAccessKeyId: z.string().min(1).optional().register(ENV, { env: 'HERALD_SES_ACCESS_KEY_ID' }),
   /** The secret access key of `sesAccessKeyId`. */
-  sesSecretAccessKey: z.string().min(1).optional(),
+  sesSecretAccessKey: z
+    .string()
+    .min(1)
+    .optional()
+    .register(ENV, { env: 'HERALD_SES_SECRET_ACCESS_KEY' }),
   /** SES's API base URL. Default `https://email.{sesRegion}.amazonaws.com`. */
-  sesUrl: z.url({ protocol: /^https?$/ }).optional(),
+  sesUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_SES_URL' }),
   /**
    * The SNS topics SES publishes events to (ARNs; in the environment comma-separated); turns
    * on `POST /v1/webhooks/ses`, which takes messages of these topics only.
@@ -318,7 +436,8 @@ export const configSchema = z.object({
         )
         .min(1),
     )
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_SES_SNS_TOPIC_ARNS' }),
   /**
    * The hosts SNS signing certificates and SubscribeURLs may come from, a regular expression
    * on the URL's host name. Default: SNS's own, `^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`.
@@ -333,52 +452,83 @@ export const configSchema = z.object({
         return false;
       }
     }, 'must be a regular expression')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_SES_SNS_CERT_HOST' }),
   /** Twilio Account SID (`AC...`, console: Account Info); with `twilioFrom` turns on SMS. */
   twilioAccountSid: z
     .string()
     .regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits')
-    .optional(),
+    .optional()
+    .register(ENV, { env: 'HERALD_TWILIO_ACCOUNT_SID' }),
   /** Twilio Auth Token (console: Account Info). */
-  twilioAuthToken: z.string().min(1).optional(),
+  twilioAuthToken: z.string().min(1).optional().register(ENV, { env: 'HERALD_TWILIO_AUTH_TOKEN' }),
   /** The SMS sender: a Twilio number (E.164), an alphanumeric id, or a Messaging Service SID. */
-  twilioFrom: z.string().min(1).optional(),
+  twilioFrom: z.string().min(1).optional().register(ENV, { env: 'HERALD_TWILIO_FROM' }),
   /** The WhatsApp sender on Twilio, E.164 (`whatsapp:` is added); turns on Twilio WhatsApp. */
-  twilioWhatsappFrom: z.string().min(1).optional(),
+  twilioWhatsappFrom: z
+    .string()
+    .min(1)
+    .optional()
+    .register(ENV, { env: 'HERALD_TWILIO_WHATSAPP_FROM' }),
   /** Twilio's API base URL. Default `https://api.twilio.com`. */
-  twilioUrl: z.url({ protocol: /^https?$/ }).optional(),
+  twilioUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_TWILIO_URL' }),
   /** Vonage API key (API Dashboard, API settings); with `vonageFrom` turns on Vonage SMS. */
-  vonageApiKey: z.string().min(1).optional(),
+  vonageApiKey: z.string().min(1).optional().register(ENV, { env: 'HERALD_VONAGE_API_KEY' }),
   /** Vonage API secret (beside the key in the API Dashboard). */
-  vonageApiSecret: z.string().min(1).optional(),
+  vonageApiSecret: z.string().min(1).optional().register(ENV, { env: 'HERALD_VONAGE_API_SECRET' }),
   /** The SMS sender on Vonage: a Vonage virtual number (E.164) or an alphanumeric sender id. */
-  vonageFrom: z.string().min(1).optional(),
+  vonageFrom: z.string().min(1).optional().register(ENV, { env: 'HERALD_VONAGE_FROM' }),
   /** Vonage's SMS API base URL. Default `https://rest.nexmo.com`. */
-  vonageUrl: z.url({ protocol: /^https?$/ }).optional(),
+  vonageUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_VONAGE_URL' }),
   /** Which SMS provider sends when both are configured: `twilio` or `vonage`. */
-  smsProvider: z.enum(['twilio', 'vonage']).optional(),
+  smsProvider: z
+    .enum(['twilio', 'vonage'])
+    .optional()
+    .register(ENV, { env: 'HERALD_SMS_PROVIDER' }),
   /** Which email provider sends when several are configured (or `outbox` to send none). */
-  emailProvider: z.enum(['smtp', 'resend', 'sendgrid', 'postmark', 'ses', 'outbox']).optional(),
+  emailProvider: z
+    .enum(['smtp', 'resend', 'sendgrid', 'postmark', 'ses', 'outbox'])
+    .optional()
+    .register(ENV, { env: 'HERALD_EMAIL_PROVIDER' }),
   /** Which WhatsApp provider sends when both are configured: `whatsapp-cloud` or `twilio-whatsapp`. */
-  whatsappProvider: z.enum(['whatsapp-cloud', 'twilio-whatsapp']).optional(),
+  whatsappProvider: z
+    .enum(['whatsapp-cloud', 'twilio-whatsapp'])
+    .optional()
+    .register(ENV, { env: 'HERALD_WHATSAPP_PROVIDER' }),
   /** WhatsApp Cloud API access token (a system user's permanent token); turns on WhatsApp. */
-  whatsappToken: z.string().min(1).optional(),
+  whatsappToken: z.string().min(1).optional().register(ENV, { env: 'HERALD_WHATSAPP_TOKEN' }),
   /** The WhatsApp Cloud API phone number id (App Dashboard: WhatsApp > API Setup). */
-  whatsappPhoneNumberId: z.string().regex(/^\d+$/, 'digits only').optional(),
+  whatsappPhoneNumberId: z
+    .string()
+    .regex(/^\d+$/, 'digits only')
+    .optional()
+    .register(ENV, { env: 'HERALD_WHATSAPP_PHONE_NUMBER_ID' }),
   /** The Graph API base URL. Default `https://graph.facebook.com`. */
-  whatsappUrl: z.url({ protocol: /^https?$/ }).optional(),
+  whatsappUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .register(ENV, { env: 'HERALD_WHATSAPP_URL' }),
   worker: z
     .object({
-      concurrency: int(1, 10_000).default(10),
-      prefetch: int(0, 10_000).optional(),
-      leaseMs: int(100).default(30_000),
-      pollIntervalMs: int(10).default(1_000),
-      jobTimeoutMs: int(1).default(300_000),
-      shutdownGraceMs: int(0).default(25_000),
+      concurrency: int(1, 10_000).default(10).register(ENV, { env: 'HERALD_CONCURRENCY' }),
+      prefetch: int(0, 10_000).optional().register(ENV, { env: 'HERALD_PREFETCH' }),
+      leaseMs: int(100).default(30_000).register(ENV, { env: 'HERALD_LEASE_MS' }),
+      pollIntervalMs: int(10).default(1_000).register(ENV, { env: 'HERALD_POLL_INTERVAL_MS' }),
+      jobTimeoutMs: int(1).default(300_000).register(ENV, { env: 'HERALD_JOB_TIMEOUT_MS' }),
+      shutdownGraceMs: int(0).default(25_000).register(ENV, { env: 'HERALD_SHUTDOWN_GRACE_MS' }),
     })
     .prefault({}),
   backoff: z
-    .object({ baseMs: int(1).default(1_000), capMs: int(1).default(3_600_000) })
+    .object({
+      baseMs: int(1).default(1_000).register(ENV, { env: 'HERALD_BACKOFF_BASE_MS' }),
+      capMs: int(1).default(3_600_000).register(ENV, { env: 'HERALD_BACKOFF_CAP_MS' }),
+    })
     .prefault({}),
 });
 
@@ -444,97 +594,29 @@ export type HeraldConfig = z.infer<typeof configSchema>;
 export type HeraldConfigInput = z.input<typeof configSchema>;
 
 /** Environment variables and the settings they set (the README lists them all). */
-export const ENV_SETTINGS: Record<string, string> = {
-  DATABASE_URL: 'databaseUrl',
-  HERALD_DATA_DIR: 'dataDir',
-  HERALD_SCHEMA: 'schema',
-  HERALD_PORT: 'port',
-  HERALD_HOST: 'host',
-  HERALD_LOG_LEVEL: 'logLevel',
-  HERALD_API_KEY: 'apiKey',
-  HERALD_ADMIN_KEY: 'adminKey',
-  HERALD_JWT_SECRET: 'jwtSecret',
-  HERALD_JWT_PUBLIC_KEY: 'jwtPublicKey',
-  HERALD_JWT_ALGORITHM: 'jwtAlgorithm',
-  HERALD_JWKS_URL: 'jwksUrl',
-  HERALD_APNS_KEY: 'apnsKey',
-  HERALD_APNS_KEY_ID: 'apnsKeyId',
-  HERALD_APNS_TEAM_ID: 'apnsTeamId',
-  HERALD_APNS_TOPIC: 'apnsTopic',
-  HERALD_APNS_URL: 'apnsUrl',
-  HERALD_FCM_SERVICE_ACCOUNT: 'fcmServiceAccount',
-  HERALD_FCM_URL: 'fcmUrl',
-  HERALD_TEMPLATES_DIR: 'templatesDir',
-  HERALD_PUBLIC_URL: 'publicUrl',
-  HERALD_UNSUBSCRIBE_SECRET: 'unsubscribeSecret',
-  HERALD_WEBHOOK_SECRET: 'webhookSecret',
-  HERALD_DATA_HOOK_SECRET: 'dataHookSecret',
-  HERALD_DELIVERY_MAX_ATTEMPTS: 'delivery.maxAttempts',
-  HERALD_FAILOVER_AFTER: 'delivery.failoverAfter',
-  HERALD_DATA_HOOK_URL: 'dataHookUrl',
-  HERALD_EGRESS_ALLOW: 'egressAllow',
-  HERALD_OPS_RECIPIENT: 'opsRecipient',
-  HERALD_SCHEDULER_INTERVAL_MS: 'scheduler.intervalMs',
-  HERALD_SCHEDULER_BATCH_SIZE: 'scheduler.batchSize',
-  HERALD_RATE_LIMITS: 'rateLimits',
-  HERALD_EMAIL_FALLBACK: 'fallback.email',
-  HERALD_SMS_FALLBACK: 'fallback.sms',
-  HERALD_WHATSAPP_FALLBACK: 'fallback.whatsapp',
-  HERALD_MAX_BODY_BYTES: 'maxBodyBytes',
-  HERALD_MAX_TRIGGER_BODY_BYTES: 'maxTriggerBodyBytes',
-  HERALD_POOL_SIZE: 'poolSize',
-  HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
-  HERALD_LISTEN_CHECK_MS: 'listenCheckMs',
-  HERALD_MAX_PAYLOAD_BYTES: 'maxPayloadBytes',
-  HERALD_VAPID_PUBLIC_KEY: 'vapidPublicKey',
-  HERALD_VAPID_PRIVATE_KEY: 'vapidPrivateKey',
-  HERALD_VAPID_SUBJECT: 'vapidSubject',
-  HERALD_SMTP_URL: 'smtpUrl',
-  HERALD_EMAIL_FROM: 'emailFrom',
-  HERALD_OUTBOX_DIR: 'outboxDir',
-  HERALD_SMTP_POOL_SIZE: 'smtpPoolSize',
-  HERALD_RESEND_API_KEY: 'resendApiKey',
-  HERALD_RESEND_URL: 'resendUrl',
-  HERALD_RESEND_WEBHOOK_SECRET: 'resendWebhookSecret',
-  HERALD_SENDGRID_API_KEY: 'sendgridApiKey',
-  HERALD_SENDGRID_URL: 'sendgridUrl',
-  HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY: 'sendgridWebhookPublicKey',
-  HERALD_POSTMARK_SERVER_TOKEN: 'postmarkServerToken',
-  HERALD_POSTMARK_URL: 'postmarkUrl',
-  HERALD_POSTMARK_MESSAGE_STREAM: 'postmarkMessageStream',
-  HERALD_POSTMARK_BROADCAST_STREAM: 'postmarkBroadcastStream',
-  HERALD_POSTMARK_WEBHOOK_USER: 'postmarkWebhookUser',
-  HERALD_POSTMARK_WEBHOOK_PASSWORD: 'postmarkWebhookPassword',
-  HERALD_SES_REGION: 'sesRegion',
-  HERALD_SES_ACCESS_KEY_ID: 'sesAccessKeyId',
-  HERALD_SES_SECRET_ACCESS_KEY: 'sesSecretAccessKey',
-  HERALD_SES_URL: 'sesUrl',
-  HERALD_SES_SNS_TOPIC_ARNS: 'sesSnsTopicArns',
-  HERALD_SES_SNS_CERT_HOST: 'sesSnsCertHost',
-  HERALD_TWILIO_ACCOUNT_SID: 'twilioAccountSid',
-  HERALD_TWILIO_AUTH_TOKEN: 'twilioAuthToken',
-  HERALD_TWILIO_FROM: 'twilioFrom',
-  HERALD_TWILIO_WHATSAPP_FROM: 'twilioWhatsappFrom',
-  HERALD_TWILIO_URL: 'twilioUrl',
-  HERALD_VONAGE_API_KEY: 'vonageApiKey',
-  HERALD_VONAGE_API_SECRET: 'vonageApiSecret',
-  HERALD_VONAGE_FROM: 'vonageFrom',
-  HERALD_VONAGE_URL: 'vonageUrl',
-  HERALD_SMS_PROVIDER: 'smsProvider',
-  HERALD_EMAIL_PROVIDER: 'emailProvider',
-  HERALD_WHATSAPP_PROVIDER: 'whatsappProvider',
-  HERALD_WHATSAPP_TOKEN: 'whatsappToken',
-  HERALD_WHATSAPP_PHONE_NUMBER_ID: 'whatsappPhoneNumberId',
-  HERALD_WHATSAPP_URL: 'whatsappUrl',
-  HERALD_CONCURRENCY: 'worker.concurrency',
-  HERALD_PREFETCH: 'worker.prefetch',
-  HERALD_LEASE_MS: 'worker.leaseMs',
-  HERALD_POLL_INTERVAL_MS: 'worker.pollIntervalMs',
-  HERALD_JOB_TIMEOUT_MS: 'worker.jobTimeoutMs',
-  HERALD_SHUTDOWN_GRACE_MS: 'worker.shutdownGraceMs',
-  HERALD_BACKOFF_BASE_MS: 'backoff.baseMs',
-  HERALD_BACKOFF_CAP_MS: 'backoff.capMs',
-};
+export const ENV_SETTINGS: Record<string, string> = envSettings(configSchema);
+
+/** Every setting's variable, from the schema: `{HERALD_PORT: 'port', HERALD_LEASE_MS: 'worker.leaseMs', …}`. */
+function envSettings(schema: z.ZodObject, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, field] of Object.entries(schema.shape) as [string, z.ZodType][]) {
+    const name = ENV.get(field)?.env;
+    if (name) out[name] = prefix + key;
+    const group = objectIn(field);
+    if (group) Object.assign(out, envSettings(group, `${prefix}${key}.`));
+  }
+  return out;
+}
+
+/** The object inside a group of settings (`worker: z.object({...}).prefault({})`). */
+function objectIn(field: z.ZodType): z.ZodObject | undefined {
+  let node: unknown = field;
+  for (let i = 0; i < 5 && node; i++) {
+    if (node instanceof z.ZodObject) return node;
+    node = (node as { _zod: { def: { innerType?: unknown } } })._zod.def.innerType;
+  }
+  return undefined;
+}
 
 export const CONFIG_FILE = 'herald.config.json';
 
