@@ -234,6 +234,10 @@ export const RESOURCE_OPERATIONS: Operation[] = [
       200: { description: 'replaced', schema: 'NotificationType' },
       201: { description: 'defined', schema: 'NotificationType' },
     },
+    errors: {
+      unsafe_action_url:
+        'an in-app actionUrl template starts a javascript:, data: or other non-web URL',
+    },
   },
   {
     id: 'getType',
@@ -265,7 +269,8 @@ export const RESOURCE_OPERATIONS: Operation[] = [
     summary: 'Render a type’s templates with sample data',
     description:
       'Locale fallback is field by field: the exact locale, its language, the type’s own. ' +
-      'A variable missing from `data` is a validation error naming the template.',
+      'A variable missing from `data` is a validation error naming the template. Render work ' +
+      'is bounded: past it, `template_too_expensive` names the field.',
     realm: 'server',
     pathParams: typeParam,
     body: {
@@ -273,7 +278,13 @@ export const RESOURCE_OPERATIONS: Operation[] = [
       example: { channel: 'email', locale: 'de-AT', data: { title: 'Report', due: 'Friday' } },
     },
     responses: { 200: { description: 'the rendered fields', schema: 'Rendered' } },
-    errors: { not_found: noType },
+    errors: {
+      not_found: noType,
+      template_too_expensive:
+        'the render passed its work bound (50,000 block bodies and partials, or 1,000,000 characters a field)',
+      unsafe_action_url:
+        'the in-app actionUrl renders to a javascript:, data: or other non-web URL',
+    },
   },
   ...(['layout', 'partial'] as const).flatMap(partOperations),
   webhookKeyOperation('recipientWebhookSigningKey', '/v1/recipients/{id}', 'Recipients', {

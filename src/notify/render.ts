@@ -12,6 +12,9 @@
  *   a link; in `blocks`, which render to JSON, also as JSON string content, so a quote in a
  *   value cannot break the array. The template's own text is left as written.
  * - Prototype properties and methods are never reachable from templates.
+ * - Work is bounded (render-budget.ts): past a number of block bodies and partials, or an
+ *   output length, the render stops with `template_too_expensive` naming the field.
+ * - There is no `{{log}}` helper: a template cannot write to the process's output.
  * - Partials (`{{> name}}`) take the escaping of the template that uses them: escaped in email
  *   html, plain elsewhere. A missing partial is an error naming it.
  * - A layout wraps the rendered email html at `{{{body}}}` (and the email text, when the layout
@@ -20,7 +23,15 @@
  */
 import Handlebars from 'handlebars';
 import { z } from 'zod';
-import { ValidationError, toError, type FieldIssue } from '../errors.js';
+import { ValidationError, toError, type ErrorCode, type FieldIssue } from '../errors.js';
+import {
+  boundBlocks,
+  checkLength,
+  counted,
+  RenderBudgetExceeded,
+  startBudget,
+} from './render-budget.js';
+import { unsafeActionUrl } from './action-urls.js';
 import { CHANNELS, type Channel, type TypeDefinition } from './types.js';
 
 /** The body of POST /v1/types/{name}/preview: one channel (default all), a locale, the data. */
@@ -31,6 +42,11 @@ export const previewSchema = z.strictObject({
 });
 
 const hb = Handlebars.create();
+// `{{log}}` would write whatever a template passes it to the console, outside the JSON log.
+// The compiler calls known helpers directly: it must not know `log` either.
+hb.unregisterHelper('log');
+const COMPILE = { strict: true, knownHelpers: { log: false } } as const;
+boundBlocks(hb);
 const RUNTIME: Handlebars.RuntimeOptions = {
   allowProtoPropertiesByDefault: false,
   allowProtoMethodsByDefault: false,
@@ -66,7 +82,7 @@ function compiled(source: string, escapeHtml: boolean): HandlebarsTemplateDelega
   if (template) {
     cache.delete(key); // re-inserted below: now the most recently used
   } else {
-    template = hb.compile(source, { strict: true, noEscape: !escapeHtml });
+    template = hb.compile(source, { ...COMPILE, noEscape: !escapeHtml });
     cachedChars += key.length;
   }
   cache.set(key, template);
@@ -90,10 +106,39 @@ function partialsFor(parts: RenderParts, escapeHtml: boolean): PartialFns {
   if (!fns) {
     fns = {};
     for (const [name, source] of Object.entries(parts.partials))
-      fns[name] = compiled(source, escapeHtml);
+      fns[name] = counted(compiled(source, escapeHtml));
     entry[mode] = fns;
   }
   return fns;
+}
+
+/** A render's issues, with what kind they are (for the error's code). */
+interface Issues {
+  list: FieldIssue[];
+  /** The work bound was passed (`template_too_expensive`). */
+  tooExpensive: boolean;
+  /** An inbox action URL rendered to a `javascript:` or similar URL (`unsafe_action_url`). */
+  unsafeUrl: boolean;
+  missing: MissingVariable[];
+}
+
+/** A variable a template uses that the data does not have. */
+export interface MissingVariable {
+  /** The template, as in the issue: `templates.email.subject`. */
+  field: string;
+  /** The name Handlebars looked up (the last part of a path: `name` of `user.name`). */
+  variable: string;
+}
+
+/** A render that failed: a ValidationError naming each field, with the missing variables. */
+export class RenderError extends ValidationError {
+  constructor(
+    issues: FieldIssue[],
+    code: ErrorCode,
+    readonly missing: MissingVariable[],
+  ) {
+    super(issues, code);
+  }
 }
 
 /** Runs one template; a failure becomes an issue on `field` saying what to fix. */
@@ -103,21 +148,35 @@ function run(
   data: unknown,
   parts: RenderParts,
   field: string,
-  issues: FieldIssue[],
+  issues: Issues,
 ): string | undefined {
   try {
-    return compiled(source, escapeHtml)(data, {
+    const out = compiled(source, escapeHtml)(data, {
       ...RUNTIME,
       partials: partialsFor(parts, escapeHtml),
     });
+    checkLength(out);
+    return out;
   } catch (err) {
-    issues.push({ field, message: explain(err, source) });
+    // V8's own bound on a string's length (about 2^29): the output was far too long.
+    const budget =
+      err instanceof RenderBudgetExceeded
+        ? err
+        : err instanceof RangeError && /string length/i.test(err.message)
+          ? new RenderBudgetExceeded('chars')
+          : undefined;
+    if (budget) issues.tooExpensive = true;
+    const missing = budget ? null : /^"([^"]+)" not defined/.exec(toError(err).message);
+    if (missing) issues.missing.push({ field, variable: missing[1] as string });
+    issues.list.push({ field, message: budget ? budget.message : explain(err, source) });
     return undefined;
   }
 }
 
 function explain(err: unknown, source: string): string {
   const message = toError(err).message;
+  const helper = /^Missing helper: "([^"]+)"/.exec(message);
+  if (helper) return `uses the helper {{${helper[1]}}}, which Herald does not have`;
   const missing = /^"([^"]+)" not defined/.exec(message);
   if (missing) {
     const where = /\{\{~?#?>/.test(source) ? ' (in it or in a partial it uses)' : '';
@@ -198,7 +257,8 @@ export function render(
   parts: RenderParts = NO_PARTS,
 ): Record<string, string> {
   const out: Record<string, string> = {};
-  const issues: FieldIssue[] = [];
+  const issues: Issues = { list: [], tooExpensive: false, unsafeUrl: false, missing: [] };
+  startBudget();
   const slack =
     channel === 'slack' ? { text: slackSafe(data, false), blocks: slackSafe(data, true) } : null;
   for (const [field, source] of Object.entries(templatesFor(type, channel, locale))) {
@@ -207,7 +267,14 @@ export function render(
     const text = run(source, escapeHtml, input, parts, `templates.${channel}.${field}`, issues);
     if (text !== undefined) out[field] = text;
   }
-  if (channel === 'email' && issues.length === 0) {
+  if (channel === 'inapp' && out.actionUrl !== undefined) {
+    const problem = unsafeActionUrl(out.actionUrl);
+    if (problem) {
+      issues.unsafeUrl = true;
+      issues.list.push({ field: 'templates.inapp.actionUrl', message: problem });
+    }
+  }
+  if (channel === 'email' && issues.list.length === 0) {
     const chosen = layoutFor(type, parts);
     if (chosen) {
       const { name, layout } = chosen;
@@ -236,6 +303,13 @@ export function render(
       }
     }
   }
-  if (issues.length > 0) throw new ValidationError(issues);
+  if (issues.list.length > 0) {
+    const code: ErrorCode = issues.tooExpensive
+      ? 'template_too_expensive'
+      : issues.unsafeUrl
+        ? 'unsafe_action_url'
+        : 'validation_failed';
+    throw new RenderError(issues.list, code, issues.missing);
+  }
   return out;
 }

@@ -29,6 +29,7 @@ import {
   partNameSchema,
   typeDefinitionSchema,
   typeNameSchema,
+  typeActionUrlIssues,
   typeSyntaxIssues,
   type Channel,
   type TypeDefinition,
@@ -266,6 +267,8 @@ export function readTemplateFolder(dir: string): TemplateFolder {
     }
     const syntax = typeSyntaxIssues(def);
     if (syntax.length > 0) return report(syntax);
+    const urls = typeActionUrlIssues(def);
+    if (urls.length > 0) return report(urls);
     if (
       typeof def.layout === 'string' &&
       !broken.layout.has(def.layout) &&

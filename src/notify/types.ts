@@ -10,6 +10,7 @@ import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { ValidationError, type FieldIssue } from '../errors.js';
 import { checked } from '../validation.js';
+import { actionUrlTemplateIssue } from './action-urls.js';
 import { hookUrlSchema } from './hook-urls.js';
 import { headersSchema } from './email-options.js';
 
@@ -189,27 +190,65 @@ export interface NotificationType extends TypeDefinition {
 
 /**
  * Parses every template string in `value` (a string, or objects of them) as Handlebars; a
- * syntax error is an issue naming the field it is in (`templates.email.subject`).
+ * syntax error is an issue naming the field it is in (`templates.email.subject`), with the
+ * parser's whole message: the line, a pointer under the error, and what it expected there.
+ * A use of the `{{log}}` helper, which Herald does not have (render.ts), is an issue too.
  */
 export function templateSyntaxIssues(value: unknown, path: string[]): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const visit = (v: unknown, at: string[]) => {
     if (typeof v === 'string') {
+      let ast: hbs.AST.Program;
       try {
-        Handlebars.parse(v);
+        ast = Handlebars.parse(v);
       } catch (err) {
-        const first = (err as Error).message.split('\n').slice(0, 1).join('');
         issues.push({
           field: at.join('.'),
-          message: `is not a valid Handlebars template: ${first}`,
+          message: `is not a valid Handlebars template: ${(err as Error).message}`,
         });
+        return;
       }
+      if (usesHelper(ast, 'log'))
+        issues.push({
+          field: at.join('.'),
+          message:
+            'uses {{log}}, which Herald does not have (a template cannot write to the log): remove it',
+        });
     } else if (v && typeof v === 'object') {
       for (const [k, inner] of Object.entries(v)) visit(inner, [...at, k]);
     }
   };
   visit(value, path);
   return issues;
+}
+
+/** Whether `ast` calls the helper `name` (with arguments, or as a block). */
+function usesHelper(ast: hbs.AST.Node, name: string): boolean {
+  let found = false;
+  const visit = (node: unknown): void => {
+    if (found || !node || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const n = node as {
+      type?: string;
+      path?: { type?: string; original?: unknown };
+      params?: unknown[];
+      hash?: unknown;
+    };
+    if (
+      (n.type === 'MustacheStatement' ||
+        n.type === 'BlockStatement' ||
+        n.type === 'SubExpression') &&
+      n.path?.type === 'PathExpression' &&
+      n.path.original === name &&
+      (n.type === 'BlockStatement' || (n.params?.length ?? 0) > 0 || n.hash !== undefined)
+    ) {
+      found = true;
+      return;
+    }
+    for (const [key, value] of Object.entries(n)) if (key !== 'loc') visit(value);
+  };
+  visit(ast);
+  return found;
 }
 
 /** The syntax errors of every template of a type (its own, its locales', its digest's). */
@@ -222,10 +261,28 @@ export function typeSyntaxIssues(def: TypeDefinition): FieldIssue[] {
   ];
 }
 
+/**
+ * Inbox action URLs whose own text already makes a `javascript:`, `data:` or other non-web
+ * URL (action-urls.ts); the rest are checked as they render. Templates must parse.
+ */
+export function typeActionUrlIssues(def: TypeDefinition): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const check = (template: string | undefined, field: string) => {
+    const problem = template === undefined ? undefined : actionUrlTemplateIssue(template);
+    if (problem) issues.push({ field, message: problem });
+  };
+  check(def.templates.inapp?.actionUrl, 'templates.inapp.actionUrl');
+  for (const [locale, t] of Object.entries(def.locales))
+    check(t.inapp?.actionUrl, `locales.${locale}.inapp.actionUrl`);
+  return issues;
+}
+
 /** Parses every template string; a syntax error names the template it is in. */
 function checkTemplates(def: TypeDefinition): void {
   const issues = typeSyntaxIssues(def);
   if (issues.length > 0) throw new ValidationError(issues);
+  const urls = typeActionUrlIssues(def);
+  if (urls.length > 0) throw new ValidationError(urls, 'unsafe_action_url');
 }
 
 interface TypeRow {
