@@ -217,6 +217,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   const schedulers = new Set<Scheduler>();
   const types = makeTypes(db, config.schema);
   const notifications = makeNotifications(db, config.schema, queue);
+  const templateParts = makeTemplateParts(db, config.schema);
   const sender = makeSend({
     db,
     schema: config.schema,
@@ -227,6 +228,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     deliveryMaxAttempts: config.delivery.maxAttempts,
     countDelivery: (channel, status, reason, n) =>
       metrics.countDelivery(channel, status, reason, n),
+    templateParts,
   });
 
   return {
@@ -264,7 +266,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     deliveries: makeDeliveries(db, config.schema, queue, config.delivery.maxAttempts),
     suppressions: makeSuppressions(db, config.schema),
     send: (input, sendOptions) => sender.send(input, sendOptions),
-    templateParts: makeTemplateParts(db, config.schema),
+    templateParts,
     reminders: makeReminders({
       db,
       schema: config.schema,

@@ -50,12 +50,17 @@ for (const backend of BACKENDS) {
     });
 
     it('lists failed deliveries, and retries one once its cause is fixed', async () => {
-      // A template that uses a variable the trigger does not give: the render fails.
+      // The type changes after the trigger to use a variable the trigger did not give (a
+      // trigger lacking it now is refused at once): the render fails.
+      await call('PUT', '/v1/types/note', {
+        channels: ['inapp'],
+        templates: { inapp: { title: 'Hi', body: 'x' } },
+      });
+      const res = await call('POST', '/v1/notifications', { type: 'note', to: 'ann' });
       await call('PUT', '/v1/types/note', {
         channels: ['inapp'],
         templates: { inapp: { title: 'Hi {{name}}', body: 'x' } },
       });
-      const res = await call('POST', '/v1/notifications', { type: 'note', to: 'ann' });
       const delivery = ((await res.json()) as SendResult).notifications[0]!.deliveries[0]!;
       // Completions wait 300 ms, so the job that failed the delivery is still running when the
       // retry comes: the retry must not be swallowed by that job's key.

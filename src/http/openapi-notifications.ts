@@ -39,6 +39,11 @@ export const NOTIFICATION_OPERATIONS: Operation[] = [
     errors: {
       unknown_type: 'no notification type with this name',
       unknown_recipient: 'a recipient id that does not exist',
+      missing_template_data:
+        'the data lacks a variable a template of a queued delivery uses (each named in `errors`)',
+      template_too_expensive: 'the data makes a render pass its work bound (docs/templates.md)',
+      unsafe_action_url:
+        'the in-app actionUrl renders to a javascript:, data: or other non-web URL',
       idempotency_conflict: 'the idempotency key was used with a different body',
     },
   },

@@ -6,6 +6,11 @@
  * digest (reason `digest`) has no deliver job: its window's `digest` job sends it
  * (notify/digests.ts).
  *
+ * Before anything is written, the trigger's data is rendered through the templates its queued
+ * deliveries will use (trigger-check.ts): data a template needs but lacks is refused here, not
+ * failed at delivery. The decisions are pure functions in trigger-plan.ts; this file reads and
+ * writes around them, in batches.
+ *
  * Idempotency: a trigger with an `idempotencyKey` claims the key in the same transaction
  * (a primary key, so concurrent identical requests wait on each other in the database, not
  * in code); a later trigger with the key answers the first one's notifications, or
@@ -17,8 +22,7 @@ import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { HeraldError, ValidationError } from '../errors.js';
 import type { Queue } from '../queue/queue.js';
-import type { JobSpec } from '../types.js';
-import { makeDigestHolds, type DigestHold } from './digests.js';
+import { makeDigestHolds } from './digests.js';
 import {
   checked,
   findUnstorable,
@@ -26,22 +30,45 @@ import {
   TOO_DEEP_MESSAGE,
   UNSTORABLE_MESSAGE,
 } from '../validation.js';
-import { emailOptionsSchema, storedEmailOptions } from './email-options.js';
+import { recipientData } from './deliver.js';
+import { emailOptionsSchema, storedEmailOptions, type EmailOptions } from './email-options.js';
 import { uuidv7 } from './ids.js';
-import { decide, type RecipientFacts } from './policy.js';
 import type { Preferences } from './preferences.js';
 import { recipientIdSchema, recipientInputSchema, type Recipients } from './recipients.js';
-import { CHANNELS, typeNameSchema, type Channel, type Types } from './types.js';
+import type { RenderParts } from './render.js';
+import { mergeRefusals, triggerRenderRefusal, type TriggerRender } from './trigger-check.js';
+import {
+  deliveryCounts,
+  JOB_PRIORITY,
+  planChunk,
+  PRIORITIES,
+  triggerChannels,
+  unknownRecipients,
+  type ChunkPlan,
+  type DeliverySummary,
+  type NotificationSummary,
+  type Priority,
+} from './trigger-plan.js';
+import {
+  CHANNELS,
+  typeNameSchema,
+  type Channel,
+  type NotificationType,
+  type Types,
+} from './types.js';
+
+export type { DeliveredStatus } from '../types.js';
+export {
+  JOB_PRIORITY,
+  type DeliverySummary,
+  type NotificationSummary,
+  type Priority,
+} from './trigger-plan.js';
 
 /** A trigger may name up to this many recipients. */
 export const MAX_RECIPIENTS = 100_000;
 /** Rows written per statement. */
 const CHUNK = 5_000;
-
-const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
-export type Priority = (typeof PRIORITIES)[number];
-/** Job priority by notification priority: urgent work overtakes a backlog of bulk sends. */
-export const JOB_PRIORITY: Record<Priority, number> = { low: 0, normal: 10, high: 20, urgent: 30 };
 
 export const inlineRecipientSchema = recipientInputSchema.extend({ id: recipientIdSchema });
 
@@ -84,26 +111,6 @@ export interface SendOptions {
   dataFor?: (recipientId: string) => Record<string, unknown> | undefined;
 }
 
-export type { DeliveredStatus } from '../types.js';
-import type { DeliveredStatus } from '../types.js';
-
-export interface DeliverySummary {
-  id: string;
-  channel: Channel;
-  status: 'queued' | 'skipped' | 'sent' | 'failed' | 'cancelled' | DeliveredStatus;
-  reason: string | null;
-  runAt: string | null;
-}
-
-export interface NotificationSummary {
-  id: string;
-  recipientId: string | null;
-  type: string;
-  priority: Priority;
-  sendAt: string;
-  deliveries: DeliverySummary[];
-}
-
 export interface SendResult {
   triggerId: string;
   notifications: NotificationSummary[];
@@ -121,10 +128,17 @@ export interface SendDeps {
   deliveryMaxAttempts: number;
   /** Counts each delivery as written (metrics). */
   countDelivery?: (channel: string, status: string, reason: string | null, n: number) => void;
+  /**
+   * Layouts and partials, for rendering the trigger's data before it is accepted: `current()`
+   * outside a caller's transaction, else the last one seen (`peek()`), since PGlite's single
+   * connection is the caller's then. Absent: rendered without them.
+   */
+  templateParts?: { current(): Promise<RenderParts>; peek(): RenderParts | undefined };
 }
 
 interface FactsRow {
   id: string;
+  locale: string | null;
   email: string | null;
   phone: string | null;
   timezone: string | null;
@@ -145,7 +159,7 @@ export function makeSend(deps: SendDeps) {
     // What the rules need to know of each recipient, in one round trip per chunk.
     // Suppressed addresses: one EXISTS per channel on the suppressions primary key, in the
     // same statement (email compared lower-cased, as suppressions.ts stores it).
-    facts: `SELECT r.id, r.email, r.phone, r.timezone, p.document AS preferences,
+    facts: `SELECT r.id, r.email, r.phone, r.locale, r.timezone, p.document AS preferences,
               r.webhook_url AS "webhookUrl", r.slack_webhook_url AS "slackWebhookUrl",
               (SELECT count(*) FROM ${s}.devices d WHERE d.recipient_id = r.id AND d.active)::int AS devices,
               jsonb_build_object(
@@ -168,6 +182,10 @@ export function makeSend(deps: SendDeps) {
                    jsonb_build_array(jsonb_build_object('at', now(), 'status', u.status, 'detail', u.reason))
                  FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
                    AS u (id, notification_id, channel, status, reason, run_at)`,
+    // The fields templates see of each recipient (deliver.ts: recipientData), read only when
+    // the trigger-time render fails with the stand-in recipient (trigger-check.ts).
+    recipientRows: `SELECT id AS recipient_id, email, phone, locale, timezone, data AS recipient_data
+                    FROM ${s}.recipients WHERE id = ANY($1::text[])`,
     summaries: `SELECT n.id, n.recipient_id, n.type, n.priority, n.send_at,
                   coalesce(jsonb_agg(jsonb_build_object('id', d.id, 'channel', d.channel,
                     'status', d.status, 'reason', d.reason, 'runAt', d.run_at) ORDER BY d.id)
@@ -198,19 +216,49 @@ export function makeSend(deps: SendDeps) {
     }));
   }
 
-  async function send(input: unknown, options: SendOptions = {}): Promise<SendResult> {
-    const t = checked(triggerSchema, input);
-    try {
-      JSON.stringify(t.data);
-    } catch (err) {
-      throw new ValidationError([
-        { field: 'data', message: `is not JSON: ${(err as Error).message}` },
-      ]);
+  /**
+   * Refuses the trigger if the data it was given cannot render for a delivery of `plan`
+   * (trigger-check.ts): rendered once per channel and locale with a stand-in recipient, and
+   * only on a failure with each of those recipients' own fields.
+   */
+  async function checkData(
+    q: Queryable,
+    r: Omit<TriggerRender, 'channel' | 'locale'>,
+    plan: ChunkPlan,
+    facts: Map<string, FactsRow>,
+    checked: Set<string>,
+  ): Promise<void> {
+    const failing = new Map<string, string[]>();
+    for (const { recipientId, channel } of plan.rendered) {
+      const locale = facts.get(recipientId)?.locale ?? null;
+      const k = `${channel}\u0000${locale ?? ''}`;
+      if (failing.has(k)) (failing.get(k) as string[]).push(recipientId);
+      else if (!checked.has(k)) {
+        checked.add(k);
+        if (triggerRenderRefusal({ ...r, channel, locale })) failing.set(k, [recipientId]);
+      }
     }
-    if (nestedDeeperThan(t.data))
-      throw new ValidationError([{ field: 'data', message: TOO_DEEP_MESSAGE }]);
-    const bad = findUnstorable(t.data, 'data') ?? findUnstorable(t.email, 'email');
-    if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
+    const refusals: HeraldError[] = [];
+    for (const [k, ids] of failing) {
+      const [channel, locale] = k.split('\u0000') as [Channel, string];
+      const { rows } = await q.query<Parameters<typeof recipientData>[0]>(sql.recipientRows, [ids]);
+      for (const row of rows) {
+        const refusal = triggerRenderRefusal(
+          { ...r, channel, locale: locale || null },
+          recipientData(row),
+        );
+        if (refusal) {
+          refusals.push(refusal);
+          break; // one recipient's failure is enough for this channel and locale
+        }
+      }
+    }
+    const refusal = mergeRefusals(refusals);
+    if (refusal) throw refusal;
+  }
+
+  async function send(input: unknown, options: SendOptions = {}): Promise<SendResult> {
+    const t = parseTrigger(input);
     const key = idempotencyKeyOf(t.idempotencyKey, options.idempotencyKey);
 
     // Inside the caller's transaction when given one: PGlite has a single connection, which
@@ -222,25 +270,31 @@ export function makeSend(deps: SendDeps) {
         `no notification type "${t.type}": define it first (PUT /v1/types/${t.type})`,
       );
     }
-    const channels = t.channels ?? type.channels;
-    const extra = channels.filter((c) => !type.channels.includes(c));
-    if (extra.length > 0) {
-      throw new ValidationError([
-        { field: 'channels', message: `type "${type.name}" has no ${extra.join(', ')} channel` },
-      ]);
-    }
+    const channels = triggerChannels(type, t.channels);
     // Stored on each notification (attachments never travel in the job payload).
     const emailOptions = storedEmailOptions(
       t.email,
       channels.includes('email'),
       typeof t.to === 'string' || !Array.isArray(t.to) ? 1 : new Set(t.to).size,
     );
-    const emailJson = emailOptions ? JSON.stringify(emailOptions) : null;
-    const priority = t.priority ?? type.priority;
     const now = Date.now();
-    const at = t.sendAt ? Math.max(Date.parse(t.sendAt), now) : now;
+    const plan = {
+      type,
+      channels,
+      priority: t.priority ?? type.priority,
+      at: t.sendAt ? Math.max(Date.parse(t.sendAt), now) : now,
+      now,
+      hasProvider: deps.hasProvider,
+      deliveryMaxAttempts: deps.deliveryMaxAttempts,
+    };
     const triggerId = uuidv7(now);
     const requestHash = hashRequest({ ...t, idempotencyKey: undefined });
+    // The data is known now unless each recipient's comes with it (`dataFor`, a schedule's).
+    const check =
+      options.dataFor === undefined
+        ? await renderInputs(type, t.data, emailOptions, options.tx !== undefined)
+        : undefined;
+    const checkedTargets = new Set<string>();
 
     const run = async (q: Queryable): Promise<SendResult> => {
       if (key) {
@@ -261,114 +315,41 @@ export function makeSend(deps: SendDeps) {
         const chunk = ids.slice(i, i + CHUNK);
         const { rows } = await q.query<FactsRow>(sql.facts, [chunk]);
         const facts = new Map(rows.map((r) => [r.id, r]));
-        const unknown = chunk.filter((id) => !facts.has(id));
-        if (unknown.length > 0) {
-          const shown = unknown
-            .slice(0, 5)
-            .map((u) => JSON.stringify(u))
-            .join(', ');
-          throw new HeraldError(
-            'unknown_recipient',
-            `no recipient ${shown}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}: ` +
-              'create recipients first (PUT /v1/recipients/{id}) or pass an inline recipient object as `to`',
-            [{ field: 'to', message: `${unknown.length} unknown recipient id(s)` }],
-          );
-        }
-        notifications.push(...(await writeChunk(q, chunk, facts)));
+        const unknown = unknownRecipients(chunk, facts);
+        if (unknown) throw unknown;
+        const planned = planChunk(plan, chunk, facts);
+        if (check) await checkData(q, check, planned, facts, checkedTargets);
+        await writeChunk(q, chunk, planned);
+        notifications.push(...planned.summaries);
       }
       return { triggerId, notifications, replayed: false };
     };
 
-    async function writeChunk(
-      q: Queryable,
-      recipientIds: string[],
-      facts: Map<string, FactsRow>,
-    ): Promise<NotificationSummary[]> {
-      const nIds: string[] = [];
-      const d = {
-        id: [] as string[],
-        nid: [] as string[],
-        channel: [] as string[],
-        status: [] as string[],
-        reason: [] as (string | null)[],
-        runAt: [] as (Date | null)[],
-      };
-      const jobs: JobSpec[] = [];
-      const holds: DigestHold[] = [];
-      const out: NotificationSummary[] = [];
-      for (const rid of recipientIds) {
-        const nid = uuidv7(now);
-        nIds.push(nid);
-        const f = facts.get(rid) as RecipientFacts;
-        const deliveries: DeliverySummary[] = [];
-        for (const channel of channels) {
-          const decision = decide(
-            f,
-            type as NonNullable<typeof type>,
-            priority,
-            channel,
-            at,
-            deps.hasProvider,
-          );
-          const id = uuidv7(now);
-          const status = decision.skip ? 'skipped' : 'queued';
-          const reason =
-            decision.skip ??
-            (decision.digest ? 'digest' : decision.deferredByQuietHours ? 'quiet_hours' : null);
-          const runAt = decision.skip ? null : new Date(decision.runAt);
-          d.id.push(id);
-          d.nid.push(nid);
-          d.channel.push(channel);
-          d.status.push(status);
-          d.reason.push(reason);
-          d.runAt.push(runAt);
-          deliveries.push({ id, channel, status, reason, runAt: runAt?.toISOString() ?? null });
-          if (!decision.skip && decision.digest && runAt) {
-            const window = decision.digest;
-            holds.push({ deliveryId: id, recipientId: rid, channel, sendAt: runAt, window });
-          } else if (runAt) {
-            jobs.push({
-              kind: 'deliver',
-              payload: { deliveryId: id },
-              key: `deliver:${id}`,
-              runAt,
-              priority: JOB_PRIORITY[priority],
-              maxAttempts: deps.deliveryMaxAttempts,
-            });
-          }
-        }
-        out.push({
-          id: nid,
-          recipientId: rid,
-          type: t.type,
-          priority,
-          sendAt: new Date(at).toISOString(),
-          deliveries,
-        });
-      }
+    /** Writes a chunk's notifications, deliveries, jobs and digest holds: a statement each. */
+    async function writeChunk(q: Queryable, recipientIds: string[], p: ChunkPlan): Promise<void> {
+      const d = p.deliveries;
       await q.query(sql.notifications, [
         triggerId,
         t.type,
-        priority,
+        plan.priority,
         JSON.stringify(t.data),
-        new Date(at),
-        nIds,
+        new Date(plan.at),
+        p.notificationIds,
         recipientIds,
-        emailJson,
+        emailOptions ? JSON.stringify(emailOptions) : null,
         recipientIds.map((rid) => {
           const own = options.dataFor?.(rid);
           return own === undefined ? null : JSON.stringify({ ...t.data, ...own });
         }),
       ]);
       await q.query(sql.deliveries, [d.id, d.nid, d.channel, d.status, d.reason, d.runAt]);
-      if (jobs.length > 0) await deps.queue.enqueueMany(jobs, { tx: q });
-      if (holds.length > 0)
-        await holdForDigests(q, t.type, holds, {
+      if (p.jobs.length > 0) await deps.queue.enqueueMany(p.jobs, { tx: q });
+      if (p.holds.length > 0)
+        await holdForDigests(q, t.type, p.holds, {
           triggerId,
           maxAttempts: deps.deliveryMaxAttempts,
           priority: JOB_PRIORITY.normal,
         });
-      return out;
     }
 
     async function replay(q: Queryable, k: string, hash: string): Promise<SendResult> {
@@ -390,25 +371,51 @@ export function makeSend(deps: SendDeps) {
 
     const result = await (options.tx ? run(options.tx) : deps.db.transaction(run));
     // Counted once written (in the caller's transaction: once handed to it).
-    if (!result.replayed && deps.countDelivery) {
-      const counts = new Map<string, number>();
-      for (const n of result.notifications)
-        for (const d of n.deliveries) {
-          const k = `${d.channel}\u0000${d.status}\u0000${d.reason ?? ''}`;
-          counts.set(k, (counts.get(k) ?? 0) + 1);
-        }
-      for (const [k, n] of counts) {
-        const [channel, status, reason] = k.split('\u0000') as [string, string, string];
-        deps.countDelivery(channel, status, reason || null, n);
-      }
-    }
+    if (!result.replayed && deps.countDelivery)
+      for (const c of deliveryCounts(result.notifications))
+        deps.countDelivery(c.channel, c.status, c.reason, c.n);
     return result;
+  }
+
+  /** What trigger-check.ts renders with, but the channel and locale. */
+  async function renderInputs(
+    type: NotificationType,
+    data: Record<string, unknown>,
+    emailOptions: EmailOptions | null,
+    inCallersTx: boolean,
+  ): Promise<Omit<TriggerRender, 'channel' | 'locale'>> {
+    const source = deps.templateParts;
+    const parts = !source
+      ? NO_PARTS
+      : inCallersTx
+        ? (source.peek() ?? NO_PARTS)
+        : await source.current();
+    return { type, data, emailOptions, parts };
   }
 
   return { send, summaries };
 }
 
 export type Sender = ReturnType<typeof makeSend>;
+
+const NO_PARTS: RenderParts = { partials: {}, layouts: {} };
+
+/** The trigger's body, checked: the schema, then data that JSON or PostgreSQL cannot hold. */
+export function parseTrigger(input: unknown): z.output<typeof triggerSchema> {
+  const t = checked(triggerSchema, input);
+  try {
+    JSON.stringify(t.data);
+  } catch (err) {
+    throw new ValidationError([
+      { field: 'data', message: `is not JSON: ${(err as Error).message}` },
+    ]);
+  }
+  if (nestedDeeperThan(t.data))
+    throw new ValidationError([{ field: 'data', message: TOO_DEEP_MESSAGE }]);
+  const bad = findUnstorable(t.data, 'data') ?? findUnstorable(t.email, 'email');
+  if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
+  return t;
+}
 
 function idempotencyKeyOf(body?: string, header?: string): string | undefined {
   if (header !== undefined) {

@@ -260,6 +260,11 @@ export function makeTemplateParts(db: Db, schema: string, options: TemplateParts
      * cached and checked against the database at most once per `refreshMs`. The same object is
      * returned until something changes (render caches compiled partials per object).
      */
+    /** The last `current()` answer, without asking the database (undefined before the first). */
+    peek(): RenderParts | undefined {
+      return snapshot;
+    },
+
     current(): Promise<RenderParts> {
       if (snapshot && Date.now() - checkedAt < refreshMs) return Promise.resolve(snapshot);
       if (!inflight) {
