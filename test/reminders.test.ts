@@ -294,7 +294,14 @@ for (const backend of BACKENDS) {
 
     it('late: "send" sends an offset already past at once; the others keep their times', async () => {
       const dueAt = at(30 * MIN);
-      const body = { to: 'bob', type: 'due', dueAt, offsets: ['1h', '15m'], late: 'send' };
+      const body = {
+        to: 'bob',
+        type: 'due',
+        dueAt,
+        offsets: ['1h', '15m'],
+        late: 'send',
+        data: { title: 'L' },
+      };
       const r = (await (await put('late-1', body, 201)).json()) as Reminder;
       const late = item(r, 'bob', '1h');
       assert.deepEqual([late.status, late.reason], ['scheduled', 'late']);

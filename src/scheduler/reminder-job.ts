@@ -32,7 +32,15 @@ export interface ReminderJobDeps {
 }
 
 /** Trigger refusals that another attempt would meet again: recorded on the row, not retried. */
-const REFUSALS = new Set(['unknown_type', 'unknown_recipient', 'validation_failed']);
+const REFUSALS = new Set([
+  'unknown_type',
+  'unknown_recipient',
+  'validation_failed',
+  // The reminder's data cannot render (send.ts checks it at trigger time).
+  'missing_template_data',
+  'template_too_expensive',
+  'unsafe_action_url',
+]);
 
 /** The `reminder` job: see the top of this file. */
 export function makeReminderJob(deps: ReminderJobDeps): JobHandler {
