@@ -105,6 +105,21 @@ export const configSchema = z.object({
     .optional()
     .register(ENV, { env: 'HERALD_JWKS_URL' }),
   /**
+   * The `aud` every recipient token must carry (a token meant for another app of the same
+   * identity provider is refused). Required with `jwksUrl`.
+   */
+  jwtAudience: z.string().min(1).optional().register(ENV, { env: 'HERALD_JWT_AUDIENCE' }),
+  /** The `iss` every recipient token must carry (the identity provider). Required with `jwksUrl`. */
+  jwtIssuer: z.string().min(1).optional().register(ENV, { env: 'HERALD_JWT_ISSUER' }),
+  /**
+   * The longest a recipient token may live, in seconds: `exp - iat` (or, without `iat`, `exp`
+   * from now) above this is refused, so a leaked token cannot open an inbox for months.
+   * Default one day.
+   */
+  jwtMaxLifetime: int(60, 31_536_000)
+    .default(86_400)
+    .register(ENV, { env: 'HERALD_JWT_MAX_LIFETIME' }),
+  /**
    * The folder of notification types, layouts and partials loaded at start (docs/templates.md).
    * In the config file, relative to the file's folder. Default: `templates/` beside
    * herald.config.json (or in the `--config` folder) when that folder exists; else none.
@@ -124,6 +139,14 @@ export const configSchema = z.object({
     .min(32, 'use at least 32 characters')
     .optional()
     .register(ENV, { env: 'HERALD_UNSUBSCRIBE_SECRET' }),
+  /**
+   * How long an unsubscribe link works, in days after the email was made. Default 90: long
+   * enough for an old newsletter in an inbox, and well past the 30 days US CAN-SPAM requires a
+   * link to keep working; at least 30.
+   */
+  unsubscribeTtlDays: int(30, 3_650)
+    .default(90)
+    .register(ENV, { env: 'HERALD_UNSUBSCRIBE_TTL_DAYS' }),
   /**
    * The master secret webhook signing keys are derived from, one key per destination URL
    * (Standard Webhooks format; docs/channels.md#webhook). Space-separated while an old one is
@@ -590,6 +613,21 @@ function checkSecrets(config: Record<string, unknown>, ctx: z.RefinementCtx): vo
     });
 }
 
+/**
+ * Recipient tokens from an identity provider (a JWKS URL) are checked for their audience and
+ * issuer: the provider signs tokens for many apps and many issuers can share a JWKS host, so
+ * without both checks any token it signs for anything would open a recipient's inbox.
+ */
+function checkRecipientTokens(config: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  if (config.jwksUrl && (!config.jwtAudience || !config.jwtIssuer))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['jwksUrl'],
+      message:
+        'a JWKS URL is configured: set HERALD_JWT_AUDIENCE (jwtAudience) and HERALD_JWT_ISSUER (jwtIssuer) to the aud and iss your identity provider puts in recipient tokens',
+    });
+}
+
 export type HeraldConfig = z.infer<typeof configSchema>;
 export type HeraldConfigInput = z.input<typeof configSchema>;
 
@@ -714,8 +752,11 @@ export function resolveConfig(sources: ResolveSources = {}): HeraldConfig {
 }
 
 export function parseConfig(input: unknown): HeraldConfig {
-  // The cross-setting rules (checkSecrets) run after each setting's own.
-  const parsed = configSchema.superRefine(checkSecrets).safeParse(input);
+  // The cross-setting rules run after each setting's own.
+  const parsed = configSchema
+    .superRefine(checkSecrets)
+    .superRefine(checkRecipientTokens)
+    .safeParse(input);
   if (!parsed.success) {
     const envFor = (path: string) => Object.entries(ENV_SETTINGS).find(([, p]) => p === path)?.[0];
     const lines = parsed.error.issues.map((i) => {

@@ -14,10 +14,14 @@ import { makeApp } from '../src/http/app.js';
 import { closeHerald, openHerald } from './helpers/db.js';
 
 type Key = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+const AUD = 'herald.acme.test';
+const ISS = 'https://id.acme.test/';
 const sign = (alg: string, key: Key | Uint8Array, sub = 'ann', kid?: string) =>
   new SignJWT({})
     .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
     .setSubject(sub)
+    .setAudience(AUD)
+    .setIssuer(ISS)
     .setExpirationTime('5m')
     .sign(key);
 
@@ -73,6 +77,8 @@ describe('recipient tokens from an identity provider', () => {
       jwtSecret: secret,
       // The JWKS server is on loopback: the egress guard lets it through only when told.
       egressAllow: ['127.0.0.1/32'],
+      jwtAudience: AUD,
+      jwtIssuer: ISS,
     });
     try {
       await herald.recipients.upsert('ann', {});

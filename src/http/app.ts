@@ -93,6 +93,11 @@ function me(herald: Herald): Hono<RecipientEnv> {
       algorithm: herald.config.jwtAlgorithm,
       jwksUrl: herald.config.jwksUrl,
       egress: egressFromConfig(herald.config, herald.log),
+      claims: {
+        audience: herald.config.jwtAudience,
+        issuer: herald.config.jwtIssuer,
+        maxLifetime: herald.config.jwtMaxLifetime,
+      },
     }),
   );
   api.get('/preferences', async (c) => c.json(await herald.preferences.get(c.get('recipientId'))));

@@ -15,6 +15,7 @@ import { makeEgress, type Egress } from '../net/egress.js';
 import type { Keys, KeyRealm } from '../notify/keys.js';
 import { problem } from './problem.js';
 import { recipientIdSchema } from '../notify/recipients.js';
+import { lifetimeProblem, refusalText, REQUIRED_CLAIMS, type ClaimRules } from './token-claims.js';
 
 export type AuthEnv = { Variables: { realm: KeyRealm } };
 
@@ -53,6 +54,8 @@ export interface RecipientKeys {
   jwksUrl?: string | undefined;
   /** The egress guard of the JWKS fetch (egressFromConfig). Default: no allow-list. */
   egress?: Egress | undefined;
+  /** The `aud`, `iss` and longest lifetime every token must keep to (token-claims.ts). */
+  claims?: ClaimRules;
 }
 
 /** The most of a JWKS answer read: a key set is a few KiB. */
@@ -80,7 +83,8 @@ export function guardedJwksFetch(egress: Egress, timeoutMs = 5000): FetchImpleme
 /**
  * Recipient realm: `Authorization: Bearer <JWT>` signed by the app with HERALD_JWT_SECRET
  * (HS256), or by its identity provider (a public key, or the keys at a JWKS URL), with `sub`
- * (the recipient id) and `exp` required. The token opens `/v1/me/...` for that recipient only;
+ * (the recipient id) and `exp` required, `aud` and `iss` when configured, and a lifetime of at
+ * most `jwtMaxLifetime` (token-claims.ts). The token opens `/v1/me/...` for that recipient only;
  * it is never accepted where an API key is needed. The token's `alg` picks the key: HS256 the
  * secret, anything else the public key or the JWKS, so a public key can never be used as an
  * HMAC secret (the classic algorithm-confusion attack).
@@ -101,6 +105,7 @@ export function requireRecipient(keys: RecipientKeys) {
       ? [algorithm]
       : [];
   const algorithms = [...(secret ? ['HS256'] : []), ...asymmetric];
+  const claims = keys.claims ?? { maxLifetime: 86_400 };
 
   return createMiddleware<RecipientEnv>(async (c, next) => {
     if (algorithms.length === 0) {
@@ -115,7 +120,12 @@ export function requireRecipient(keys: RecipientKeys) {
       return problem(401, 'unauthorized', 'send a recipient token: Authorization: Bearer <JWT>');
     let sub: string;
     try {
-      const options = { algorithms, requiredClaims: ['exp', 'sub'] };
+      const options = {
+        algorithms,
+        requiredClaims: REQUIRED_CLAIMS,
+        ...(claims.audience ? { audience: claims.audience } : {}),
+        ...(claims.issuer ? { issuer: claims.issuer } : {}),
+      };
       const token = match[1];
       const { payload } =
         decodeProtectedHeader(token).alg === 'HS256' || !(publicKey || jwks)
@@ -123,9 +133,11 @@ export function requireRecipient(keys: RecipientKeys) {
           : jwks
             ? await jwtVerify(token, jwks, options)
             : await jwtVerify(token, await (publicKey as ReturnType<typeof importSPKI>), options);
+      const tooLong = lifetimeProblem(payload, claims.maxLifetime);
+      if (tooLong) return problem(401, 'unauthorized', tooLong);
       sub = payload.sub as string;
-    } catch {
-      return problem(401, 'unauthorized', 'the recipient token is invalid or expired');
+    } catch (err) {
+      return problem(401, 'unauthorized', refusalText(err));
     }
     // Signed, but a `sub` no recipient can have (empty, too long, a NUL) opens nothing.
     if (!recipientIdSchema.safeParse(sub).success)
