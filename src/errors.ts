@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'template_too_expensive'
   | 'unsafe_action_url'
   | 'invalid_token'
+  | 'link_expired'
   | 'database_unreachable'
   | 'schema_too_new'
   | 'config_invalid'

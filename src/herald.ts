@@ -259,6 +259,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     providers,
     unsubscribe: makeUnsubscribe(db, config.schema, {
       secret: config.unsubscribeSecret,
+      ttlDays: config.unsubscribeTtlDays,
       baseUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
     }),
     notifications,

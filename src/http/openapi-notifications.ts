@@ -146,11 +146,16 @@ export const NOTIFICATION_OPERATIONS: Operation[] = [
     summary: 'Unsubscribe page (the link in a message)',
     description:
       'Shows a page with an Unsubscribe button; it unsubscribes no one by itself (link ' +
-      'scanners follow GET links). The signed token names the recipient and the type.',
+      'scanners follow GET links). The signed token names the recipient and the type, and ' +
+      'expires `HERALD_UNSUBSCRIBE_TTL_DAYS` (default 90) after the email was made.',
     realm: 'public',
     responses: {
       200: { description: 'the page with the button', contentType: 'text/html' },
       400: { description: 'the link is not valid (an HTML page)', contentType: 'text/html' },
+      410: {
+        description: 'the link has expired: nothing changed (an HTML page saying what to do)',
+        contentType: 'text/html',
+      },
     },
   },
   {
@@ -161,11 +166,20 @@ export const NOTIFICATION_OPERATIONS: Operation[] = [
     summary: 'Unsubscribe (RFC 8058 one-click)',
     description:
       'What mail clients POST for `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, and the ' +
-      'page’s button: switches the type off in the recipient’s preferences. The body is not read.',
+      'page’s button: switches the type off in the recipient’s preferences. The body is not read. ' +
+      'A refused link changes nothing: a request that asks for HTML (the page’s button) gets a ' +
+      'page, any other (a mail client) problem+json `invalid_token` (400) or `link_expired` (410).',
     realm: 'public',
     responses: {
       200: { description: 'unsubscribed (an HTML page)', contentType: 'text/html' },
-      400: { description: 'the link is not valid (an HTML page)', contentType: 'text/html' },
+      400: {
+        description: 'the link is not valid (`invalid_token`; a page, or problem+json)',
+        contentType: 'text/html',
+      },
+      410: {
+        description: 'the link has expired (`link_expired`; a page, or problem+json)',
+        contentType: 'text/html',
+      },
     },
   },
 ];

@@ -22,6 +22,7 @@ export const STATUS: Record<string, number> = {
   template_too_expensive: 422,
   unsafe_action_url: 422,
   invalid_token: 400,
+  link_expired: 410,
   payload_too_large: 413,
   rate_limited: 429,
   provider_unreachable: 502,
