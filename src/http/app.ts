@@ -12,6 +12,7 @@ import { isDatabaseLost } from '../db/faults.js';
 import { jsonBody } from './body.js';
 import { limitBodies, type BodyLimit } from './body-limit.js';
 import { requireKey, requireRecipient, type RecipientEnv } from './auth.js';
+import { answerUnknownRoutes } from './known-routes.js';
 import { checked } from '../validation.js';
 import { previewSchema, render } from '../notify/render.js';
 import { registerNotificationRoutes } from './notifications-routes.js';
@@ -43,6 +44,8 @@ export function makeApp(herald: Herald): Hono {
   app.notFound((c) => notFound(`no route ${c.req.method} ${c.req.path}`));
   // First of all: no route, auth check or signature check reads a body before it is bounded.
   app.use(limitBodies((c) => bodyLimitFor(herald, c.req.method, c.req.path)));
+  // Then: an unknown path is 404 under every realm, not a complaint about the credential.
+  app.use(answerUnknownRoutes(app, (method, path) => notFound(`no route ${method} ${path}`)));
 
   /** The process is alive and serving HTTP. Says nothing about the database. */
   app.get('/health', (c) => c.json({ status: 'ok' }));
