@@ -53,13 +53,14 @@ describe('Resend: two attempts of one delivery, one email', () => {
     try {
       const d = await pipeline.sendTo('lost', 'lost@example.com');
       assert.equal(d.status, 'sent', d.error ?? '');
-      assert.equal(d.attempts, 2, 'the first attempt timed out and was retried');
+      // The first answer is lost, so there are at least two attempts; on a busy machine a retry
+      // may time out too (2 s), which only adds attempts that carry the same key.
+      assert.ok(d.attempts >= 2, `the first attempt timed out and was retried (${d.attempts})`);
       const requests = server.requestsFor('lost@example.com');
-      assert.equal(requests.length, 2);
-      assert.equal(requests[0]!.headers['idempotency-key'], d.id);
-      assert.equal(requests[1]!.headers['idempotency-key'], d.id);
+      assert.equal(requests.length, d.attempts, 'one request per attempt');
+      for (const r of requests) assert.equal(r.headers['idempotency-key'], d.id);
       const emails = server.emails().filter((e) => e.to === 'lost@example.com');
-      assert.equal(emails.length, 1, 'one email for two attempts');
+      assert.equal(emails.length, 1, 'one email however many attempts');
       assert.equal(d.providerMessageId, emails[0]!.id);
     } finally {
       await pipeline.close();
