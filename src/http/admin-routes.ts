@@ -12,15 +12,18 @@ import { problem } from './problem.js';
 import { checked } from '../validation.js';
 import { suppressionInputSchema, suppressionKeySchema } from '../notify/suppressions.js';
 
-export const replaySchema = z.union([
-  z.strictObject({
-    ids: z
-      .array(z.string().regex(/^\d{1,19}$/, 'a job id'))
-      .min(1)
-      .max(10_000),
-  }),
-  z.strictObject({ all: z.literal(true) }),
-]);
+export const replaySchema = z.union(
+  [
+    z.strictObject({
+      ids: z
+        .array(z.string().regex(/^\d{1,19}$/, 'a job id'))
+        .min(1)
+        .max(10_000),
+    }),
+    z.strictObject({ all: z.literal(true) }),
+  ],
+  { error: 'send {"ids": ["<job id>", ...]} (1 to 10,000 ids) or {"all": true}' },
+);
 
 const deadQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),

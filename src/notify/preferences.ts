@@ -19,7 +19,14 @@ const channelSwitches = z.partialRecord(z.enum(CHANNELS), z.boolean());
 
 export const preferencesSchema = z.strictObject({
   channels: channelSwitches.default({}),
-  types: z.record(typeNameSchema, z.union([z.boolean(), channelSwitches])).default({}),
+  types: z
+    .record(
+      typeNameSchema,
+      z.union([z.boolean(), channelSwitches], {
+        error: 'true or false for the whole type, or an object of channel: true|false',
+      }),
+    )
+    .default({}),
   quietHours: z
     .strictObject({ start: hhmm, end: hhmm })
     .refine((q) => q.start !== q.end, 'start and end must differ')

@@ -74,11 +74,17 @@ export const inlineRecipientSchema = recipientInputSchema.extend({ id: recipient
 
 export const triggerSchema = z.strictObject({
   type: typeNameSchema,
-  to: z.union([
-    recipientIdSchema,
-    z.array(recipientIdSchema).min(1).max(MAX_RECIPIENTS),
-    inlineRecipientSchema,
-  ]),
+  to: z.union(
+    [
+      recipientIdSchema,
+      z.array(recipientIdSchema).min(1).max(MAX_RECIPIENTS),
+      inlineRecipientSchema,
+    ],
+    {
+      // Zod's own words for a union are only "Invalid input".
+      error: `a recipient id (a string), a list of 1 to ${MAX_RECIPIENTS} ids, or an inline recipient object with an \`id\``,
+    },
+  ),
   data: z.record(z.string(), z.unknown()).default({}),
   /** A subset of the type's channels. */
   channels: z

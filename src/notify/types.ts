@@ -136,7 +136,11 @@ export const typeDefinitionSchema = z
      * The layout that wraps the email html (and text, if the layout has a text part). Absent:
      * the layout named `default` when there is one; `false`: none.
      */
-    layout: z.union([partNameSchema, z.literal(false)]).optional(),
+    layout: z
+      .union([partNameSchema, z.literal(false)], {
+        error: 'the name of a template part, or false for no layout',
+      })
+      .optional(),
     /** Where the webhook channel posts for recipients without their own `webhookUrl`. */
     webhook: z.strictObject({ url: hookUrlSchema }).optional(),
     /** The Slack incoming webhook for recipients without their own `slackWebhookUrl`. */

@@ -66,16 +66,16 @@ const offsetSchema = z
 
 export const reminderInputSchema = z.strictObject({
   /** A recipient id or a list of them (repeats are ignored). */
-  to: z.union([recipientIdSchema, z.array(recipientIdSchema).min(1).max(MAX_REMINDER_RECIPIENTS)]),
+  to: z.union([recipientIdSchema, z.array(recipientIdSchema).min(1).max(MAX_REMINDER_RECIPIENTS)], {
+    error: `a recipient id (a string) or a list of 1 to ${MAX_REMINDER_RECIPIENTS} ids`,
+  }),
   type: typeNameSchema,
   /** The entity's own time; each offset fires that long before it. */
-  dueAt: z.iso
-    .datetime({ offset: true })
-    .refine(
-      // NaN (not an instant) already has its message.
-      (t) => !(Math.abs(Date.parse(t) - Date.now()) >= TEN_YEARS_MS),
-      'must be within 10 years of now',
-    ),
+  dueAt: z.iso.datetime({ offset: true }).refine(
+    // NaN (not an instant) already has its message.
+    (t) => !(Math.abs(Date.parse(t) - Date.now()) >= TEN_YEARS_MS),
+    'must be within 10 years of now',
+  ),
   offsets: z
     .array(offsetSchema)
     .min(1)
