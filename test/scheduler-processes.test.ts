@@ -113,7 +113,8 @@ describe('scheduler processes under SIGKILL', { skip: pgSkip }, () => {
       if (fewest >= 8 && kills >= 6) break;
       const total = rows.reduce((sum, r) => sum + r.n, 0);
       // The clock for a stall starts once a scheduler is up (starting one can take seconds).
-      if (total !== seen || !schedulers.some((c) => up.has(c))) [seen, movedAt] = [total, Date.now()];
+      if (total !== seen || !schedulers.some((c) => up.has(c)))
+        [seen, movedAt] = [total, Date.now()];
       else if (Date.now() - movedAt > 30_000)
         throw new Error(`no schedule ran for 30 s (${total} runs, ${kills} kills)`);
       const started = schedulers.filter((c) => up.has(c));
