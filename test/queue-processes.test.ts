@@ -229,8 +229,11 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
   it('a handler frozen past its lease cannot record its stale result; the new attempt owns the job', async () => {
     const { schema, herald } = await seed(1, 'fence');
     try {
-      const lease = { LEASE_MS: 1_000, RECLAIM_MS: 100 };
-      const a = worker({ HERALD_SCHEMA: schema, MODE: 'freeze:3500', CONCURRENCY: 1, ...lease });
+      // A 3 s lease (not 1 s): B's heartbeats must keep its lease through the stalls of a busy
+      // machine, or a reclaim makes a third attempt. A's freeze outlasts the lease well, and
+      // B's handler outlasts A's freeze, so B still holds the job when A's result is refused.
+      const lease = { LEASE_MS: 3_000, RECLAIM_MS: 100 };
+      const a = worker({ HERALD_SCHEMA: schema, MODE: 'freeze:7000', CONCURRENCY: 1, ...lease });
       const jobs = `"${schema}".jobs`;
       // A's event loop is frozen as soon as it claims, so watch the table, not its output.
       await waitFor(
@@ -240,7 +243,7 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
         20_000,
         'A to claim',
       );
-      const b = worker({ HERALD_SCHEMA: schema, MODE: 'sleep:4000', CONCURRENCY: 1, ...lease });
+      const b = worker({ HERALD_SCHEMA: schema, MODE: 'sleep:12000', CONCURRENCY: 1, ...lease });
       await waitFor(() => a.has('STALE'), 15_000, 'A to report a refused (stale) completion');
       // B may claim before its READY line (with its id) has been read.
       const bId = await waitFor(() => b.workerId(), 10_000, "B's id");
@@ -249,7 +252,7 @@ describe('queue across processes on PostgreSQL', { skip }, () => {
       assert.equal(row.status, 'processing');
       assert.equal(row.locked_by, bId);
       assert.deepEqual(a.done(), [0], "A's handler did finish");
-      await waitFor(async () => (await jobsLeft(schema)) === 0, 10_000, 'B to complete');
+      await waitFor(async () => (await jobsLeft(schema)) === 0, 30_000, 'B to complete');
       assert.deepEqual(b.done(), [0]);
       for (const w of [a, b]) {
         w.child.kill('SIGTERM');
