@@ -475,6 +475,7 @@ for (const backend of BACKENDS)
           const { notifications } = await herald.send({
             type: 'multi',
             to,
+            data: { x: 'x' },
             sendAt: new Date(Date.now() + 86_400_000).toISOString(),
           });
           triggered.push(...notifications.map((n) => n.id));
