@@ -46,11 +46,12 @@ const run = spawn(process.execPath, args, {
   stdio: ['inherit', 'pipe', 'inherit'],
   env: { ...process.env, HERALD_TEST_PGLITE_DUMP: dump },
 });
-// Passed through as it comes; the runner's own "ℹ tests N" line gives the count.
+// Passed through as it comes; the runner's own "ℹ tests N" line gives the count (the tail is
+// long enough to reach it past a list of failing tests).
 let tail = '';
 run.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
-  tail = (tail + chunk.toString()).slice(-4096);
+  tail = (tail + chunk.toString()).slice(-262144);
 });
 const stop = (signal) => run.kill(signal);
 process.on('SIGINT', stop).on('SIGTERM', stop);
