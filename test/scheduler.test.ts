@@ -232,6 +232,9 @@ for (const backend of BACKENDS) {
           [name],
         );
       }
+      // Taken before firing: a run on a 5-minute boundary may set the next tick to a moment the
+      // test's clock has already passed by the time it looks.
+      const firedAt = Date.now();
       await herald.schedules.fireDue();
       const latest = await runsOf('missed-latest');
       const all = await runsOf('missed-all');
@@ -246,7 +249,8 @@ for (const backend of BACKENDS) {
       assert.equal(none.length, 0);
       for (const name of ['missed-latest', 'missed-all', 'missed-none']) {
         const sc = await herald.schedules.get(name);
-        assert.ok(Date.parse(sc?.nextRunAt as string) > Date.now(), `${name} moved on`);
+        // The next run is no longer in the hour of downtime.
+        assert.ok(Date.parse(sc?.nextRunAt as string) > firedAt - 1_000, `${name} moved on`);
         await herald.schedules.remove(name);
       }
       // Firing again finds nothing due.
