@@ -94,6 +94,7 @@ describe('lint: focused tests', () => {
       const [result] = await eslint.lintText(code, { filePath: join(root, 'probe.test.js') });
       return result!.messages.map((m) => m.line);
     };
+    // Fixtures as text, linted in memory: each is a focused test the rule must refuse.
     const focused = [
       "test.only('a', () => {});",
       "describe.only('b', () => {});",

@@ -14,6 +14,7 @@ const ALLOWED = new Set(['http', 'https']);
  * What browsers ignore when they read a URL's scheme: leading C0 controls and spaces, and tabs
  * and line breaks anywhere. Removed before the scheme is read, so `java\tscript:` is caught.
  */
+// The control characters are the point: browsers skip them in a scheme, so must we.
 // eslint-disable-next-line no-control-regex
 const IGNORED = /[\u0000-\u0020]/g;
 const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
