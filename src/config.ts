@@ -293,6 +293,20 @@ export const configSchema = z.object({
   maxTriggerBodyBytes: int(1_024)
     .default(16 * 1024 * 1024)
     .register(ENV, { env: 'HERALD_MAX_TRIGGER_BODY_BYTES' }),
+  /**
+   * Requests per second each API key may make, sustained (server and admin routes; recipient
+   * tokens and provider webhooks are not limited by it). Off by default. Held in each
+   * process's memory: N API processes let a key through at up to N times this
+   * (src/http/rate-limit.ts).
+   */
+  apiRateLimit: z.coerce
+    .number()
+    .positive()
+    .max(1_000_000)
+    .optional()
+    .register(ENV, { env: 'HERALD_API_RATE_LIMIT' }),
+  /** Requests a key may make at once after a quiet spell. Default twice `apiRateLimit`. */
+  apiRateBurst: int(1, 10_000_000).optional().register(ENV, { env: 'HERALD_API_RATE_BURST' }),
   logLevel: z
     .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
     .default('info')

@@ -44,6 +44,8 @@ const KNOWN: Record<string, string> = {
   HERALD_SMS_FALLBACK: 'fallback.sms',
   HERALD_WHATSAPP_FALLBACK: 'fallback.whatsapp',
   HERALD_MAX_BODY_BYTES: 'maxBodyBytes',
+  HERALD_API_RATE_LIMIT: 'apiRateLimit',
+  HERALD_API_RATE_BURST: 'apiRateBurst',
   HERALD_MAX_TRIGGER_BODY_BYTES: 'maxTriggerBodyBytes',
   HERALD_POOL_SIZE: 'poolSize',
   HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',

@@ -3,7 +3,7 @@
  * cancel, the suppression list, the job queue's status, dead letters and replay, and the cron
  * schedules (define, list, run now; their last runs in /jobs/status).
  */
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { Herald } from '../herald.js';
 import { requireKey } from './auth.js';
@@ -29,9 +29,10 @@ const deadQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-export function adminRoutes(herald: Herald): Hono {
+/** `limit` is the per-key request limit (app.ts), checked once the key is known. */
+export function adminRoutes(herald: Herald, limit: MiddlewareHandler): Hono {
   const api = new Hono();
-  api.use(requireKey(herald.keys, { admin: true }));
+  api.use(requireKey(herald.keys, { admin: true }), limit);
   const missing = (id: string) => problem(404, 'not_found', `no delivery "${id}"`);
 
   api.get('/deliveries', async (c) => c.json(await herald.deliveries.list(c.req.query())));

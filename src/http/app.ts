@@ -26,6 +26,8 @@ import { reminderRoutes } from './reminder-routes.js';
 import { webhookKeyRoutes } from './webhook-key-routes.js';
 import { schedulePreviewQuery } from '../scheduler/local-schedules.js';
 import { egressFromConfig } from '../net/egress.js';
+import { limitRequests, tokenBuckets } from './rate-limit.js';
+import type { MiddlewareHandler } from 'hono';
 
 export function makeApp(herald: Herald): Hono {
   const app = new Hono();
@@ -80,9 +82,11 @@ export function makeApp(herald: Herald): Hono {
   // /v1/me and the public routes first: they answer before the server realm's key check on /v1.
   app.route('/v1/unsubscribe', unsubscribeRoutes(herald));
   app.route('/v1/webhooks', webhookRoutes(herald));
-  app.route('/v1/admin', adminRoutes(herald));
+  // One set of buckets for the app: a key's admin and server requests draw on the same limit.
+  const limit = keyRateLimit(herald);
+  app.route('/v1/admin', adminRoutes(herald, limit));
   app.route('/v1/me', me(herald));
-  app.route('/v1', v1(herald));
+  app.route('/v1', v1(herald, limit));
   return app;
 }
 
@@ -112,9 +116,9 @@ function me(herald: Herald): Hono<RecipientEnv> {
 }
 
 /** The server API (API key realm). */
-function v1(herald: Herald): Hono {
+function v1(herald: Herald, limit: MiddlewareHandler): Hono {
   const api = new Hono();
-  api.use(requireKey(herald.keys));
+  api.use(requireKey(herald.keys), limit);
   api.route('/', templatePartsRoutes(herald));
   api.route('/', reminderRoutes(herald));
   api.route('/', webhookKeyRoutes(herald));
@@ -215,4 +219,15 @@ export function bodyLimitFor(herald: Herald, method: string, path: string): Body
   if (method === 'POST' && path === '/v1/notifications' && maxTriggerBodyBytes > maxBodyBytes)
     return { bytes: maxTriggerBodyBytes, setting: 'HERALD_MAX_TRIGGER_BODY_BYTES' };
   return { bytes: maxBodyBytes, setting: 'HERALD_MAX_BODY_BYTES' };
+}
+
+/**
+ * The per-key request limit of the API-key realms (HERALD_API_RATE_LIMIT, rate-limit.ts), or
+ * a pass-through when it is off (the default).
+ */
+function keyRateLimit(herald: Herald): MiddlewareHandler {
+  const { apiRateLimit, apiRateBurst } = herald.config;
+  if (!apiRateLimit) return async (_c, next) => next();
+  const burst = apiRateBurst ?? Math.max(1, Math.ceil(apiRateLimit * 2));
+  return limitRequests(tokenBuckets({ rate: apiRateLimit, burst }), apiRateLimit);
 }

@@ -94,6 +94,8 @@ function impliedErrors(op: Operation): Record<string, string> {
   if (op.realm === 'server' || op.realm === 'admin')
     errors.unauthorized = 'no API key, or one that is not known';
   if (op.realm === 'admin') errors.forbidden = 'the API key is not an admin key';
+  if (op.realm === 'server' || op.realm === 'admin')
+    errors.rate_limited = 'the API key is over `HERALD_API_RATE_LIMIT` (when set); see Retry-After';
   if (op.realm === 'recipient')
     errors.unauthorized = 'no recipient token, or one that is invalid or expired';
   const checked = [
