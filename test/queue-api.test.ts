@@ -368,13 +368,18 @@ for (const backend of BACKENDS) {
         assert.equal((await herald.queue.get(p.job.id))?.attempts, 1);
         await waitFor(
           async () => (await herald.queue.get(l.job.id)) === null,
-          5_000,
+          30_000,
           'later → completed',
         );
         const laters = seen.filter((s) => s.kind === 'later');
         assert.equal(laters.length, 2);
         const gap = (laters[1]?.at ?? 0) - (laters[0]?.at ?? 0);
-        assert.ok(gap >= 250 && gap < 2_000, `retried after ${gap} ms (Retry-After 300 ms)`);
+        // At least the 300 ms asked for, and far below the 60 s backoff (a busy machine may
+        // add seconds, never a minute).
+        assert.ok(
+          gap >= 250 && gap < 30_000,
+          `retried after ${gap} ms (Retry-After 300 ms; the backoff is 60 s)`,
+        );
       } finally {
         await worker.stop();
       }

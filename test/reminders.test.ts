@@ -164,7 +164,8 @@ for (const backend of BACKENDS) {
         Date.parse(sent.sentAt!) >= Date.parse(sent.runAt),
         `sent at ${sent.sentAt}, not before its time ${sent.runAt}`,
       );
-      assert.ok(Date.parse(sent.sentAt!) < Date.parse(sent.runAt) + 5_000, 'and not much after');
+      // Not a minute late (the offsets are minutes apart); a busy machine may add seconds.
+      assert.ok(Date.parse(sent.sentAt!) < Date.parse(sent.runAt) + 30_000, 'and not much after');
       const n = await herald.notifications.get(sent.notificationId!);
       assert.equal(n?.recipientId, 'ann');
       assert.deepEqual(n?.data.reminder, {
@@ -305,7 +306,7 @@ for (const backend of BACKENDS) {
       const r = (await (await put('late-1', body, 201)).json()) as Reminder;
       const late = item(r, 'bob', '1h');
       assert.deepEqual([late.status, late.reason], ['scheduled', 'late']);
-      assert.ok(Math.abs(Date.parse(late.runAt) - Date.now()) < 5_000, 'now, not an hour ago');
+      assert.ok(Math.abs(Date.parse(late.runAt) - Date.now()) < 60_000, 'now, not an hour ago');
       assert.equal(
         item(r, 'bob', '15m').runAt,
         new Date(Date.parse(dueAt) - 15 * MIN).toISOString(),
