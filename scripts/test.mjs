@@ -1,11 +1,30 @@
-// Runs the whole suite with Node's test runner: every test/**/*.test.ts, TypeScript through tsx.
-// Test files run two at a time (each uses its own schema or in-memory database). First it makes
-// the migrated PGlite database that every PGlite test starts from (test/helpers/pglite-snapshot.ts),
-// once for the run; last it prints the suite's size and time after node's own summary.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+// Runs the whole suite with Node's test runner: every test/**/*.test.ts, each bundled with what
+// it imports into one JavaScript file first (scripts/bundle-tests.mjs: a TypeScript loader in
+// every test process cost more CPU than most tests; HERALD_TEST_SOURCE_MAPS=1 maps stacks back
+// to the .ts lines).
+//
+// `node scripts/test.mjs` (what `npm test` runs) also checks the code, and overlaps the steps to
+// keep both cores busy, since many test files spend part of their time waiting on sockets and
+// child processes:
+//   1. at once: the build (`tsc --noCheck`, for the tests that run the `herald` command), the
+//      bundles, the migrated PGlite database every PGlite test starts from
+//      (test/helpers/pglite-snapshot.ts),
+//      the type check (`tsc --noEmit` over src, test, bench and scripts) and the lint (ESLint,
+//      then dependency-cruiser's import rules);
+//   2. once the build and the database are made: the test files, three at a time (each uses its
+//      own schema or in-memory database), while the type check and lint finish beside them.
+// A check's output is printed when it ends; the run fails if any step fails. Last it prints
+// each step's time and the suite's size and time.
+//
+// `node scripts/test.mjs test/a.test.ts ...` runs only those files, with no checks (a focused
+// run while working; it builds no dist/, so `npm run build` first if a file runs `herald`).
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bundleTests } from './bundle-tests.mjs';
+
+const CONCURRENCY = Number(process.env.HERALD_TEST_CONCURRENCY ?? 3);
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -19,46 +38,144 @@ function find(dir) {
 
 const started = Date.now();
 const only = process.argv.slice(2);
-const files = only.length > 0 ? only : find('test').sort();
+const whole = only.length === 0;
+const files = whole ? find('test').sort() : only;
+/** A tool's script in node_modules, run with this node (as npm run would, without npm). */
+const bin = (pkg, path) => join('node_modules', pkg, path);
 
 const tmp = mkdtempSync(join(tmpdir(), 'herald-test-'));
 const dump = join(tmp, 'pglite-migrated.tar');
-const made = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', 'test/helpers/pglite-snapshot.ts', dump],
-  { stdio: 'inherit' },
-);
-if (made.status !== 0) {
-  rmSync(tmp, { recursive: true, force: true });
-  console.error('test: could not make the migrated PGlite database (see above)');
-  process.exit(1);
+// Inside node_modules, so the bundles find the packages they import; one folder per run.
+mkdirSync(join('node_modules', '.cache', 'herald-tests'), { recursive: true });
+const bundles = mkdtempSync(join('node_modules', '.cache', 'herald-tests', 'run-'));
+const children = new Set();
+const seconds = (ms) => `${(ms / 1000).toFixed(0)} s`;
+
+/**
+ * Runs one step as a child process. `show` 'live' passes its output through as it comes;
+ * otherwise it is kept and printed when the step ends (so steps running together do not mix).
+ */
+function step(name, args, { show = 'buffered', env = process.env } = {}) {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, {
+      stdio: ['inherit', 'pipe', 'pipe'],
+      env,
+    });
+    children.add(child);
+    let out = '';
+    let tail = '';
+    const take = (stream) => (chunk) => {
+      if (show === 'live') {
+        stream.write(chunk);
+        tail = (tail + chunk.toString()).slice(-262144);
+      } else out += chunk.toString();
+    };
+    child.stdout.on('data', take(process.stdout));
+    child.stderr.on('data', take(process.stderr));
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      const ok = code === 0;
+      if (show !== 'live' && (out.trim() || !ok)) {
+        process.stdout.write(`\n── ${name} ${ok ? 'passed' : 'FAILED'} ──\n${out.trimEnd()}\n`);
+      }
+      resolve({
+        name,
+        ok,
+        ms: Date.now() - t0,
+        tail,
+        why: signal ? `killed by ${signal}` : `exit ${code}`,
+      });
+    });
+  });
 }
 
-const args = [
+/** Steps one after another; stops at the first that fails. */
+async function inOrder(...steps) {
+  const results = [];
+  for (const s of steps) {
+    const r = await s();
+    results.push(r);
+    if (!r.ok) break;
+  }
+  return results;
+}
+
+const stop = (signal) => {
+  for (const c of children) c.kill(signal);
+};
+process.on('SIGINT', stop).on('SIGTERM', stop);
+
+const snapshot = step('migrated PGlite database', [
   '--import',
   'tsx',
-  '--test',
-  '--test-concurrency=2',
-  '--test-reporter=spec',
-  ...files,
-];
-const run = spawn(process.execPath, args, {
-  stdio: ['inherit', 'pipe', 'inherit'],
-  env: { ...process.env, HERALD_TEST_PGLITE_DUMP: dump },
-});
-// Passed through as it comes; the runner's own "ℹ tests N" line gives the count (the tail is
-// long enough to reach it past a list of failing tests).
-let tail = '';
-run.stdout.on('data', (chunk) => {
-  process.stdout.write(chunk);
-  tail = (tail + chunk.toString()).slice(-262144);
-});
-const stop = (signal) => run.kill(signal);
-process.on('SIGINT', stop).on('SIGTERM', stop);
-run.on('close', (code, signal) => {
-  rmSync(tmp, { recursive: true, force: true });
-  const tests = /ℹ tests (\d+)/.exec(tail)?.[1] ?? '?';
-  const s = Math.round((Date.now() - started) / 1000);
-  console.log(`suite: ${tests} tests in ${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`);
-  process.exit(code ?? (signal ? 1 : 0));
-});
+  'test/helpers/pglite-snapshot.ts',
+  dump,
+]);
+const build = whole ? step('build', ['scripts/build.mjs', '--no-check']) : undefined;
+const typecheck = whole
+  ? step('typecheck', [bin('typescript', 'bin/tsc'), '-p', 'tsconfig.json', '--noEmit'])
+  : undefined;
+const lint = whole
+  ? inOrder(
+      () => step('eslint', [bin('eslint', 'bin/eslint.js'), 'src', 'test', 'scripts', 'bench']),
+      () =>
+        step('dependency-cruiser', [
+          bin('dependency-cruiser', 'bin/dependency-cruise.mjs'),
+          'src',
+          '--config',
+          '.dependency-cruiser.cjs',
+        ]),
+    )
+  : Promise.resolve([]);
+
+/** The test files bundled (scripts/bundle-tests.mjs), as a step like the others. */
+async function bundled() {
+  const t0 = Date.now();
+  try {
+    return {
+      name: 'bundle',
+      ok: true,
+      ms: Date.now() - t0,
+      files: await bundleTests(files, bundles),
+    };
+  } catch (err) {
+    console.error(`test: bundling the test files failed: ${err.message}`);
+    return { name: 'bundle', ok: false, ms: Date.now() - t0, why: 'esbuild error' };
+  }
+}
+
+const ready = await Promise.all([snapshot, build, bundled()].filter(Boolean));
+const bundle = ready.at(-1);
+let tests;
+if (ready.every((r) => r.ok)) {
+  tests = await step(
+    'tests',
+    [
+      // Stacks point into the bundles unless source maps are on (they cost CPU in every file).
+      ...(process.env.HERALD_TEST_SOURCE_MAPS ? ['--enable-source-maps'] : []),
+      '--test',
+      `--test-concurrency=${CONCURRENCY}`,
+      '--test-reporter=spec',
+      ...bundle.files,
+    ],
+    { show: 'live', env: { ...process.env, HERALD_TEST_PGLITE_DUMP: dump } },
+  );
+} else {
+  console.error('test: the tests did not run: a step they need failed (see above)');
+}
+const checks = [...(typecheck ? [await typecheck] : []), ...(await lint)];
+rmSync(tmp, { recursive: true, force: true });
+rmSync(bundles, { recursive: true, force: true });
+
+const all = [...ready, ...checks, ...(tests ? [tests] : [])];
+const failed = all.filter((r) => !r.ok);
+console.log(
+  `\nsteps: ${all.map((r) => `${r.name} ${r.ok ? seconds(r.ms) : `FAILED (${r.why})`}`).join(' · ')}`,
+);
+// The runner's own "ℹ tests N" line gives the count (the tail is long enough to reach it past
+// a list of failing tests).
+const count = /ℹ tests (\d+)/.exec(tests?.tail ?? '')?.[1] ?? '?';
+const s = Math.round((Date.now() - started) / 1000);
+console.log(`suite: ${count} tests in ${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`);
+process.exit(failed.length > 0 ? 1 : 0);
