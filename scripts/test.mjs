@@ -159,7 +159,12 @@ if (ready.every((r) => r.ok)) {
       '--test-reporter=spec',
       ...bundle.files,
     ],
-    { show: 'live', env: { ...process.env, HERALD_TEST_PGLITE_DUMP: dump } },
+    {
+      show: 'live',
+      // The same dump seeds the data folders of the `herald` processes tests start (config
+      // pgliteSeed): each would otherwise create and migrate a database, seconds of CPU.
+      env: { ...process.env, HERALD_TEST_PGLITE_DUMP: dump, HERALD_PGLITE_SEED: dump },
+    },
   );
 } else {
   console.error('test: the tests did not run: a step they need failed (see above)');

@@ -30,6 +30,13 @@ export const configSchema = z.object({
     .register(ENV, { env: 'DATABASE_URL' }),
   /** Where the embedded database keeps its data. */
   dataDir: z.string().min(1).default('./.herald').register(ENV, { env: 'HERALD_DATA_DIR' }),
+  /**
+   * A dump of an embedded database (a tar made by PGlite's `dumpDataDir()`) that a new data
+   * folder starts from instead of an empty database: creating one costs seconds of CPU, a copy
+   * a fraction of that. Read only when the folder has no database yet; migrations still run.
+   * Herald's test suite uses it for the `herald` processes it starts (docs/operations.md).
+   */
+  pgliteSeed: z.string().min(1).optional().register(ENV, { env: 'HERALD_PGLITE_SEED' }),
   /** The PostgreSQL schema of Herald's tables. */
   schema: z
     .string()

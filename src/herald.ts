@@ -169,6 +169,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     pgliteLoadDataDir,
+    pgliteSeed: config.pgliteSeed,
     poolSize: config.poolSize,
     queryTimeoutMs: config.queryTimeoutMs,
     listenCheckMs: config.listenCheckMs,

@@ -239,7 +239,8 @@ describe('herald CLI', () => {
 
   it('start runs on the embedded database and answers /health and /ready; SIGTERM exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
-    const { child, exit, started, output } = startOn(dir);
+    // A real first start: no seed (the suite seeds the folders of other `herald` processes).
+    const { child, exit, started, output } = startOn(dir, { HERALD_PGLITE_SEED: '' });
     try {
       const url = await started;
       // The first start says what it does while it is slow, and where it is ready, on stderr

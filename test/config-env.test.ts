@@ -10,6 +10,7 @@ import { configSchema, ENV_SETTINGS, resolveConfig } from '../src/config.js';
 const KNOWN: Record<string, string> = {
   DATABASE_URL: 'databaseUrl',
   HERALD_DATA_DIR: 'dataDir',
+  HERALD_PGLITE_SEED: 'pgliteSeed',
   HERALD_SCHEMA: 'schema',
   HERALD_PORT: 'port',
   HERALD_HOST: 'host',

@@ -2,9 +2,10 @@
  * Starting the embedded database from a dump of a migrated one (`pgliteLoadDataDir`), as every
  * PGlite test does (helpers/pglite-snapshot.ts): Herald finds the schema current and applies
  * nothing, each database is its own copy, and the option is refused where it cannot apply.
+ * And a new data folder seeded from a dump file (`pgliteSeed`, HERALD_PGLITE_SEED).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -49,6 +50,58 @@ describe('PGlite from a migrated snapshot', () => {
             /pgliteLoadDataDir/.test(err.message),
         );
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('seeds a new data folder from HERALD_PGLITE_SEED, and leaves a folder with a database alone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'herald-seed-'));
+    const seed = join(dir, 'seed.tar');
+    await writeFile(seed, Buffer.from(await (await pgliteSnapshot()).arrayBuffer()));
+    const applied = async (h: Awaited<ReturnType<typeof createHerald>>) =>
+      (
+        await h.db.query<{ n: number; last: Date }>(
+          `SELECT count(*)::int AS n, max(applied_at) AS last FROM "${h.config.schema}".migrations`,
+        )
+      ).rows[0]!;
+    try {
+      const opened = Date.now();
+      const first = await createHerald({
+        dataDir: join(dir, 'data'),
+        pgliteSeed: seed,
+        logLevel: 'warn',
+      });
+      try {
+        const m = await applied(first);
+        assert.equal(m.n, knownMigrations().length);
+        assert.ok(m.last.getTime() < opened, 'migrated in the seed, not on open');
+        await first.recipients.upsert('kept', {});
+      } finally {
+        await first.close();
+      }
+      // Opened again with the seed: the folder's own data, not a fresh copy of the seed.
+      const again = await createHerald({
+        dataDir: join(dir, 'data'),
+        pgliteSeed: seed,
+        logLevel: 'warn',
+      });
+      try {
+        assert.ok(await again.recipients.get('kept'));
+      } finally {
+        await again.close();
+      }
+      await assert.rejects(
+        createHerald({
+          dataDir: join(dir, 'other'),
+          pgliteSeed: join(dir, 'missing.tar'),
+          logLevel: 'warn',
+        }),
+        (err: unknown) =>
+          err instanceof HeraldError &&
+          err.code === 'config_invalid' &&
+          /HERALD_PGLITE_SEED/.test(err.message),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

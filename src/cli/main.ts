@@ -118,6 +118,7 @@ export function program(): Command {
       const db = await openDb({
         databaseUrl: config.databaseUrl,
         dataDir: config.dataDir,
+        pgliteSeed: config.pgliteSeed,
         log,
       });
       lines.opened();

@@ -14,6 +14,8 @@ export interface OpenDbOptions {
   dataDir?: string;
   /** A dump of a data folder that an in-memory embedded database starts from (db/pglite.ts). */
   pgliteLoadDataDir?: Blob | undefined;
+  /** A dump file a new embedded data folder starts from (config `pgliteSeed`). */
+  pgliteSeed?: string | undefined;
   poolSize?: number;
   queryTimeoutMs?: number;
   listenCheckMs?: number;
@@ -48,6 +50,7 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
   return makePgliteDb({
     ...(dataDir ? { dataDir } : {}),
     ...(loadDataDir ? { loadDataDir } : {}),
+    ...(dataDir && options.pgliteSeed ? { seed: options.pgliteSeed } : {}),
   });
 }
 

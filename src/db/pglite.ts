@@ -8,7 +8,7 @@
  * two processes writing one folder would corrupt it. Several processes need a PostgreSQL
  * server (`DATABASE_URL`).
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Connection, Db, Queryable, QueryResult } from './db.js';
@@ -23,6 +23,11 @@ export interface PgliteDbOptions {
    * times faster to start than initialising and migrating a new one.
    */
   loadDataDir?: Blob;
+  /**
+   * A file holding such a dump, that a new data folder starts from (config `pgliteSeed`):
+   * read only when the folder has no database yet.
+   */
+  seed?: string;
 }
 
 export async function makePgliteDb(options: PgliteDbOptions = {}): Promise<Db> {
@@ -37,14 +42,30 @@ export async function makePgliteDb(options: PgliteDbOptions = {}): Promise<Db> {
   const releaseLock = dir ? takeFolderLock(dir) : () => undefined;
   let pglite: PGlite;
   try {
+    const seeded =
+      dir && options.seed && !existsSync(join(dir, 'pgdata', 'PG_VERSION'))
+        ? { loadDataDir: readSeed(options.seed) }
+        : {};
     pglite = dir
-      ? await PGlite.create(join(dir, 'pgdata'))
+      ? await PGlite.create(join(dir, 'pgdata'), seeded)
       : await PGlite.create(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
   } catch (err) {
     releaseLock();
     throw err;
   }
   return wrapPglite(pglite, dir ?? '(in memory)', releaseLock);
+}
+
+/** The seed dump, or an error that names the setting. */
+function readSeed(file: string): Blob {
+  try {
+    return new Blob([readFileSync(file)]);
+  } catch (err) {
+    throw new HeraldError(
+      'config_invalid',
+      `cannot read the database seed ${file} (HERALD_PGLITE_SEED): ${(err as Error).message}`,
+    );
+  }
 }
 
 /**
