@@ -3,6 +3,9 @@
  * HTTP, stop claiming jobs, let running jobs finish within the grace period, give back what
  * remains, close the database, exit 0. A second signal exits at once; so does a shutdown that
  * overruns its deadline (grace + 10 s), so a stuck database cannot hang the process.
+ *
+ * Call it before saying the process is ready (and await it after): until it has run, a
+ * SIGTERM from whoever read "ready" kills the process without a shutdown.
  */
 import type { Herald } from './herald.js';
 import type { RunningServer } from './http/server.js';

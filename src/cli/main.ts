@@ -57,6 +57,9 @@ async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
   const server = roles.includes('api')
     ? await startServer(makeApp(herald), config.port, config.host)
     : undefined;
+  // Signals are handled before the process says it started: whoever reads that line may
+  // send SIGTERM at once, and before process.on the default action kills without a shutdown.
+  const stopped = runUntilSignal({ herald, workers, ...(server ? { server } : {}) });
   herald.log.info(
     {
       roles,
@@ -67,7 +70,7 @@ async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
     'herald:started',
   );
   readyLine(config, server ? `http://${config.host}:${server.port}` : undefined, roles);
-  await runUntilSignal({ herald, workers, ...(server ? { server } : {}) });
+  await stopped;
 }
 
 function serveCommand(name: string, roles: Role[], description: string): Command {
