@@ -323,7 +323,13 @@ for (const backend of BACKENDS) {
           async () => starts.length >= 8 && (await herald.queue.get(job.id))?.status === 'dead',
           10_000,
           'the replayed series',
-        );
+        ).catch(async (err: Error) => {
+          // What the worker had done, to tell a lost wake-up from a slow machine.
+          const row = await herald.queue.get(job.id);
+          throw new Error(
+            `${err.message}: ${starts.length} attempts in all, at +${starts.map((t) => t - t0).join(', +')} ms; job ${row?.status}, attempts ${row?.attempts}, run_at ${row?.runAt?.toISOString()}, now ${new Date().toISOString()}`,
+          );
+        });
         const replayed = await herald.queue.get(job.id);
         assert.equal(replayed?.attempts, 4, 'attempts count anew');
         assert.equal(replayed?.errors.length, 8, 'the first series errors are kept');
