@@ -9,6 +9,7 @@
 import type { Db } from '../db/db.js';
 import { toJob, type JobDbRow, type Queue } from './queue.js';
 import { noop, report, type Held, type Pool } from './pool.js';
+import { makeWakeups } from './wakeups.js';
 
 export interface ClaimOptions {
   db: Db;
@@ -38,7 +39,7 @@ export function makeClaims(options: ClaimOptions) {
   let fetchAgain = false;
   let draining = false;
   let claimFailures = 0;
-  let wakeTimer: { at: number; timer: NodeJS.Timeout } | undefined;
+  const wakeups = makeWakeups({ onWake: () => fetch(), slackMs: WAKE_SLACK_MS });
 
   /**
    * Claims a batch if one fits. One claim at a time while the queue looks empty (claims come
@@ -125,21 +126,14 @@ export function makeClaims(options: ClaimOptions) {
     fetch(false);
   }
 
-  /** Looks for jobs at `at` (ms since epoch), keeping only the earliest pending wake-up. */
+  /**
+   * Looks for jobs at `at` (ms since epoch): at once if it has passed, by the worker's poll if
+   * that comes first, else by a timed wake-up (wakeups.ts keeps every pending one).
+   */
   function wakeAt(at: number): void {
     if (pool.state !== 'running') return;
-    const delay = at - Date.now();
-    if (delay <= 0) return fetch();
-    if (delay >= pollIntervalMs) return; // the poll comes first anyway
-    if (wakeTimer && wakeTimer.at <= at) return;
-    if (wakeTimer) clearTimeout(wakeTimer.timer);
-    // A little late on purpose: timers may fire up to a millisecond early, and the database
-    // clock decides whether the job is due. A wake-up that finds nothing waits for the poll.
-    const timer = setTimeout(() => {
-      wakeTimer = undefined;
-      fetch();
-    }, delay + WAKE_SLACK_MS);
-    wakeTimer = { at, timer };
+    if (at - Date.now() >= pollIntervalMs) return; // the poll comes first anyway
+    wakeups.at(at);
   }
 
   return {
@@ -148,12 +142,13 @@ export function makeClaims(options: ClaimOptions) {
     wakeAt,
     /** At stop: no more wake-ups, and every claim in flight has returned. */
     async stop(): Promise<void> {
-      if (wakeTimer) clearTimeout(wakeTimer.timer);
+      wakeups.stop();
       await Promise.all(claims);
     },
   };
 }
 
+/** Timers may fire a millisecond early, and the database clock decides whether a job is due. */
 const WAKE_SLACK_MS = 10;
 
 /** A claimed row: timestamps come as epoch milliseconds (see the claim statement). */
