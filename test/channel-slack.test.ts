@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { isProviderError } from '../src/channels/provider.js';
 import { classifySlackError, makeSlackProvider, slackBody } from '../src/channels/slack/slack.js';
 import { makeLogger } from '../src/obs/log.js';
-import { BACKENDS, pgSkipReason } from './helpers/db.js';
+import { pgSkipReason, providerBackends } from './helpers/db.js';
 import { startHookPipeline, statusesOf } from './helpers/hook-pipeline.js';
 import { slackError, startSlackServer, type SlackServer } from './helpers/slack-server.js';
 
@@ -21,7 +21,7 @@ const deployBlocks =
   '[{"type":"section","text":{"type":"mrkdwn","text":"*{{service}}* deployed by {{who}}"}},' +
   '{"type":"context","elements":[{"type":"mrkdwn","text":"build {{build}}"}]}]';
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(`slack channel on ${backend}`, { skip: backend === 'pg' ? pgSkip : undefined }, () => {
     let slack: SlackServer;
     let typeHook: string;

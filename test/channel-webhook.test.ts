@@ -24,7 +24,7 @@ import { resolveConfig } from '../src/config.js';
 import { makeApp } from '../src/http/app.js';
 import { makeLogger } from '../src/obs/log.js';
 import { makeEgress } from '../src/net/egress.js';
-import { BACKENDS, pgSkipReason } from './helpers/db.js';
+import { pgSkipReason, providerBackends } from './helpers/db.js';
 import { startHookPipeline, statusesOf } from './helpers/hook-pipeline.js';
 import {
   startWebhookReceiver,
@@ -43,7 +43,7 @@ const log = makeLogger('silent');
 /** The receivers run on loopback, which the egress guard lets through only when told. */
 const egress = makeEgress({ allow: ['127.0.0.1/32'] });
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(`webhook channel on ${backend}`, { skip: backend === 'pg' ? pgSkip : undefined }, () => {
     let receiver: WebhookReceiver;
     let pipeline: Awaited<ReturnType<typeof startHookPipeline>>;

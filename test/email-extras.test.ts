@@ -1,6 +1,6 @@
 /**
  * Email attachments, Reply-To and custom headers (`email` in a trigger; `replyTo` and `headers`
- * in a type's email template), on PGlite and PostgreSQL:
+ * in a type's email template), on one backend (providerBackends):
  *
  * - through the whole pipeline (trigger over HTTP → worker → provider) for every email provider:
  *   SMTP to a real SMTP server process and the .eml outbox (both parsed with mailparser), SES
@@ -31,7 +31,7 @@ import { resendFromConfig } from '../src/channels/email/resend.js';
 import { sendgridFromConfig } from '../src/channels/email/sendgrid.js';
 import { postmarkFromConfig } from '../src/channels/email/postmark.js';
 import { sesFromConfig } from '../src/channels/email/ses.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason, waitFor } from './helpers/db.js';
+import { closeHerald, openHerald, pgSkipReason, waitFor, providerBackends } from './helpers/db.js';
 import { apiCaller, type Call, type Problem } from './helpers/api.js';
 import { EMAIL_FROM, startEmailPipeline } from './helpers/email-pipeline.js';
 import { changed, tableSnapshot } from './helpers/fuzz.js';
@@ -388,7 +388,7 @@ async function callerFor(herald: Herald): Promise<Call> {
 }
 
 for (const c of CASES)
-  for (const backend of BACKENDS)
+  for (const backend of await providerBackends())
     describe(
       `email attachments, Reply-To and headers over ${c.name} on ${backend}`,
       { skip: backend === 'pg' ? pgSkip : undefined },
@@ -586,7 +586,7 @@ const REFUSED: [string, Record<string, unknown>, string][] = [
   ],
 ];
 
-for (const backend of BACKENDS)
+for (const backend of await providerBackends())
   describe(
     `email options: checks, storage and erase on ${backend}`,
     { skip: backend === 'pg' ? pgSkip : undefined },

@@ -1,7 +1,7 @@
 /**
  * The HTTPS email providers (Resend, SendGrid, Postmark) against local servers that check each
  * request as the real service does and answer in its documented shapes (test/helpers/*-server.ts).
- * For each, on PGlite and PostgreSQL: the whole pipeline (trigger over HTTP → worker → provider → server) with the exact
+ * For each, on one backend (providerBackends): the whole pipeline (trigger over HTTP → worker → provider → server) with the exact
  * request the service received, and what its permanent, transient and rate-limited answers do
  * to a delivery; then the provider alone: bad credentials, timeouts, refused connections.
  */
@@ -14,7 +14,7 @@ import { parseRetryAfter } from '../src/channels/http.js';
 import { makeResendProvider, resendFromConfig } from '../src/channels/email/resend.js';
 import { makeSendGridProvider, sendgridFromConfig } from '../src/channels/email/sendgrid.js';
 import { makePostmarkProvider, postmarkFromConfig } from '../src/channels/email/postmark.js';
-import { BACKENDS, pgSkipReason } from './helpers/db.js';
+import { pgSkipReason, providerBackends } from './helpers/db.js';
 import type { Faults, HttpService, RecordedRequest } from './helpers/http-service.js';
 import { EMAIL_FROM, startEmailPipeline } from './helpers/email-pipeline.js';
 import { startResendServer } from './helpers/resend-server.js';
@@ -173,7 +173,7 @@ const CASES: Case[] = [
 ];
 
 for (const c of CASES) {
-  for (const backend of BACKENDS)
+  for (const backend of await providerBackends())
     describe(
       `email over ${c.name} through the pipeline on ${backend}`,
       { skip: backend === 'pg' ? pgSkip : undefined },

@@ -1,7 +1,7 @@
 /**
  * The Amazon SES v2 provider: its SigV4 signer against AWS's published test suite; the whole
  * pipeline (trigger over HTTP → worker → SES provider → a local SES that verifies every
- * signature independently, test/helpers/ses-server.ts) on PGlite and PostgreSQL, with the raw
+ * signature independently, test/helpers/ses-server.ts) on one backend (providerBackends), with the raw
  * message SES received and what its permanent, transient and rate-limited answers do to a
  * delivery; a wrong secret end to end; then the provider alone and its settings.
  */
@@ -19,7 +19,7 @@ import {
   sesFromConfig,
 } from '../src/channels/email/ses.js';
 import type { HttpAnswer } from '../src/channels/http.js';
-import { BACKENDS, pgSkipReason } from './helpers/db.js';
+import { pgSkipReason, providerBackends } from './helpers/db.js';
 import type { HttpService, RecordedRequest } from './helpers/http-service.js';
 import { EMAIL_FROM, startEmailPipeline } from './helpers/email-pipeline.js';
 import { startSesServer } from './helpers/ses-server.js';
@@ -103,7 +103,7 @@ describe('the SigV4 signer against the AWS Signature Version 4 test suite', () =
   });
 });
 
-for (const backend of BACKENDS)
+for (const backend of await providerBackends())
   describe(
     `email over Amazon SES through the pipeline on ${backend}`,
     { skip: backend === 'pg' ? pgSkip : undefined },

@@ -1,5 +1,5 @@
 /**
- * Push through APNs, end to end on both backends: trigger over HTTP → worker → the push
+ * Push through APNs, end to end on one backend (providerBackends): trigger over HTTP → worker → the push
  * fan-out → the APNs sender over HTTP/2 and TLS → a local APNs that verifies the ES256
  * provider token with the team's public key and checks the headers and payload as Apple does.
  * 410 Unregistered disables the device and is not retried; 503 is retried; one provider token
@@ -16,7 +16,7 @@ import { builtinHandlers } from '../src/handlers.js';
 import { makeLogger } from '../src/obs/log.js';
 import { apnsFromConfig, makeApnsSender } from '../src/channels/push/apns.js';
 import type { DeviceResult } from '../src/channels/push/fanout.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { closeHerald, openHerald, pgSkipReason, providerBackends } from './helpers/db.js';
 import { apiCaller, type Call } from './helpers/api.js';
 import { triggerAndSettle } from './helpers/pipeline.js';
 import { startApnsServer, type ApnsServer } from './helpers/apns-server.js';
@@ -37,7 +37,7 @@ describe('APNs settings', () => {
   });
 });
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(`push over APNs on ${backend}`, { skip: backend === 'pg' ? pgSkip : undefined }, () => {
     let apns: ApnsServer;
     let herald: Herald;

@@ -1,5 +1,5 @@
 /**
- * Push through FCM HTTP v1, end to end on both backends: trigger over HTTP → worker → the push
+ * Push through FCM HTTP v1, end to end on one backend (providerBackends): trigger over HTTP → worker → the push
  * fan-out → the FCM sender → a local server that checks the service account's OAuth assertion
  * and the send requests as Google does. Every active device gets the push; a token FCM calls
  * UNREGISTERED disables that device and is not retried; UNAVAILABLE is retried; an access
@@ -16,7 +16,7 @@ import { makeLogger } from '../src/obs/log.js';
 import { makeFcmSender, readServiceAccount } from '../src/channels/push/fcm.js';
 import type { DeviceResult } from '../src/channels/push/fanout.js';
 import type { SendResult } from '../src/notify/send.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { closeHerald, openHerald, pgSkipReason, providerBackends } from './helpers/db.js';
 import { apiCaller, type Call } from './helpers/api.js';
 import { triggerAndSettle } from './helpers/pipeline.js';
 import { startFcmServer, type FcmServer } from './helpers/fcm-server.js';
@@ -35,7 +35,7 @@ describe('FCM settings', () => {
   });
 });
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(`push over FCM on ${backend}`, { skip: backend === 'pg' ? pgSkip : undefined }, () => {
     let fcm: FcmServer;
     let herald: Herald;

@@ -1,5 +1,5 @@
 /**
- * Web Push end to end on both backends: trigger over HTTP → worker → the push fan-out → the
+ * Web Push end to end on one backend (providerBackends): trigger over HTTP → worker → the push fan-out → the
  * Web Push sender (VAPID, RFC 8291 encryption) → a local push service that verifies the VAPID
  * token and decrypts the payload with the subscription's private key. A 410 disables the
  * subscription and is not retried.
@@ -15,7 +15,7 @@ import { builtinHandlers } from '../src/handlers.js';
 import { makeLogger } from '../src/obs/log.js';
 import { generateVapidKeys, makeWebPushProvider } from '../src/channels/push/webpush.js';
 import { makeEgress } from '../src/net/egress.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { closeHerald, openHerald, pgSkipReason, providerBackends } from './helpers/db.js';
 import { apiCaller, type Call } from './helpers/api.js';
 import { triggerAndSettle } from './helpers/pipeline.js';
 import { startPushService, type PushService } from './helpers/push-service.js';
@@ -23,7 +23,7 @@ import { startPushService, type PushService } from './helpers/push-service.js';
 const pgSkip = await pgSkipReason();
 const KEY = 'webpush-test-key-0123456789abc';
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(
     `push over Web Push on ${backend}`,
     { skip: backend === 'pg' ? pgSkip : undefined },

@@ -17,7 +17,7 @@ import {
 } from '../src/channels/sms/vonage.js';
 import { resolveConfig } from '../src/config.js';
 import { makeLogger } from '../src/obs/log.js';
-import { BACKENDS, pgSkipReason, type Backend } from './helpers/db.js';
+import { pgSkipReason, type Backend, providerBackends } from './helpers/db.js';
 import type { Reply } from './helpers/http-service.js';
 import { assertErrorHandling, startTextPipeline } from './helpers/text-pipeline.js';
 import { startTwilioServer, type TwilioServer } from './helpers/twilio-server.js';
@@ -100,7 +100,7 @@ const startTextPipelineFromConfig = (
     smsProvider: 'vonage',
   });
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(`Vonage SMS on ${backend}`, { skip: backend === 'pg' ? pgSkip : undefined }, () => {
     let vonage: VonageServer;
     let pipeline: Awaited<ReturnType<typeof startTextPipeline>>;

@@ -24,7 +24,7 @@ import {
   whatsappCloudFromConfig,
 } from '../src/channels/whatsapp/meta.js';
 import { resolveConfig } from '../src/config.js';
-import { BACKENDS, pgSkipReason } from './helpers/db.js';
+import { pgSkipReason, providerBackends } from './helpers/db.js';
 import { assertErrorHandling, startTextPipeline } from './helpers/text-pipeline.js';
 import { startTwilioServer, twilioError, type TwilioServer } from './helpers/twilio-server.js';
 import { graphError, startWhatsappServer, type WhatsappServer } from './helpers/whatsapp-server.js';
@@ -94,7 +94,7 @@ describe('provider settings', () => {
   });
 });
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(
     `SMS and WhatsApp providers on ${backend}`,
     { skip: backend === 'pg' ? pgSkip : undefined },

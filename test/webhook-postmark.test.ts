@@ -1,6 +1,6 @@
 /**
  * Postmark's webhooks (basic-auth credentials in the webhook URL, as Postmark documents) on
- * both backends. Each delivery is really sent through the pipeline to the local Postmark
+ * one backend (providerBackends). Each delivery is really sent through the pipeline to the local Postmark
  * (test/helpers/postmark-server.ts), so its records carry the MessageID Postmark gave and the
  * Metadata Herald sent. Statuses move forward; hard bounces and spam complaints suppress the
  * address so the next send is skipped; soft bounces are only recorded; a SubscriptionChange
@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { makeApp } from '../src/http/app.js';
 import { makeLogger } from '../src/obs/log.js';
 import { postmarkFromConfig } from '../src/channels/email/postmark.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { closeHerald, openHerald, pgSkipReason, providerBackends } from './helpers/db.js';
 import type { Problem } from './helpers/api.js';
 import { EMAIL_FROM } from './helpers/email-pipeline.js';
 import {
@@ -30,7 +30,7 @@ const PASSWORD = 'a-long-random-webhook-password-0123';
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(
     `Postmark webhooks on ${backend}`,
     { skip: backend === 'pg' ? pgSkip : undefined },

@@ -1,5 +1,5 @@
 /**
- * SendGrid's signed Event Webhook on both backends, with events signed by a generated P-256
+ * SendGrid's signed Event Webhook on one backend (providerBackends), with events signed by a generated P-256
  * key as SendGrid signs them: statuses move forward and each event lands in the delivery's
  * history; bounces and spam reports suppress the address, so the next trigger skips it; a
  * forged signature, a missing header or a stale timestamp is refused with nothing changed.
@@ -11,7 +11,7 @@ import type { Hono } from 'hono';
 import type { Herald } from '../src/index.js';
 import { makeApp } from '../src/http/app.js';
 import type { SendResult } from '../src/notify/send.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { closeHerald, openHerald, pgSkipReason, providerBackends } from './helpers/db.js';
 import { apiCaller, type Call, type Problem } from './helpers/api.js';
 
 const pgSkip = await pgSkipReason();
@@ -32,7 +32,7 @@ function signed(body: string, at = Date.now(), key = privateKey): Record<string,
   };
 }
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(
     `SendGrid event webhook on ${backend}`,
     { skip: backend === 'pg' ? pgSkip : undefined },

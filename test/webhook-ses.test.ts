@@ -1,5 +1,5 @@
 /**
- * Amazon SES events through SNS (POST /v1/webhooks/ses) on both backends. Each delivery is
+ * Amazon SES events through SNS (POST /v1/webhooks/ses) on one backend (providerBackends). Each delivery is
  * really sent through the pipeline to the local SES (test/helpers/ses-server.ts, which checks
  * SigV4), so the events carry the MessageId SES gave. The SNS messages are signed here as SNS
  * signs them (test/helpers/sns-server.ts), with SignatureVersion 1 (SHA1withRSA) and 2
@@ -23,7 +23,7 @@ import {
   snsStringToSign,
   type SnsMessage,
 } from '../src/channels/email/sns.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { closeHerald, openHerald, pgSkipReason, providerBackends } from './helpers/db.js';
 import type { Problem } from './helpers/api.js';
 import { EMAIL_FROM } from './helpers/email-pipeline.js';
 import { startSesServer } from './helpers/ses-server.js';
@@ -100,7 +100,7 @@ describe('SNS message checks', () => {
   });
 });
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(
     `SES events over SNS on ${backend}`,
     { skip: backend === 'pg' ? pgSkip : undefined },

@@ -1,5 +1,5 @@
 /**
- * Twilio's signed status callbacks on both backends, signed as Twilio signs them (HMAC-SHA1 of
+ * Twilio's signed status callbacks on one backend (providerBackends), signed as Twilio signs them (HMAC-SHA1 of
  * the public URL and the sorted form parameters with the auth token): delivered, undelivered
  * (failed) and unreachable numbers (bounced, the phone suppressed so the next SMS is skipped);
  * a forged or missing signature is refused with nothing changed.
@@ -11,7 +11,7 @@ import type { Herald } from '../src/index.js';
 import { makeApp } from '../src/http/app.js';
 import { twilioSignature } from '../src/channels/sms/twilio-status.js';
 import type { SendResult } from '../src/notify/send.js';
-import { BACKENDS, closeHerald, openHerald, pgSkipReason } from './helpers/db.js';
+import { closeHerald, openHerald, pgSkipReason, providerBackends } from './helpers/db.js';
 import { apiCaller, type Call, type Problem } from './helpers/api.js';
 
 const pgSkip = await pgSkipReason();
@@ -19,7 +19,7 @@ const KEY = 'twilio-webhook-test-key-0123456789';
 const TOKEN = 'twilio-test-auth-token';
 const PUBLIC = 'https://herald.example.com';
 
-for (const backend of BACKENDS) {
+for (const backend of await providerBackends()) {
   describe(
     `Twilio status callback on ${backend}`,
     { skip: backend === 'pg' ? pgSkip : undefined },

@@ -59,6 +59,18 @@ export type Backend = 'pglite' | 'pg';
 export const BACKENDS: Backend[] = ['pglite', 'pg'];
 
 /**
+ * The backend of a provider's protocol tests (email, SMS, push, chat and webhook providers, and
+ * their delivery callbacks): one, not both. A provider speaks the same protocol whatever the
+ * database, and the storage it goes through (deliveries, events, retries, suppressions) is
+ * tested on both backends by the pipeline, notification, queue and failover tests. PostgreSQL
+ * when it is reachable (a tenth of a PGlite database's start-up CPU), else PGlite, so the
+ * provider tests run on a machine without a server too.
+ */
+export async function providerBackends(): Promise<Backend[]> {
+  return (await pgSkipReason()) ? ['pglite'] : ['pg'];
+}
+
+/**
  * Opens Herald on a backend: PGlite in memory (started from the migrated snapshot,
  * helpers/pglite-snapshot.ts), or PostgreSQL in a fresh schema.
  */
