@@ -54,20 +54,22 @@ for (const backend of BACKENDS) {
       });
       const started: number[] = [];
       await Promise.all(
-        Array.from({ length: 20 }, async () => {
+        Array.from({ length: 30 }, async () => {
           await limiter.take('twilio');
           started.push(Date.now());
         }),
       );
       started.sort((a, b) => a - b);
-      // 20/s with 10 % headroom: slots 55 ms apart, so 20 sends span at least 19 of them, and
-      // no second holds more than 20 (wake-ups that come late take a later slot instead).
+      // 20/s with 10 % headroom: slots 55 ms apart, so 30 sends span at least 29 of them. The
+      // provider's limit is 20 in any second: the headroom (19 slots a second) absorbs the
+      // jitter of a busy machine, where a send may be stalled between its slot and the
+      // timestamp here, so the check is the limit itself, not 19.
       const span = (started.at(-1) as number) - (started[0] as number);
       // A send may start up to a quarter spacing after its slot (later ones take a new slot).
-      assert.ok(span >= 19 * 55 - 55, `span ${span} ms`);
+      assert.ok(span >= 29 * 55 - 55, `span ${span} ms`);
       assert.ok(
-        busiestWindow(started, 1000) <= 19,
-        `${busiestWindow(started, 1000)} in one second`,
+        busiestWindow(started, 1000) <= 20,
+        `${busiestWindow(started, 1000)} in one second (the limit is 20)`,
       );
     });
 
