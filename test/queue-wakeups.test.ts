@@ -91,12 +91,13 @@ describe('a worker whose retry is claimed before its wake-up', () => {
       queue: 'wake-q',
       pollIntervalMs: 120_000,
       handlers: {
-        // 1st: retry in 3 s (a wake-up is pending for then); 2nd: retry in 5 s (later than
-        // that pending one); 3rd: done.
+        // 1st: retry in 10 s (a wake-up is pending for then); 2nd: retry in 12 s (later than
+        // that pending one); 3rd: done. 10 s leaves a busy machine ample time for the test's
+        // own two statements that bring the second attempt forward.
         flaky: () => {
           starts.push(Date.now());
-          if (starts.length === 1) throw new RetryLaterError(3_000);
-          if (starts.length === 2) throw new RetryLaterError(5_000);
+          if (starts.length === 1) throw new RetryLaterError(10_000);
+          if (starts.length === 2) throw new RetryLaterError(12_000);
         },
         nudge: () => undefined,
       },
@@ -110,7 +111,7 @@ describe('a worker whose retry is claimed before its wake-up', () => {
         'the first attempt to fail',
       );
       // Make the retry due now and wake the worker with another job: the second attempt is
-      // claimed long before the 3 s wake-up, which will then find nothing due.
+      // claimed long before the 10 s wake-up, which will then find nothing due.
       await herald.db.query(
         `UPDATE "${herald.config.schema}".jobs SET run_at = now() WHERE id = $1`,
         [job.id],
@@ -119,9 +120,9 @@ describe('a worker whose retry is claimed before its wake-up', () => {
       await waitFor(() => starts.length >= 2, 30_000, 'the second attempt');
       await waitFor(() => starts.length >= 3, 60_000, 'the third attempt (before the 120 s poll)');
       const gap = (starts[2] as number) - (starts[1] as number);
-      assert.ok(gap >= 4_900, `the third attempt waited its 5 s Retry-After (${gap} ms)`);
+      assert.ok(gap >= 11_900, `the third attempt waited its 12 s Retry-After (${gap} ms)`);
       assert.ok(gap < 60_000, `and came by its own wake-up, not the poll (${gap} ms)`);
-      assert.ok((starts[1] as number) - (starts[0] as number) < 3_000, 'the second came early');
+      assert.ok((starts[1] as number) - (starts[0] as number) < 10_000, 'the second came early');
     } finally {
       await worker.stop();
       await closeHerald(herald);
