@@ -5,6 +5,11 @@
  * process works through the last one. New jobs wake the loop through LISTEN/NOTIFY (`wakeAt`);
  * the worker's poll covers lost notifications. A failing claim (database down) is retried
  * with backoff, never fatal.
+ *
+ * A notification is acted on when it arrives, never left for the poll: while a claim is in
+ * flight a second one may start (the first may have missed the new job), and a handler slot
+ * that nothing held or being claimed will fill is claimed for even when that is less than
+ * the usual half batch.
  */
 import type { Db } from '../db/db.js';
 import { toJob, type JobDbRow, type Queue } from './queue.js';
@@ -42,20 +47,26 @@ export function makeClaims(options: ClaimOptions) {
   const wakeups = makeWakeups({ onWake: () => fetch(), slackMs: WAKE_SLACK_MS });
 
   /**
-   * Claims a batch if one fits. One claim at a time while the queue looks empty (claims come
-   * back short); two while batches come back full, so claiming and working overlap.
+   * Claims a batch if one fits. The worker's own refills (`fromOutside` false) keep one claim
+   * in flight while the queue looks empty (claims come back short) and two while batches come
+   * back full, so claiming and working overlap. A notification or poll may start a second
+   * claim beside one in flight: the jobs it announces may have committed after that claim
+   * looked, and waiting for it to return and then claiming again costs two round trips.
    */
   function fetch(fromOutside = true): void {
     if (pool.state !== 'running' || kinds.length === 0) return;
-    if (claims.size >= (lastClaimFull ? 2 : 1)) {
-      // A notification or poll during a claim may announce jobs that claim missed: look again
-      // after it. (The worker's own refills do not: that would spin on an empty queue.)
+    if (claims.size >= (lastClaimFull || fromOutside ? MAX_CLAIMS_IN_FLIGHT : 1)) {
+      // Jobs announced now may have been missed by the claims in flight: look again after.
+      // (The worker's own refills do not: that would spin on an empty queue.)
       if (fromOutside) fetchAgain = true;
       return;
     }
-    const want = Math.min(batchSize, maxHeld - pool.held.size - claimedAhead);
-    // Claim in batches (at least half a batch), unless nothing at all is held or coming.
-    if (want <= 0 || (want < Math.ceil(batchSize / 2) && pool.held.size + claimedAhead > 0)) return;
+    const coming = pool.held.size + claimedAhead;
+    const want = Math.min(batchSize, maxHeld - coming);
+    // Claim in batches (at least half a batch) while enough is held or coming to fill every
+    // free handler slot; a slot nothing will fill is claimed for at once, however few jobs.
+    const idleSlots = concurrency - coming;
+    if (want <= 0 || (want < Math.ceil(batchSize / 2) && idleSlots <= 0)) return;
     fetchAgain = false;
     claimedAhead += want;
     const claiming: Promise<void> = claim(want).finally(() => claims.delete(claiming));
@@ -147,6 +158,9 @@ export function makeClaims(options: ClaimOptions) {
     },
   };
 }
+
+/** Claims one worker runs at once (a refill, and one for a notification that came meanwhile). */
+const MAX_CLAIMS_IN_FLIGHT = 2;
 
 /** Timers may fire a millisecond early, and the database clock decides whether a job is due. */
 const WAKE_SLACK_MS = 10;
