@@ -14,6 +14,16 @@ import { allowEntryProblem } from './net/allow.js';
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
 
+// On/off settings may arrive as strings too: true/false, 1/0, on/off, yes/no.
+const flag = () =>
+  z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    const v = value.trim().toLowerCase();
+    if (['true', '1', 'on', 'yes'].includes(v)) return true;
+    if (['false', '0', 'off', 'no'].includes(v)) return false;
+    return value;
+  }, z.boolean());
+
 /**
  * The environment variable of a setting, declared on the setting itself
  * (`port: int(0, 65_535).default(8710).register(ENV, { env: 'HERALD_PORT' })`): the schema is
@@ -320,6 +330,19 @@ export const configSchema = z.object({
     .register(ENV, { env: 'HERALD_LOG_LEVEL' }),
   /** Connections in the PostgreSQL pool of one process. */
   poolSize: int(1, 1000).default(10).register(ENV, { env: 'HERALD_POOL_SIZE' }),
+  /**
+   * PostgreSQL connections opened at start and kept open however idle (at most `poolSize`).
+   * Default 2: a worker's claim and completion, or two API requests, find a connection waiting
+   * when a burst begins; more are opened under load up to `poolSize`, and closed after a
+   * minute idle.
+   */
+  poolMin: int(1, 1000).default(2).register(ENV, { env: 'HERALD_POOL_MIN' }),
+  /**
+   * Send the queue's per-job statements as named prepared statements (parsed once per
+   * connection). Turn off behind a pooler that does not keep them across transactions
+   * (PgBouncer before 1.21 in transaction mode).
+   */
+  preparedStatements: flag().default(true).register(ENV, { env: 'HERALD_PREPARED_STATEMENTS' }),
   /** A database call not answered in this time fails and its connection is replaced. */
   queryTimeoutMs: int(100).default(30_000).register(ENV, { env: 'HERALD_QUERY_TIMEOUT_MS' }),
   /** How often the LISTEN connection is checked with a round trip (catches black-holed sockets). */

@@ -171,6 +171,8 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     pgliteLoadDataDir,
     pgliteSeed: config.pgliteSeed,
     poolSize: config.poolSize,
+    poolMin: config.poolMin,
+    preparedStatements: config.preparedStatements,
     queryTimeoutMs: config.queryTimeoutMs,
     listenCheckMs: config.listenCheckMs,
     log,

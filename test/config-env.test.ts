@@ -49,6 +49,8 @@ const KNOWN: Record<string, string> = {
   HERALD_API_RATE_BURST: 'apiRateBurst',
   HERALD_MAX_TRIGGER_BODY_BYTES: 'maxTriggerBodyBytes',
   HERALD_POOL_SIZE: 'poolSize',
+  HERALD_POOL_MIN: 'poolMin',
+  HERALD_PREPARED_STATEMENTS: 'preparedStatements',
   HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
   HERALD_LISTEN_CHECK_MS: 'listenCheckMs',
   HERALD_MAX_PAYLOAD_BYTES: 'maxPayloadBytes',
@@ -137,5 +139,15 @@ describe('config: environment variables from the schema', () => {
       () => resolveConfig({ noFile: true, env: { HERALD_LEASE_MS: 'soon' } }),
       /worker\.leaseMs \(HERALD_LEASE_MS\)/,
     );
+  });
+
+  it('reads on/off settings as true/false, 1/0, on/off or yes/no, and refuses anything else', () => {
+    const prepared = (value: string) =>
+      resolveConfig({ noFile: true, env: { HERALD_PREPARED_STATEMENTS: value } })
+        .preparedStatements;
+    for (const off of ['false', '0', 'off', 'No']) assert.equal(prepared(off), false, off);
+    for (const on of ['true', '1', 'ON', 'yes']) assert.equal(prepared(on), true, on);
+    assert.equal(resolveConfig({ noFile: true, env: {} }).preparedStatements, true);
+    assert.throws(() => prepared('sometimes'), /preparedStatements \(HERALD_PREPARED_STATEMENTS\)/);
   });
 });

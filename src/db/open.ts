@@ -17,6 +17,9 @@ export interface OpenDbOptions {
   /** A dump file a new embedded data folder starts from (config `pgliteSeed`). */
   pgliteSeed?: string | undefined;
   poolSize?: number;
+  /** PostgreSQL connections opened at start and kept open (pg.ts). */
+  poolMin?: number;
+  preparedStatements?: boolean;
   queryTimeoutMs?: number;
   listenCheckMs?: number;
   log: Logger;
@@ -34,11 +37,16 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
       url: options.databaseUrl,
       log: options.log,
       poolSize: options.poolSize ?? 10,
+      poolMin: options.poolMin ?? 1,
+      preparedStatements: options.preparedStatements ?? true,
       queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
       listenCheckMs: options.listenCheckMs ?? 10_000,
     });
     try {
-      await db.query('SELECT 1');
+      // Every kept connection at once (the pool opens one per request it has no idle
+      // connection for), now rather than on the first burst of work.
+      const kept = Math.max(1, Math.min(options.poolMin ?? 1, options.poolSize ?? 10));
+      await Promise.all(Array.from({ length: kept }, () => db.query('SELECT 1')));
     } catch (err) {
       await db.close().catch(() => undefined);
       throw unreachable(err, options.databaseUrl);

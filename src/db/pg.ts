@@ -14,11 +14,20 @@ import type { Logger } from '../obs/log.js';
 import { quoteIdent } from './sql.js';
 import { toError } from '../errors.js';
 import { fromDatabase } from './faults.js';
+import { preparedName } from './prepared.js';
 
 export interface PgDbOptions {
   url: string;
   log: Logger;
   poolSize?: number;
+  /**
+   * Connections opened at start (by `openDb`) and kept open however idle. Default 1. A pool
+   * that opens connections only under load makes the first burst wait for them, one fork and
+   * one authentication each, on the busiest moment.
+   */
+  poolMin?: number;
+  /** Send the statements marked in prepared.ts as named prepared statements. Default true. */
+  preparedStatements?: boolean;
   /** A query not answered within this time fails and its connection is discarded. Default 30 s. */
   queryTimeoutMs?: number;
   /** How often the LISTEN connection is checked with a round trip. Default 10 s. */
@@ -57,7 +66,21 @@ export function makePgDb(options: PgDbOptions): Db {
     query_timeout: queryTimeoutMs,
     application_name: options.applicationName ?? 'herald',
   };
-  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 });
+  const max = options.poolSize ?? 10;
+  const pool = new pg.Pool({
+    ...connection,
+    max,
+    min: Math.min(max, options.poolMin ?? 1),
+    // Connections above `min` close after a minute idle (pg's default is 10 s, which under a
+    // steady trickle closes and reopens them all the time).
+    idleTimeoutMillis: 60_000,
+  });
+  const prepare = options.preparedStatements ?? true;
+  /** The statement as pg takes it: named when it is marked in prepared.ts (and enabled). */
+  const statement = (text: string, values?: unknown[]): pg.QueryConfig => {
+    const name = prepare ? preparedName(text) : undefined;
+    return name ? { name, text, values } : { text, values };
+  };
   // Every client gets an 'error' listener of its own the moment the pool makes it, kept for
   // its whole life. pg-pool listens only while a client is idle, and a checked-out client
   // whose backend is terminated (57P01, a failover, a proxy cut) would emit 'error' with
@@ -82,7 +105,7 @@ export function makePgDb(options: PgDbOptions): Db {
     kind: 'pg',
     where: describeUrl(url),
     async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const res = await pool.query(text, params).catch((err: unknown) => {
+      const res = await pool.query(statement(text, params)).catch((err: unknown) => {
         throw fromDatabase(err);
       });
       return { rows: res.rows as R[] };
@@ -91,7 +114,7 @@ export function makePgDb(options: PgDbOptions): Db {
       const held = await checkout(pool, errors);
       try {
         await held.client.query('BEGIN');
-        const result = await fn(wrapClient(held.client));
+        const result = await fn(wrapClient(held.client, statement));
         await held.client.query('COMMIT');
         return result;
       } catch (err) {
@@ -108,7 +131,7 @@ export function makePgDb(options: PgDbOptions): Db {
     async withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
       const held = await checkout(pool, errors);
       try {
-        return await fn(wrapClient(held.client));
+        return await fn(wrapClient(held.client, statement));
       } catch (err) {
         // A connection that saw an error may hold session state (locks): discard it.
         held.broke(toError(err));
@@ -154,7 +177,10 @@ async function checkout(pool: pg.Pool, errors: WeakMap<pg.ClientBase, Error>): P
   };
 }
 
-function wrapClient(client: pg.ClientBase): Connection {
+function wrapClient(
+  client: pg.ClientBase,
+  statement: (text: string, values?: unknown[]) => pg.QueryConfig,
+): Connection {
   return {
     async exec(script: string): Promise<void> {
       // No parameters: the simple protocol runs every statement.
@@ -163,7 +189,7 @@ function wrapClient(client: pg.ClientBase): Connection {
       });
     },
     async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const res = await client.query(text, params).catch((err: unknown) => {
+      const res = await client.query(statement(text, params)).catch((err: unknown) => {
         throw fromDatabase(err);
       });
       return { rows: res.rows as R[] };

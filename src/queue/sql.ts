@@ -1,7 +1,9 @@
 /**
  * Every statement of the queue, in one place. Values are always parameters; the only thing
- * spliced in is the validated, quoted schema name (see db/sql.ts).
+ * spliced in is the validated, quoted schema name (see db/sql.ts). The ones run for every job
+ * are marked `prepared` (db/prepared.ts): PostgreSQL parses and plans them once per connection.
  */
+import { prepared } from '../db/prepared.js';
 import { quoteIdent } from '../db/sql.js';
 
 /** Columns returned for a job, with the 64-bit id as text (pg and PGlite agree on that). */
@@ -34,11 +36,11 @@ export function makeQueueSql(schema: string) {
 
   return {
     /** $1..$8: queue, kind, payload, priority, run_at, delay_ms, max_attempts, key. */
-    insert: `
+    insert: prepared(`
       INSERT INTO ${jobs} (queue, kind, payload, priority, run_at, max_attempts, key)
       VALUES ($1, $2, $3::jsonb, $4, coalesce($5::timestamptz, now() + coalesce($6::float8, 0) * interval '1 millisecond'), $7, $8)
       ON CONFLICT (key) WHERE key IS NOT NULL AND status IN ('queued', 'processing') DO NOTHING
-      RETURNING ${JOB_COLUMNS}`,
+      RETURNING ${JOB_COLUMNS}`),
 
     /** Same parameters; replaces a keyed job that is still queued (not one that is running). */
     insertOrReplace: `
@@ -76,7 +78,7 @@ export function makeQueueSql(schema: string) {
      * workers hold (SKIP LOCKED, so claimers never wait on each other), and lease them to
      * worker $4 for $5 ms. Each claim increments `attempts`: the fence for completion.
      */
-    claim: `
+    claim: prepared(`
       WITH next AS (
         SELECT id FROM ${jobs}
         WHERE status = 'queued' AND queue = $1 AND run_at <= now() AND kind = ANY($2::text[])
@@ -93,24 +95,24 @@ export function makeQueueSql(schema: string) {
         -- Epoch milliseconds: parsing a number is much cheaper than parsing a timestamp, and a
         -- busy worker claims tens of thousands of jobs a second.
         extract(epoch FROM j.run_at)::float8 * 1000 AS run_at_ms,
-        extract(epoch FROM j.created_at)::float8 * 1000 AS created_at_ms`,
+        extract(epoch FROM j.created_at)::float8 * 1000 AS created_at_ms`),
 
     /**
      * Batched, fenced completion: a job is deleted only if the attempt reporting is still the
      * job's current attempt and the job is still processing. A stale attempt (its lease was
      * reclaimed and the job claimed again) matches nothing. Returns the ids that were recorded.
      */
-    complete: `
+    complete: prepared(`
       DELETE FROM ${jobs} j
       USING (${lockHeld('$1', '$2')}) AS mine
       WHERE j.id = mine.id
-      RETURNING j.id::text AS id`,
+      RETURNING j.id::text AS id`),
 
     /**
      * Fenced failure of one attempt ($1 id, $2 attempt): back to queued after $3 ms, or dead
      * when $5 (permanent) or out of attempts. The error ($4) is appended to `errors`.
      */
-    fail: `
+    fail: prepared(`
       UPDATE ${jobs}
       SET status = CASE WHEN $5::boolean OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
         run_at = CASE WHEN $5::boolean OR attempts >= max_attempts THEN run_at
@@ -118,7 +120,7 @@ export function makeQueueSql(schema: string) {
         last_error = $4, errors = errors || ${errorEntry('$4::text')},
         locked_by = NULL, locked_until = NULL, updated_at = now()
       WHERE id = $1::bigint AND attempts = $2 AND status = 'processing'
-      RETURNING status, run_at`,
+      RETURNING status, run_at`),
 
     /** Puts a held job ($1, attempt $2) back for $3 ms; the attempt is not counted. */
     defer: `
@@ -129,12 +131,12 @@ export function makeQueueSql(schema: string) {
       RETURNING status`,
 
     /** Extends the leases of held jobs ($1 ids, $2 attempts) by $3 ms; returns those still held. */
-    heartbeat: `
+    heartbeat: prepared(`
       UPDATE ${jobs} j
       SET locked_until = now() + $3::float8 * interval '1 millisecond'
       FROM (${lockHeld('$1', '$2')}) AS mine
       WHERE j.id = mine.id
-      RETURNING j.id::text AS id`,
+      RETURNING j.id::text AS id`),
 
     /**
      * Gives back held jobs at shutdown. $3 says whether each was started: an attempt that
