@@ -24,6 +24,13 @@ export interface QueueAdapter {
   startWorkers(concurrency: number, onJob: (job: BenchJob) => void): Promise<void>;
   /** Stops consuming; resolves when the workers have stopped. */
   stopWorkers(): Promise<void>;
+  /**
+   * In another process: connects to the queue that `setup()` made in the benchmark process,
+   * without wiping it, so that `startWorkers` there consumes what the benchmark enqueues.
+   */
+  attach(): Promise<void>;
+  /** Stops the workers and closes what `attach()` opened, leaving the queue as it is. */
+  detach(): Promise<void>;
   /** Closes every connection. */
   teardown(): Promise<void>;
 }
@@ -37,4 +44,14 @@ export interface QueueMetrics {
   latency_p50_ms: number;
   latency_p95_ms: number;
   latency_p99_ms: number;
+  /** Enqueue to handler start with the workers in a separate process, after the warm-up. */
+  latency_xproc_p50_ms: number;
+  latency_xproc_p95_ms: number;
+  latency_xproc_p99_ms: number;
+  /** The same, over every job of the run: the warm-up (cold start) included. */
+  latency_xproc_cold_p50_ms: number;
+  latency_xproc_cold_p95_ms: number;
+  latency_xproc_cold_p99_ms: number;
+  /** The same, over the warm-up alone (the first `latencyWarmupS` seconds). */
+  latency_xproc_warmup_p99_ms: number;
 }

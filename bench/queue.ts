@@ -16,24 +16,10 @@ import { format, resolveConfig } from 'prettier';
 import type { QueueAdapter, QueueMetrics } from './adapter.js';
 import { REDIS_URL, progress } from './env.js';
 import { machineInfo as baseMachineInfo, runMain, type Machine as BaseMachine } from './report.js';
-import { makeAdapter as makeHerald } from './peers/herald.js';
-import { makeAdapter as makeGraphile } from './peers/graphile-worker.js';
-import { makeAdapter as makePgBoss } from './peers/pg-boss.js';
-import { makeAdapter as makeBullMq } from './peers/bullmq.js';
+import { FACTORIES, QUEUES, VARIANTS, type QueueName, type Variant } from './queue-adapters.js';
 import { METRIC_NAMES, measure, sizesFromEnv } from './scenarios.js';
 import type { BenchSizes, Measurement, MetricFlag, MetricName } from './scenarios.js';
-
-type Variant = 'defaults' | 'tuned';
-const VARIANTS: readonly Variant[] = ['defaults', 'tuned'];
-const QUEUES = ['herald', 'graphile-worker', 'pg-boss', 'bullmq'] as const;
-type QueueName = (typeof QUEUES)[number];
-
-const FACTORIES: Record<QueueName, (variant: Variant) => QueueAdapter> = {
-  herald: makeHerald,
-  'graphile-worker': makeGraphile,
-  'pg-boss': makePgBoss,
-  bullmq: makeBullMq,
-};
+import { forkQueueWorker, latencyXproc } from './xproc.js';
 
 const HIGHER_IS_BETTER: Record<MetricName, boolean> = {
   enqueue_seq_per_s: true,
@@ -44,6 +30,13 @@ const HIGHER_IS_BETTER: Record<MetricName, boolean> = {
   latency_p50_ms: false,
   latency_p95_ms: false,
   latency_p99_ms: false,
+  latency_xproc_p50_ms: false,
+  latency_xproc_p95_ms: false,
+  latency_xproc_p99_ms: false,
+  latency_xproc_cold_p50_ms: false,
+  latency_xproc_cold_p95_ms: false,
+  latency_xproc_cold_p99_ms: false,
+  latency_xproc_warmup_p99_ms: false,
 };
 
 const HEADERS: Record<MetricName, string> = {
@@ -55,6 +48,13 @@ const HEADERS: Record<MetricName, string> = {
   latency_p50_ms: 'p50 ms',
   latency_p95_ms: 'p95 ms',
   latency_p99_ms: 'p99 ms',
+  latency_xproc_p50_ms: 'xproc p50 ms',
+  latency_xproc_p95_ms: 'xproc p95 ms',
+  latency_xproc_p99_ms: 'xproc p99 ms',
+  latency_xproc_cold_p50_ms: 'xproc cold p50 ms',
+  latency_xproc_cold_p95_ms: 'xproc cold p95 ms',
+  latency_xproc_cold_p99_ms: 'xproc cold p99 ms',
+  latency_xproc_warmup_p99_ms: 'xproc warm-up p99 ms',
 };
 
 interface VariantRecord {
@@ -244,7 +244,15 @@ function ratios(
   earlier: Partial<Record<QueueName, string>>,
 ): string {
   const herald = rows.herald;
-  const metrics: MetricName[] = ['process_c10_per_s', 'process_c50_per_s', 'latency_p99_ms'];
+  const metrics: MetricName[] = [
+    'enqueue_seq_per_s',
+    'enqueue_concurrent_per_s',
+    'process_c10_per_s',
+    'process_c50_per_s',
+    'latency_p99_ms',
+    'latency_xproc_p99_ms',
+    'latency_xproc_cold_p99_ms',
+  ];
   if (!herald) return 'Ratios: n/a — no Herald figures yet.';
   const from = (q: QueueName): string => {
     const date = earlier[q];
@@ -286,7 +294,8 @@ function sizesLine(s: BenchSizes): string {
     `${s.producers} producers · enqueue_bulk ${f(s.bulkJobs)} jobs in chunks of ` +
     `${f(s.bulkChunk)} · process ${f(s.processJobs)} preloaded jobs (cut off after ` +
     `${s.processTimeoutS} s) · latency ${s.latencyRate} jobs/s for ${s.latencySeconds} s after ` +
-    `${s.latencyWarmupS} s warm-up, concurrency ${s.latencyConcurrency}, open-loop producer`
+    `${s.latencyWarmupS} s warm-up, concurrency ${s.latencyConcurrency}, open-loop producer, ` +
+    'once with the workers in the benchmark process and once in a separate process'
   );
 }
 
@@ -318,7 +327,10 @@ async function main(): Promise<void> {
       progress(`${name}/${variant}: ${adapter.settings}`);
       const began = performance.now();
       try {
-        const m = await measure(adapter, { sizes });
+        const m = await measure(adapter, {
+          sizes,
+          latencyXproc: (a, s) => latencyXproc(a, s, forkQueueWorker(name, variant)),
+        });
         run.records[variant] = {
           settings: adapter.settings,
           metrics: pickMetrics(m),
@@ -398,7 +410,10 @@ async function main(): Promise<void> {
     `Sizes: ${sizesLine(sizes)}. Every scenario starts from a fresh setup(); enqueue scenarios ` +
       'time after a short uncounted warm-up; process scenarios time from startWorkers() until ' +
       'the handler has seen every job; latency = handler start − performance.now() taken just ' +
-      'before the enqueue call (nearest-rank percentiles).',
+      'before the enqueue call (nearest-rank percentiles). xproc: the workers in a forked ' +
+      'process (bench/queue-worker.ts), attached right before the producer starts, nothing ' +
+      'warmed; handler start − enqueue start on the wall clock both processes share; "xproc" ' +
+      'after the warm-up, "cold" over every job, "warm-up" over the warm-up alone.',
     '',
     'Settings:',
     '',

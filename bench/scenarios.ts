@@ -5,6 +5,7 @@
  */
 import type { BenchJob, QueueAdapter, QueueMetrics } from './adapter.js';
 import { progress, sleep } from './env.js';
+import type { XprocResult } from './xproc.js';
 
 export interface BenchSizes {
   /** enqueue_seq: jobs enqueued one at a time, each awaited. */
@@ -72,6 +73,13 @@ export const METRIC_NAMES: readonly MetricName[] = [
   'latency_p50_ms',
   'latency_p95_ms',
   'latency_p99_ms',
+  'latency_xproc_p50_ms',
+  'latency_xproc_p95_ms',
+  'latency_xproc_p99_ms',
+  'latency_xproc_cold_p50_ms',
+  'latency_xproc_cold_p95_ms',
+  'latency_xproc_cold_p99_ms',
+  'latency_xproc_warmup_p99_ms',
 ];
 
 /**
@@ -92,6 +100,8 @@ export interface Measurement extends QueueMetrics {
 
 export interface MeasureOptions {
   sizes: BenchSizes;
+  /** The separate-process latency scenario (xproc.ts), run on a fresh `setup()`. */
+  latencyXproc: (adapter: QueueAdapter, sizes: BenchSizes) => Promise<XprocResult>;
 }
 
 const round = (value: number, digits: number): number => {
@@ -117,7 +127,7 @@ async function enqueueBulkInChunks(
 }
 
 /** Resolves after `ms`, or earlier when `until` resolves; never leaves a timer behind. */
-async function waitAtMost(ms: number, until: Promise<void>): Promise<boolean> {
+export async function waitAtMost(ms: number, until: Promise<void>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
@@ -130,7 +140,7 @@ async function waitAtMost(ms: number, until: Promise<void>): Promise<boolean> {
 }
 
 /** Prints `describe()` every 5 s while a long phase runs. */
-function ticker(describe: () => string): () => void {
+export function ticker(describe: () => string): () => void {
   const timer = setInterval(() => progress(`    … ${describe()}`), 5_000);
   timer.unref();
   return () => clearInterval(timer);
@@ -262,11 +272,57 @@ export function nearestRank(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(rank, sorted.length) - 1] ?? Number.NaN;
 }
 
-interface LatencyResult {
-  p50: number;
-  p95: number;
-  p99: number;
-  lowerBound: { p50: boolean; p95: boolean; p99: boolean };
+export interface PacedProducer {
+  /** Jobs sent so far. */
+  readonly sent: number;
+  /** Resolves when every job has been sent and every send has returned. */
+  readonly done: Promise<{ enqueueErrors: number; firstError: unknown }>;
+}
+
+/**
+ * Open-loop paced producer: job n is due at start + n / rate, and is sent then whether or not
+ * earlier sends have returned, so a slow enqueue shows up as latency instead of a lower rate.
+ * Each job carries `t = clock()` taken just before its enqueue, also kept in `sentAt[n]`.
+ */
+export function pacedProducer(
+  adapter: QueueAdapter,
+  opts: { total: number; rate: number; sentAt: Float64Array; clock: () => number },
+): PacedProducer {
+  const { total, rate, sentAt, clock } = opts;
+  let next = 0;
+  let enqueueErrors = 0;
+  let firstError: unknown;
+  const inflight = new Set<Promise<void>>();
+  const run = async () => {
+    const start = performance.now();
+    while (next < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
+      while (next < due) {
+        const n = next++;
+        const t = clock();
+        sentAt[n] = t;
+        const sending = adapter.enqueueOne({ t, n }).catch((error: unknown) => {
+          enqueueErrors++;
+          firstError ??= error;
+        });
+        inflight.add(sending);
+        void sending.finally(() => inflight.delete(sending));
+      }
+      await sleep(1);
+    }
+    await Promise.all(inflight);
+    return { enqueueErrors, firstError };
+  };
+  const done = run();
+  return {
+    get sent() {
+      return next;
+    },
+    done,
+  };
+}
+
+interface LatencyResult extends LatencySummary {
   notes: string[];
 }
 
@@ -290,34 +346,15 @@ async function latency(adapter: QueueAdapter, sizes: BenchSizes): Promise<Latenc
     if (job.n >= warm && ++measuredHandled === measured) resolveMeasured();
   };
 
-  // Open-loop paced producer: job n is due at start + n / rate, and is sent then whether or not
-  // earlier sends have returned, so a slow enqueue shows up as latency instead of a lower rate.
-  let next = 0;
-  let enqueueErrors = 0;
-  let firstError: unknown;
-  const inflight = new Set<Promise<void>>();
   await adapter.startWorkers(sizes.latencyConcurrency, onJob);
+  const sending = pacedProducer(adapter, { total, rate, sentAt, clock: () => performance.now() });
   const stopTicker = ticker(
-    () => `latency: ${counter.distinct}/${total} handled, ${next}/${total} sent`,
+    () => `latency: ${counter.distinct}/${total} handled, ${sending.sent}/${total} sent`,
   );
-  const start = performance.now();
+  let enqueueErrors: number;
+  let firstError: unknown;
   try {
-    while (next < total) {
-      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
-      while (next < due) {
-        const n = next++;
-        const t = performance.now();
-        sentAt[n] = t;
-        const sending = adapter.enqueueOne({ t, n }).catch((error: unknown) => {
-          enqueueErrors++;
-          firstError ??= error;
-        });
-        inflight.add(sending);
-        void sending.finally(() => inflight.delete(sending));
-      }
-      await sleep(1);
-    }
-    await Promise.all(inflight);
+    ({ enqueueErrors, firstError } = await sending.done);
     await waitAtMost(sizes.latencyDrainTimeoutS * 1000, allMeasured);
   } finally {
     stopTicker();
@@ -326,16 +363,51 @@ async function latency(adapter: QueueAdapter, sizes: BenchSizes): Promise<Latenc
   await adapter.stopWorkers();
 
   if (enqueueErrors === total) throw new Error(`every enqueue failed: ${String(firstError)}`);
+  const summary = summarize(latencies, sentAt, cutOffAt, warm, total);
+  const notes: string[] = [];
+  if (summary.censored > 0) {
+    notes.push(
+      `latency: ${summary.censored}/${measured} measured jobs not handled within ` +
+        `${sizes.latencyDrainTimeoutS} s after the producer stopped; percentiles are lower bounds`,
+    );
+  }
+  if (enqueueErrors > 0) {
+    notes.push(`latency: ${enqueueErrors} enqueues failed (first: ${String(firstError)})`);
+  }
+  if (counter.duplicates > 0) notes.push(`latency: ${counter.duplicates} duplicate deliveries`);
+  return { ...summary, notes };
+}
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  lowerBound: { p50: boolean; p95: boolean; p99: boolean };
+  /** Jobs sent but never handled before the cut-off. */
+  censored: number;
+}
+
+/**
+ * Nearest-rank percentiles of jobs [from, to): `latencies[n]` where handled, else (sent but never
+ * handled) the time it had waited at `cutOffAt`, which makes a percentile it can reach a lower
+ * bound. Jobs never sent (a failed enqueue) are left out.
+ */
+export function summarize(
+  latencies: Float64Array,
+  sentAt: Float64Array,
+  cutOffAt: number,
+  from: number,
+  to: number,
+): LatencySummary {
   const values: number[] = [];
   let censored = 0;
   let minCensored = Number.POSITIVE_INFINITY;
-  for (let n = warm; n < total; n++) {
+  for (let n = from; n < to; n++) {
     const value = latencies[n] ?? Number.NaN;
     const sent = sentAt[n] ?? Number.NaN;
     if (!Number.isNaN(value)) {
       values.push(value);
     } else if (!Number.isNaN(sent)) {
-      // Never handled: it had waited at least this long when the run was cut off.
       const waited = cutOffAt - sent;
       values.push(waited);
       censored++;
@@ -348,17 +420,6 @@ async function latency(adapter: QueueAdapter, sizes: BenchSizes): Promise<Latenc
     number,
     number,
   ];
-  const notes: string[] = [];
-  if (censored > 0) {
-    notes.push(
-      `latency: ${censored}/${measured} measured jobs not handled within ` +
-        `${sizes.latencyDrainTimeoutS} s after the producer stopped; percentiles are lower bounds`,
-    );
-  }
-  if (enqueueErrors > 0) {
-    notes.push(`latency: ${enqueueErrors} enqueues failed (first: ${String(firstError)})`);
-  }
-  if (counter.duplicates > 0) notes.push(`latency: ${counter.duplicates} duplicate deliveries`);
   // A percentile is exact if every censored value already sorts above it: raising those values
   // cannot move it. Otherwise the true percentile is at least the figure.
   const isLowerBound = (value: number): boolean => censored > 0 && minCensored <= value;
@@ -367,7 +428,7 @@ async function latency(adapter: QueueAdapter, sizes: BenchSizes): Promise<Latenc
     p95,
     p99,
     lowerBound: { p50: isLowerBound(p50), p95: isLowerBound(p95), p99: isLowerBound(p99) },
-    notes,
+    censored,
   };
 }
 
@@ -440,6 +501,28 @@ export async function measure(adapter: QueueAdapter, opts: MeasureOptions): Prom
     `${label}:   latency p50/p95/p99 = ${bound(lat.p50, lat.lowerBound.p50)}/` +
       `${bound(lat.p95, lat.lowerBound.p95)}/${bound(lat.p99, lat.lowerBound.p99)} ms`,
   );
+
+  const xproc = await scenario(
+    'latency_xproc',
+    `the same with the workers in a separate process, no warm-up left out of the run`,
+    () => opts.latencyXproc(adapter, sizes),
+  );
+  notes.push(...xproc.notes);
+  const flagXproc = (summary: LatencySummary, prefix: string, pcts: (50 | 95 | 99)[]): void => {
+    for (const p of pcts) {
+      if (summary.lowerBound[`p${p}`]) flags[`${prefix}_p${p}_ms` as MetricName] = 'lower-bound';
+    }
+  };
+  flagXproc(xproc.afterWarmup, 'latency_xproc', [50, 95, 99]);
+  flagXproc(xproc.all, 'latency_xproc_cold', [50, 95, 99]);
+  flagXproc(xproc.warmup, 'latency_xproc_warmup', [99]);
+  const triple = (s: LatencySummary): string =>
+    `${bound(s.p50, s.lowerBound.p50)}/${bound(s.p95, s.lowerBound.p95)}/` +
+    `${bound(s.p99, s.lowerBound.p99)}`;
+  progress(
+    `${label}:   latency_xproc p50/p95/p99 = ${triple(xproc.afterWarmup)} ms after the warm-up, ` +
+      `${triple(xproc.all)} ms over every job, p99 ${bound(xproc.warmup.p99, xproc.warmup.lowerBound.p99)} ms in the warm-up`,
+  );
   for (const note of notes) progress(`${label}:   note: ${note}`);
 
   return {
@@ -451,6 +534,13 @@ export async function measure(adapter: QueueAdapter, opts: MeasureOptions): Prom
     latency_p50_ms: round(lat.p50, 2),
     latency_p95_ms: round(lat.p95, 2),
     latency_p99_ms: round(lat.p99, 2),
+    latency_xproc_p50_ms: round(xproc.afterWarmup.p50, 2),
+    latency_xproc_p95_ms: round(xproc.afterWarmup.p95, 2),
+    latency_xproc_p99_ms: round(xproc.afterWarmup.p99, 2),
+    latency_xproc_cold_p50_ms: round(xproc.all.p50, 2),
+    latency_xproc_cold_p95_ms: round(xproc.all.p95, 2),
+    latency_xproc_cold_p99_ms: round(xproc.all.p99, 2),
+    latency_xproc_warmup_p99_ms: round(xproc.warmup.p99, 2),
     flags,
     notes,
     seconds,

@@ -103,6 +103,13 @@ class BullMqAdapter implements QueueAdapter {
     if (worker) await worker.close();
   }
 
+  /** The Worker opens its own connections: nothing to connect beforehand. */
+  async attach(): Promise<void> {}
+
+  async detach(): Promise<void> {
+    await this.stopWorkers();
+  }
+
   async teardown(): Promise<void> {
     await this.stopWorkers();
     await this.closeQueue();

@@ -94,6 +94,13 @@ class GraphileWorkerAdapter implements QueueAdapter {
     if (runner) await runner.stop();
   }
 
+  /** run() opens its own pool: nothing to connect beforehand. */
+  async attach(): Promise<void> {}
+
+  async detach(): Promise<void> {
+    await this.stopWorkers();
+  }
+
   async teardown(): Promise<void> {
     await this.stopWorkers();
     await this.releaseUtils();

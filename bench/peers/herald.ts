@@ -40,6 +40,20 @@ class HeraldAdapter implements QueueAdapter {
     });
   }
 
+  async attach(): Promise<void> {
+    this.herald = await createHerald({
+      databaseUrl: DATABASE_URL,
+      schema: SCHEMA,
+      logLevel: 'warn',
+    });
+  }
+
+  async detach(): Promise<void> {
+    await this.stopWorkers();
+    await this.herald?.close();
+    this.herald = null;
+  }
+
   private get h(): Herald {
     if (!this.herald) throw new Error('setup() first');
     return this.herald;

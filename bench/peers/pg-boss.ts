@@ -96,6 +96,20 @@ class PgBossAdapter implements QueueAdapter {
   async setup(): Promise<void> {
     await this.stopBoss();
     await dropSchema(SCHEMA);
+    const boss = await this.open();
+    await boss.createQueue(QUEUE);
+  }
+
+  /** The queue was created by setup() in the benchmark process. */
+  async attach(): Promise<void> {
+    await this.open();
+  }
+
+  async detach(): Promise<void> {
+    await this.stopWorkers();
+  }
+
+  private async open(): Promise<PgBoss> {
     const db = new CountingDb();
     this.db = db;
     const boss = new PgBoss({ schema: SCHEMA, db });
@@ -105,7 +119,7 @@ class PgBossAdapter implements QueueAdapter {
     });
     this.boss = boss;
     await boss.start();
-    await boss.createQueue(QUEUE);
+    return boss;
   }
 
   async enqueueOne(job: BenchJob): Promise<void> {
