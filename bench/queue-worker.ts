@@ -51,6 +51,8 @@ async function main(): Promise<void> {
     if (++distinct === total) send({ type: 'all' });
   };
 
+  // A benchmark process that dies takes its worker process with it.
+  process.on('disconnect', () => process.exit(1));
   await adapter.attach();
   await adapter.startWorkers(concurrency, onJob);
   process.on('message', (message: { type?: string }) => {
