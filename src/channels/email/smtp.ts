@@ -1,7 +1,8 @@
 /**
- * The SMTP email provider: nodemailer's pooled transport to one relay (your MTA, or a service's
- * SMTP endpoint), given as `smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://`
- * (TLS from the start, usually port 465).
+ * The SMTP email provider: a pool of connections to one relay (your MTA, or a service's SMTP
+ * endpoint), given as `smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://`
+ * (TLS from the start, usually port 465); the SMTP conversation is smtp-client.ts's, the
+ * message text mime.ts's.
  *
  * Contract: `send` resolves once the server accepted the message (250 after DATA) with its
  * Message-ID (`<deliveryId@from-domain>`, the same on every attempt of a delivery), or throws a
@@ -11,7 +12,6 @@
  * idle ones close after `idleTimeoutMs`. `close` ends idle connections at once and busy ones
  * after their current message.
  */
-import nodemailer from 'nodemailer';
 import type { Logger } from '../../obs/log.js';
 import { HeraldError, toError } from '../../errors.js';
 import {
@@ -21,7 +21,9 @@ import {
   type ProviderErrorKind,
   type SendResult,
 } from '../provider.js';
-import { DEFAULT_EMAIL_FROM, asEmail, toMailOptions } from './message.js';
+import { DEFAULT_EMAIL_FROM, asEmail, composeEmail, messageIdFor } from './message.js';
+import { addressOf } from './mime.js';
+import { createSmtpClient } from './smtp-client.js';
 
 export interface SmtpProviderOptions {
   /** `smtp://[user:pass@]host[:port]` or `smtps://...`; user and password URL-encoded. */
@@ -47,7 +49,7 @@ export interface SmtpProviderOptions {
  */
 export const SMTP_RATE_LIMIT_RETRY_MS = 60_000;
 
-/** The fields nodemailer puts on its errors (see `NodemailerError`). */
+/** The fields nodemailer put on its errors, and smtp-client.ts's `SmtpError` has. */
 interface SmtpErrorFields {
   code?: string;
   originalCode?: string;
@@ -133,25 +135,19 @@ export function makeSmtpProvider(options: SmtpProviderOptions): Provider {
   const defaultFrom = options.from ?? DEFAULT_EMAIL_FROM;
   const maxConnections = options.maxConnections ?? 10;
   const log = options.log.child({ provider: 'smtp' });
-  const transport = nodemailer.createTransport({
-    pool: true,
+  // One connection carries any number of messages; the server may still close it, and the
+  // pool opens another.
+  const client = createSmtpClient({
     url: options.url,
     maxConnections,
-    // One connection carries any number of messages (nodemailer's default is 100, then it
-    // reconnects); the server may still close it, and the pool opens another.
-    maxMessages: Infinity,
-    idleTimeout: options.idleTimeoutMs ?? 240_000,
-    connectionTimeout: options.connectionTimeoutMs ?? 10_000,
-    greetingTimeout: options.greetingTimeoutMs ?? 10_000,
-    socketTimeout: options.socketTimeoutMs ?? 60_000,
-    // Rendered templates must not make the mailer read files or fetch URLs.
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    logger: false,
+    idleTimeoutMs: options.idleTimeoutMs ?? 240_000,
+    connectionTimeoutMs: options.connectionTimeoutMs ?? 10_000,
+    greetingTimeoutMs: options.greetingTimeoutMs ?? 10_000,
+    socketTimeoutMs: options.socketTimeoutMs ?? 60_000,
+    // A connection's failure is reported to the sends it affects; one no send waits on is
+    // only logged.
+    onError: (err) => log.warn({ err: toError(err).message }, 'smtp:error'),
   });
-  // A transport-level error is reported to the sends it affects; here it is only logged, so
-  // it can never become an unhandled 'error' event.
-  transport.on('error', (err: unknown) => log.warn({ err: toError(err).message }, 'smtp:error'));
   log.info({ url: describeSmtpUrl(options.url), maxConnections }, 'smtp:ready');
 
   return {
@@ -160,19 +156,18 @@ export function makeSmtpProvider(options: SmtpProviderOptions): Provider {
     async send(message: OutboundMessage, signal?: AbortSignal): Promise<SendResult> {
       const email = asEmail(message, 'smtp');
       try {
-        const mail = toMailOptions(email, defaultFrom);
-        const info = await transport.sendMail({ ...mail, ...(signal ? { signal } : {}) });
-        log.debug(
-          { deliveryId: email.deliveryId, messageId: info.messageId, response: info.response },
-          'smtp:sent',
-        );
-        return { providerMessageId: mail.messageId };
+        const from = email.from || defaultFrom;
+        const messageId = messageIdFor(email.deliveryId, from);
+        const text = composeEmail(email, from, messageId);
+        const response = await client.send(addressOf(from), email.to, text, signal);
+        log.debug({ deliveryId: email.deliveryId, messageId, response }, 'smtp:sent');
+        return { providerMessageId: messageId };
       } catch (err) {
         throw classifySmtpError(err);
       }
     },
     close(): Promise<void> {
-      transport.close();
+      client.close();
       return Promise.resolve();
     },
   };
