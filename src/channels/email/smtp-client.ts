@@ -332,7 +332,8 @@ export function createSmtpClient(options: SmtpClientOptions) {
     private async hello(): Promise<string> {
       this.write(`EHLO ${target.name}\r\n`);
       const ehlo = await this.reply();
-      if (ehlo.code === 250) return ehlo.text;
+      // The extension lines without their reply codes: "PIPELINING", "AUTH PLAIN LOGIN"...
+      if (ehlo.code === 250) return ehlo.text.replace(/^\d{3}[ -]/gm, '');
       this.write(`HELO ${target.name}\r\n`);
       const helo = await this.reply();
       if (helo.code !== 250)
