@@ -2,8 +2,8 @@
  * Builds the RFC 5322 / MIME text of an email. Written here instead of using nodemailer's
  * MailComposer because ours is all a notification needs (text and/or HTML, a few headers,
  * a Reply-To, attachments) and costs a fraction: composing was ~40% of the SMTP client's CPU
- * per message, and email throughput is bound by CPU (bench/RESULTS.md). nodemailer still does
- * the SMTP conversation, with the message handed over as `raw`.
+ * per message, and email throughput is bound by CPU (bench/RESULTS.md). The SMTP provider sends
+ * the text with smtp-client.ts; the outbox writes it through nodemailer as `raw`.
  *
  * Structure: text and HTML are a multipart/alternative (one of them alone: a single part).
  * Attachments with a `contentId` go with the HTML in a multipart/related (RFC 2387), so
