@@ -610,7 +610,7 @@ async function main(): Promise<void> {
     '',
     `Sizes: accept = one trigger of ${fmt(args.acceptN)} recipients on email + inapp (${args.repeats} repeats, fresh schema each, after one warm-up trigger); ` +
       `drains = ${fmt(args.n)} notifications triggered up front in triggers of ${fmt(args.batch)} recipients, then the workers start; timed until every delivery is sent and recorded (polled every ${POLL_MS} ms; email: the sink's count agrees). ` +
-      'Herald: SMTP provider (nodemailer pool) to a count-only smtp-server in its own process, logLevel warn, pool of 10. ' +
+      'Herald: SMTP provider (its own SMTP client, src/channels/email/smtp-client.ts; a nodemailer pool before 2026-12-04) to a count-only smtp-server in its own process, logLevel warn, pool of 10. ' +
       'Peer: graphile-worker 0.17 (local queue = prefetch, completions batched at once, pool min(concurrency + 2, 30)) whose tasks look the address up, render the same Handlebars templates and send with the same nodemailer pool options, or insert an inbox row; its trigger is one addJobs; completionDelayMs does not apply to it (graphile-worker batches completions by itself). ' +
       '2-process runs fork two worker processes; 1-process runs work in the benchmark process.',
     '',

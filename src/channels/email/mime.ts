@@ -134,10 +134,21 @@ interface Entity {
 
 const wrap76 = (b64: string) => b64.replace(/.{76}(?=.)/g, '$&\r\n');
 
+/** A line (between CRLFs; a lone CR is part of it) of more than 998 characters? */
+function hasLongLine(crlf: string): boolean {
+  // A scan for CRLFs: a regular expression for this backtracked at every character (6 % of the
+  // worker's CPU per email in a profile).
+  for (let start = 0; ;) {
+    const end = crlf.indexOf('\r\n', start);
+    if ((end < 0 ? crlf.length : end) - start > 998) return true;
+    if (end < 0) return false;
+    start = end + 2;
+  }
+}
+
 function textEntity(contentType: string, body: string): Entity {
   const normalized = body.replace(/\r?\n/g, '\r\n');
-  // A line (between CRLFs; a lone CR is part of it) of more than 998 characters?
-  const plain = isAscii(normalized) && !/(?:[^\r\n]|\r(?!\n)){999}/.test(normalized);
+  const plain = isAscii(normalized) && !hasLongLine(normalized);
   return {
     head: [
       `Content-Type: ${contentType}; charset=utf-8`,
