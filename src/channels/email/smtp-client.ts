@@ -17,6 +17,7 @@
  *   `smtps://` (TLS from the start, port 465); user and password URL-decoded; AUTH PLAIN, or
  *   LOGIN when the server offers only that. URL options `name` (the EHLO name), `ignoreTLS`,
  *   `requireTLS` and `tls.rejectUnauthorized`, as nodemailer read them; other options are ignored.
+ *   A refused server certificate fails with Node's message and what to do about it.
  * - EHLO, HELO when EHLO is refused; commands one at a time when the server has no PIPELINING.
  * - Up to `maxConnections` connections, any number of messages each, idle ones closed after
  *   `idleTimeoutMs` (QUIT). Timeouts: to connect, for the greeting (both within
@@ -303,7 +304,7 @@ export function createSmtpClient(options: SmtpClientOptions) {
         plain.removeAllListeners('error');
         plain.removeAllListeners('close');
         const onError = (err: Error) =>
-          reject(new SmtpError(err.message, 'ETLS', { command: 'STARTTLS' }));
+          reject(new SmtpError(tlsMessage(err), 'ETLS', { command: 'STARTTLS' }));
         const secure = tls.connect({
           socket: plain,
           rejectUnauthorized: target.rejectUnauthorized,
@@ -678,7 +679,22 @@ export function createSmtpClient(options: SmtpClientOptions) {
 function socketError(err: unknown): SmtpError {
   const e = err as NodeJS.ErrnoException;
   if (e instanceof SmtpError) return e;
-  return new SmtpError(e.message, 'ESOCKET', e.code ? { originalCode: e.code } : {});
+  return new SmtpError(tlsMessage(e), 'ESOCKET', e.code ? { originalCode: e.code } : {});
+}
+
+// OpenSSL's verification failures as Node names them (DEPTH_ZERO_SELF_SIGNED_CERT,
+// UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED...) and Node's own host name check.
+const CERTIFICATE_CODES =
+  /CERT|SIGNATURE|^INVALID_CA$|^PATH_LENGTH_EXCEEDED$|^INVALID_PURPOSE$|^HOSTNAME_MISMATCH$/;
+
+/** The error's message, with what to do when it is the server's certificate that was refused. */
+function tlsMessage(err: NodeJS.ErrnoException): string {
+  if (!err.code || !CERTIFICATE_CODES.test(err.code)) return err.message;
+  return (
+    `${err.message}: the SMTP server's TLS certificate is not trusted; give the server one ` +
+    `from a trusted CA (or trust its CA with NODE_EXTRA_CA_CERTS), or accept it anyway with ` +
+    `tls.rejectUnauthorized=false in the SMTP URL`
+  );
 }
 
 function abortError(signal: AbortSignal): SmtpError {
