@@ -19,7 +19,9 @@
  *   `/metrics` is scraped at every sample, as Prometheus would (it also gives the API's heap).
  * - Samples: VmRSS of each process every `--sample-s`; the slope is the least-squares fit of
  *   RSS (MB, 2^20 bytes) against minutes over the samples after `--warmup-s`, with its standard
- *   error, and the same over the second half of the run alone.
+ *   error, the same over the second half of the run alone, and over the lowest sample of each
+ *   minute after the warm-up (the troughs of the garbage collector's saw-tooth, where memory
+ *   that is kept shows and garbage not yet collected does not).
  * - At the end: the load stops, the benchmark waits (up to 2 minutes) for the worker to send
  *   what is queued, counts deliveries by channel and status and the sink's messages, stops
  *   both processes with SIGTERM and checks that they exit 0.
@@ -253,6 +255,11 @@ class Load {
   /** Milliseconds from request to the whole answer read, by trigger and read. */
   readonly latencies: { trigger: number[]; read: number[] } = { trigger: [], read: [] };
   private inFlight = 0;
+
+  /** Requests sent and not yet answered. */
+  get pending(): number {
+    return this.inFlight;
+  }
   private running = new Set<Promise<void>>();
   private recent: string[] = [];
   private tokens = new Map<string, { token: string; at: number }>();
@@ -457,6 +464,12 @@ interface ProcessFigures {
   slope_stderr_mb_per_min: number | null;
   after_warmup: Fit;
   second_half: Fit;
+  /**
+   * The lowest sample of each whole minute after the warm-up, and their fit: the troughs of
+   * the garbage collector's saw-tooth, where retained memory shows without the garbage.
+   */
+  minute_minima: Sample[];
+  minima: Fit;
   first_mb: number;
   last_mb: number;
   min_mb: number;
@@ -488,6 +501,7 @@ function figures(
     slope_stderr_mb_per_min: after.stderr_mb_per_min,
     after_warmup: after,
     second_half: fit(samples.filter((s) => s.t_s >= Math.max(warmupS, durationS / 2))),
+    ...minuteMinima(samples, warmupS),
     first_mb: round1(samples[0]?.rss_mb ?? NaN),
     last_mb: round1(samples.at(-1)?.rss_mb ?? NaN),
     min_mb: round1(Math.min(...values)),
@@ -501,6 +515,22 @@ function figures(
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** Each whole minute from `warmupS` on: its lowest sample (stamped at its time); their fit. */
+function minuteMinima(
+  samples: Sample[],
+  warmupS: number,
+): { minute_minima: Sample[]; minima: Fit } {
+  const byMinute = new Map<number, Sample>();
+  for (const s of samples) {
+    if (s.t_s < warmupS || !Number.isFinite(s.rss_mb)) continue;
+    const m = Math.floor(s.t_s / 60);
+    const low = byMinute.get(m);
+    if (!low || s.rss_mb < low.rss_mb) byMinute.set(m, s);
+  }
+  const minute_minima = [...byMinute.values()].sort((a, b) => a.t_s - b.t_s);
+  return { minute_minima, minima: fit(minute_minima) };
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -597,6 +627,7 @@ async function main(): Promise<void> {
         sent: number;
         sink: number;
         api_heap_mb: number | null;
+        in_flight: number;
       }[] = [];
       const endCpu = startCpuWindow({ worker: worker.pid, api: api.pid, sink: sink.pid });
       const began = performance.now();
@@ -624,6 +655,7 @@ async function main(): Promise<void> {
           sent: rows[0]?.n ?? 0,
           sink: sink.count(),
           api_heap_mb: heap === undefined ? null : round1(heap),
+          in_flight: load.pending,
         });
         if (k % Math.max(1, Math.round(60 / args.sampleS)) === 0)
           progress(
@@ -724,7 +756,9 @@ async function main(): Promise<void> {
       'VmRSS of each process from /proc/<pid>/status every sample_s seconds, read by the ' +
       'benchmark process; slope = least-squares MB (2^20 bytes) per minute over the samples at ' +
       'or after warmup_s, stderr its standard error; second_half the same over the last half ' +
-      'of the run only',
+      'of the run only; minima the same over the lowest sample of each whole minute after ' +
+      'warmup_s (the troughs of the GC saw-tooth); timeline.in_flight = HTTP requests of the ' +
+      'load sent and not yet answered at the sample',
     processes: result.processes,
     load: l,
     timeline: result.timeline,
@@ -755,7 +789,7 @@ async function main(): Promise<void> {
   const row = (p: ProcessFigures) =>
     `| \`herald ${p.role}\` | ${p.samples.length} | ${fmt(p.first_mb, 1)} | ${fmt(p.last_mb, 1)} | ` +
     `${fmt(p.min_mb, 1)} – ${fmt(p.max_mb, 1)} | ${fmt(p.peak_mb, 1)} | ${slope(p.after_warmup)} | ` +
-    `${slope(p.second_half)} | ${fmt(p.cpu_s, 1)} | ${p.warnings} | ${p.stopped} |`;
+    `${slope(p.second_half)} | ${slope(p.minima)} | ${fmt(p.cpu_s, 1)} | ${p.warnings} | ${p.stopped} |`;
   const errors = Object.entries(l.errors_by_kind)
     .map(([k, v]) => `${k}: ${v}`)
     .join(', ');
@@ -773,10 +807,10 @@ async function main(): Promise<void> {
     '',
     `Set-up: one \`herald worker\` and one \`herald api\` process of the compiled CLI on PostgreSQL (schema \`${SCHEMA}\`), as shipped (concurrency 10, pool 10, SMTP pool 10, log level info); email over SMTP to the count-only sink process. ` +
       `Load for ${fmt(args.minutes, 1)} minutes, from this process over HTTP: ${args.rate} triggers/s (\`POST /v1/notifications\`, API key, an Idempotency-Key each, one of ${fmt(args.recipients)} recipients, alternately email + inapp and inapp only; open loop, at most ${MAX_IN_FLIGHT} requests in flight) and ${args.reads} reads/s in turn: the inbox page and the unread count (\`/v1/me\`, recipient tokens renewed every 4 minutes) and \`GET /v1/notifications/{id}\`; \`/metrics\` scraped at each sample. ` +
-      `VmRSS of each process read from /proc every ${args.sampleS} s; slope = least-squares MB (2^20 bytes) per minute ± its standard error, over the samples from ${args.warmupS} s on (warm-up left out), and over the second half alone.`,
+      `VmRSS of each process read from /proc every ${args.sampleS} s; slope = least-squares MB (2^20 bytes) per minute ± its standard error, over the samples from ${args.warmupS} s on (warm-up left out), over the second half alone, and over the lowest sample of each minute from ${args.warmupS} s on (the troughs of the garbage collector's saw-tooth).`,
     '',
-    '| process | samples | first MB | last MB | min – max MB | peak (VmHWM) MB | slope after warm-up, MB/min | slope, second half, MB/min | CPU s | log warnings | stop |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| process | samples | first MB | last MB | min – max MB | peak (VmHWM) MB | slope after warm-up, MB/min | slope, second half, MB/min | slope of the per-minute minima, MB/min | CPU s | log warnings | stop |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     row(worker),
     row(api),
     '',
@@ -795,10 +829,10 @@ async function main(): Promise<void> {
     `| failed / still pending after the drain | ${fmt(l.deliveries.failed)} / ${fmt(l.deliveries.pending)} (drain ${fmt(l.drain_s, 1)} s) |`,
     `| CPU s over the load: worker / api / sink / PostgreSQL / machine busy of capacity | ${fmt(l.cpu.processes.worker, 1)} / ${fmt(l.cpu.processes.api, 1)} / ${fmt(l.cpu.processes.sink, 1)} / ${fmt(l.cpu.postgres, 1)} / ${fmt(l.cpu.machine_busy, 0)} of ${fmt(l.cpu.machine_capacity, 0)} |`,
     '',
-    `Every minute (s: worker MB / api MB / api heap MB / deliveries sent): ${byMinute
+    `Every minute (s: worker MB / api MB / api heap MB / deliveries sent / requests in flight): ${byMinute
       .map(
         (t) =>
-          `${t.t_s}: ${rssAt(worker, t.t_s)} / ${rssAt(api, t.t_s)} / ${fmt(t.api_heap_mb, 1)} / ${fmt(t.sent)}`,
+          `${t.t_s}: ${rssAt(worker, t.t_s)} / ${rssAt(api, t.t_s)} / ${fmt(t.api_heap_mb, 1)} / ${fmt(t.sent)} / ${fmt(t.in_flight)}`,
       )
       .join(', ')}.`,
     '',
