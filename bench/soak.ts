@@ -22,6 +22,8 @@
  *   error, the same over the second half of the run alone, and over the lowest sample of each
  *   minute after the warm-up (the troughs of the garbage collector's saw-tooth, where memory
  *   that is kept shows and garbage not yet collected does not).
+ * - The processes run with `node --trace-gc`: the V8 heap in use after each full collection
+ *   (Mark-Compact) is the live data alone; its slope is the plainest sign of a leak in JS.
  * - At the end: the load stops, the benchmark waits (up to 2 minutes) for the worker to send
  *   what is queued, counts deliveries by channel and status and the sink's messages, stops
  *   both processes with SIGTERM and checks that they exit 0.
@@ -116,6 +118,8 @@ interface HeraldProcess {
   warnings: string[];
   warningCount: number;
   stderr: string[];
+  /** Each full collection (`--trace-gc` Mark-Compact line): when it came (epoch ms), heap after. */
+  markCompacts: { at: number; heap_mb: number }[];
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -128,7 +132,7 @@ async function startHerald(
   role: 'worker' | 'api',
   env: Record<string, string>,
 ): Promise<HeraldProcess> {
-  const child = spawn(process.execPath, [BIN, role], {
+  const child = spawn(process.execPath, ['--trace-gc', BIN, role], {
     env: { ...process.env, HERALD_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -143,6 +147,7 @@ async function startHerald(
     warnings: [],
     warningCount: 0,
     stderr: [],
+    markCompacts: [],
     exit,
   };
   let started = false;
@@ -152,6 +157,12 @@ async function startHerald(
     partial = lines.pop() ?? '';
     for (const line of lines) {
       if (!line) continue;
+      // --trace-gc: `[pid:0x...]  1234 ms: Mark-Compact 45.0 (77.8) -> 21.5 (55.7) MB, ...`
+      if (/^\[\d+:0x[0-9a-f]+\]/.test(line)) {
+        const gc = /: Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(/.exec(line);
+        if (gc) proc.markCompacts.push({ at: Date.now(), heap_mb: Number(gc[1]) });
+        continue;
+      }
       let entry: { level?: number; msg?: string; url?: string };
       try {
         entry = JSON.parse(line) as typeof entry;
@@ -480,6 +491,12 @@ interface ProcessFigures {
   warnings: number;
   first_warnings: string[];
   stopped: string;
+  /**
+   * The V8 heap in use right after each full collection (Mark-Compact, from `--trace-gc`) while
+   * the load ran, stamped from the load's start: live data without garbage. `fit` is over those
+   * from the warm-up on.
+   */
+  heap_after_full_gc: { samples: { t_s: number; heap_mb: number }[]; fit: Fit };
 }
 
 function figures(
@@ -490,7 +507,11 @@ function figures(
   peak: number,
   cpu: CpuWindow,
   stopped: string,
+  window: { from: number; to: number },
 ): ProcessFigures {
+  const gcs = p.markCompacts
+    .filter((g) => g.at >= window.from && g.at <= window.to)
+    .map((g) => ({ t_s: round1((g.at - window.from) / 1000), heap_mb: g.heap_mb }));
   const values = samples.map((s) => s.rss_mb).filter(Number.isFinite);
   const after = fit(samples.filter((s) => s.t_s >= warmupS));
   return {
@@ -511,6 +532,10 @@ function figures(
     warnings: p.warningCount,
     first_warnings: p.warnings,
     stopped,
+    heap_after_full_gc: {
+      samples: gcs,
+      fit: fit(gcs.filter((g) => g.t_s >= warmupS).map((g) => ({ t_s: g.t_s, rss_mb: g.heap_mb }))),
+    },
   };
 }
 
@@ -631,6 +656,7 @@ async function main(): Promise<void> {
       }[] = [];
       const endCpu = startCpuWindow({ worker: worker.pid, api: api.pid, sink: sink.pid });
       const began = performance.now();
+      const beganAt = Date.now();
       const loading = load.run();
       let died: string | undefined;
       for (let k = 0; ; k++) {
@@ -668,6 +694,7 @@ async function main(): Promise<void> {
       load.stop();
       await loading;
       const loadS = (performance.now() - began) / 1000;
+      const window = { from: beganAt, to: Date.now() };
       const peaks = { worker: peakMb(worker.pid), api: peakMb(api.pid) };
       const cpu = endCpu();
       if (died) throw new Error(died);
@@ -712,8 +739,18 @@ async function main(): Promise<void> {
             peaks.worker,
             cpu,
             stopped.worker,
+            window,
           ),
-          api: figures(api, samples.api, args.warmupS, durationS, peaks.api, cpu, stopped.api),
+          api: figures(
+            api,
+            samples.api,
+            args.warmupS,
+            durationS,
+            peaks.api,
+            cpu,
+            stopped.api,
+            window,
+          ),
         },
         load: {
           ...load.counts,
@@ -757,7 +794,8 @@ async function main(): Promise<void> {
       'benchmark process; slope = least-squares MB (2^20 bytes) per minute over the samples at ' +
       'or after warmup_s, stderr its standard error; second_half the same over the last half ' +
       'of the run only; minima the same over the lowest sample of each whole minute after ' +
-      'warmup_s (the troughs of the GC saw-tooth); timeline.in_flight = HTTP requests of the ' +
+      'warmup_s (the troughs of the GC saw-tooth); heap_after_full_gc = V8 heap in use after ' +
+      'each Mark-Compact (node --trace-gc) during the load; timeline.in_flight = HTTP requests of the ' +
       'load sent and not yet answered at the sample',
     processes: result.processes,
     load: l,
@@ -775,7 +813,7 @@ async function main(): Promise<void> {
       processes:
         '`herald worker` (HERALD_SMTP_URL to the count-only sink) and `herald api` (HERALD_PORT 0, ' +
         'HERALD_API_KEY, HERALD_JWT_SECRET) of the compiled CLI, all else as shipped ' +
-        '(concurrency 10, pool 10, SMTP pool 10, log level info)',
+        '(concurrency 10, pool 10, SMTP pool 10, log level info), under node --trace-gc',
     },
     machine,
     date: run.date,
@@ -790,6 +828,15 @@ async function main(): Promise<void> {
     `| \`herald ${p.role}\` | ${p.samples.length} | ${fmt(p.first_mb, 1)} | ${fmt(p.last_mb, 1)} | ` +
     `${fmt(p.min_mb, 1)} – ${fmt(p.max_mb, 1)} | ${fmt(p.peak_mb, 1)} | ${slope(p.after_warmup)} | ` +
     `${slope(p.second_half)} | ${slope(p.minima)} | ${fmt(p.cpu_s, 1)} | ${p.warnings} | ${p.stopped} |`;
+  const gcRow = (p: ProcessFigures) => {
+    const g = p.heap_after_full_gc;
+    const later = g.samples.filter((x) => x.t_s >= args.warmupS).map((x) => x.heap_mb);
+    return (
+      `| \`herald ${p.role}\` | ${g.samples.length} (${later.length} from ${args.warmupS} s on) | ` +
+      `${fmt(later[0], 1)} / ${fmt(later.at(-1), 1)} / ${fmt(Math.min(...later), 1)} – ${fmt(Math.max(...later), 1)} | ` +
+      `${slope(g.fit)} |`
+    );
+  };
   const errors = Object.entries(l.errors_by_kind)
     .map(([k, v]) => `${k}: ${v}`)
     .join(', ');
@@ -805,7 +852,7 @@ async function main(): Promise<void> {
     '',
     `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.memory_gib} GiB memory, ${machine.os}, Node ${machine.node}, PostgreSQL ${machine.postgres}; shared with other engineers' work, so CPU figures are noisy`,
     '',
-    `Set-up: one \`herald worker\` and one \`herald api\` process of the compiled CLI on PostgreSQL (schema \`${SCHEMA}\`), as shipped (concurrency 10, pool 10, SMTP pool 10, log level info); email over SMTP to the count-only sink process. ` +
+    `Set-up: one \`herald worker\` and one \`herald api\` process of the compiled CLI on PostgreSQL (schema \`${SCHEMA}\`), as shipped (concurrency 10, pool 10, SMTP pool 10, log level info), run as \`node --trace-gc bin/herald.js\`; email over SMTP to the count-only sink process. ` +
       `Load for ${fmt(args.minutes, 1)} minutes, from this process over HTTP: ${args.rate} triggers/s (\`POST /v1/notifications\`, API key, an Idempotency-Key each, one of ${fmt(args.recipients)} recipients, alternately email + inapp and inapp only; open loop, at most ${MAX_IN_FLIGHT} requests in flight) and ${args.reads} reads/s in turn: the inbox page and the unread count (\`/v1/me\`, recipient tokens renewed every 4 minutes) and \`GET /v1/notifications/{id}\`; \`/metrics\` scraped at each sample. ` +
       `VmRSS of each process read from /proc every ${args.sampleS} s; slope = least-squares MB (2^20 bytes) per minute ± its standard error, over the samples from ${args.warmupS} s on (warm-up left out), over the second half alone, and over the lowest sample of each minute from ${args.warmupS} s on (the troughs of the garbage collector's saw-tooth).`,
     '',
@@ -813,6 +860,11 @@ async function main(): Promise<void> {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     row(worker),
     row(api),
+    '',
+    '| process | full collections during the load | V8 heap in use after them, MB: first after warm-up / last / min – max | slope of that heap from the warm-up on, MB/min |',
+    '|---|---:|---:|---:|',
+    gcRow(worker),
+    gcRow(api),
     '',
     '| load | figure |',
     '|---|---:|',
