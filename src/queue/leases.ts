@@ -30,8 +30,11 @@ export function makeLeases(options: { db: Db; sql: Queue['sql']; pool: Pool; lea
       }
       for (const h of all) {
         if (kept.has(h.job.id) || h.lost) continue;
-        // Finished (and recorded) between the snapshot and the answer: not lost.
-        if (!pool.held.has(h.job.id) && !pool.completing.has(h.job.id)) continue;
+        // Only a job still held (running or waiting for a slot) can be lost. A finished one
+        // missing here was most often deleted by its own completion, committed on another
+        // connection before this renewal looked; if another worker took it over instead, the
+        // completion's fence refuses it and reports it stale (completions.ts).
+        if (!pool.held.has(h.job.id)) continue;
         h.lost = true;
         h.abort(new Error('lease lost: another worker holds this job now'));
         pool.log.warn({ jobId: h.job.id, attempt: h.attempt }, 'job:lease-lost');
