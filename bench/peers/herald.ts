@@ -5,17 +5,25 @@
  *   to the concurrency, pool of 10.
  * - tuned: the throughput settings of docs/queue.md for short jobs: `prefetch: 500` (claim up
  *   to 500 jobs ahead of free slots, as graphile-worker's local queue does) and
- *   `completionDelayMs: 5` (record completions in one statement per 5 ms, fewer commits).
+ *   `completionDelayMs: 5` (record completions in one statement per 5 ms, fewer commits), and
+ *   the whole pool opened at start (`poolMin: 10`, for the first burst).
  *
  * Enqueueing is the same in both: `queue.enqueue` per job, `queue.enqueueMany` for bulk.
  */
-import { createHerald, type Herald, type Worker } from '../../src/index.js';
+import {
+  createHerald,
+  type CreateHeraldOptions,
+  type Herald,
+  type Worker,
+} from '../../src/index.js';
 import type { BenchJob, QueueAdapter } from '../adapter.js';
 import { DATABASE_URL, dropSchema } from '../env.js';
 
 const SCHEMA = 'bench_herald';
 const TUNED_PREFETCH = 500;
 const TUNED_COMPLETION_DELAY_MS = 5;
+/** Tuned: every connection of the pool opened at start (HERALD_POOL_MIN = HERALD_POOL_SIZE). */
+const TUNED_POOL_MIN = 10;
 
 class HeraldAdapter implements QueueAdapter {
   readonly name = 'herald';
@@ -26,32 +34,33 @@ class HeraldAdapter implements QueueAdapter {
   constructor(readonly variant: 'defaults' | 'tuned') {
     this.settings =
       variant === 'tuned'
-        ? `worker({ concurrency, prefetch: ${TUNED_PREFETCH}, completionDelayMs: ${TUNED_COMPLETION_DELAY_MS} }), pool 10; enqueue via queue.enqueue, bulk via queue.enqueueMany`
-        : 'worker({ concurrency }) as shipped (prefetch = concurrency, pool 10); enqueue via queue.enqueue, bulk via queue.enqueueMany';
+        ? `worker({ concurrency, prefetch: ${TUNED_PREFETCH}, completionDelayMs: ${TUNED_COMPLETION_DELAY_MS} }), pool 10 all opened at start (poolMin ${TUNED_POOL_MIN}); enqueue via queue.enqueue, bulk via queue.enqueueMany`
+        : 'worker({ concurrency }) as shipped (prefetch = concurrency, pool 10 of which 2 opened at start); enqueue via queue.enqueue, bulk via queue.enqueueMany';
   }
 
   async setup(): Promise<void> {
     await this.teardown();
     await dropSchema(SCHEMA);
-    this.herald = await createHerald({
-      databaseUrl: DATABASE_URL,
-      schema: SCHEMA,
-      logLevel: 'warn',
-    });
+    this.herald = await createHerald(this.options());
   }
 
   async attach(): Promise<void> {
-    this.herald = await createHerald({
-      databaseUrl: DATABASE_URL,
-      schema: SCHEMA,
-      logLevel: 'warn',
-    });
+    this.herald = await createHerald(this.options());
   }
 
   async detach(): Promise<void> {
     await this.stopWorkers();
     await this.herald?.close();
     this.herald = null;
+  }
+
+  private options(): CreateHeraldOptions {
+    return {
+      databaseUrl: DATABASE_URL,
+      schema: SCHEMA,
+      logLevel: 'warn',
+      ...(this.variant === 'tuned' ? { poolMin: TUNED_POOL_MIN } : {}),
+    };
   }
 
   private get h(): Herald {
