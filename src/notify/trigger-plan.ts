@@ -113,6 +113,9 @@ export function planChunk(
     rendered: [],
   };
   const d = plan.deliveries;
+  // Most deliveries run at the trigger's own time: its ISO text is made once, not per row.
+  const atIso = new Date(p.at).toISOString();
+  const iso = (t: Date) => (t.getTime() === p.at ? atIso : t.toISOString());
   for (const rid of recipientIds) {
     const nid = uuidv7(p.now);
     plan.notificationIds.push(nid);
@@ -132,7 +135,7 @@ export function planChunk(
       d.status.push(status);
       d.reason.push(reason);
       d.runAt.push(runAt);
-      deliveries.push({ id, channel, status, reason, runAt: runAt?.toISOString() ?? null });
+      deliveries.push({ id, channel, status, reason, runAt: runAt ? iso(runAt) : null });
       if (!decision.skip && decision.digest && runAt) {
         const window = decision.digest;
         plan.holds.push({ deliveryId: id, recipientId: rid, channel, sendAt: runAt, window });
@@ -153,7 +156,7 @@ export function planChunk(
       recipientId: rid,
       type: p.type.name,
       priority: p.priority,
-      sendAt: new Date(p.at).toISOString(),
+      sendAt: atIso,
       deliveries,
     });
   }
