@@ -5,7 +5,8 @@
  *
  *   node --import tsx bench/scheduler.ts [--quick] [--scales 10000,1000000] [--busy 100000]
  *     [--repeats 3] [--rounds 200] [--peer-budget-s 60] [--workers 1] [--schedulers 1]
- *     [--settings CONCURRENCY,PREFETCH,SMTP_POOL] [--in-process COMPLETION_DELAY_MS]
+ *     [--settings CONCURRENCY,PREFETCH,SMTP_POOL] [--batch-size 2500] [--pool 10]
+ *     [--in-process COMPLETION_DELAY_MS]
  *     [--only idle,busy] [--no-peer] [--lead-s 20] [--no-write | --write]
  *
  * - Set-up: N recipients with a daily briefing at 08:00 local (preferences
@@ -77,6 +78,9 @@ interface Args {
   concurrency: number;
   prefetch: number;
   smtpPoolSize: number;
+  /** HERALD_SCHEDULER_BATCH_SIZE (recipients per local-schedule job) and HERALD_POOL_SIZE. */
+  batchSize: number;
+  poolSize: number;
   /** `--in-process C`: workers in this process with completionDelayMs C. */
   inProcess: number | undefined;
   only: Set<'idle' | 'busy'>;
@@ -99,6 +103,10 @@ function parseArgs(argv: string[]): Args {
     concurrency: 100,
     prefetch: 200,
     smtpPoolSize: 20,
+    // 40 local-schedule jobs of 2,500 for the busy minute rather than 200 of 500: each job a
+    // worker holds takes one of its slots while it waits for its turn to write (two at a time).
+    batchSize: 2_500,
+    poolSize: 10,
     inProcess: undefined,
     only: new Set(['idle', 'busy']),
     peer: true,
@@ -120,6 +128,8 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--peer-budget-s') args.peerBudgetS = count(value(++i, arg), arg);
     else if (arg === '--workers') args.workers = count(value(++i, arg), arg);
     else if (arg === '--schedulers') args.schedulers = count(value(++i, arg), arg);
+    else if (arg === '--batch-size') args.batchSize = count(value(++i, arg), arg);
+    else if (arg === '--pool') args.poolSize = count(value(++i, arg), arg);
     else if (arg === '--lead-s') args.leadS = count(value(++i, arg), arg);
     else if (arg === '--in-process') args.inProcess = Number(value(++i, arg));
     else if (arg === '--no-peer') args.peer = false;
@@ -266,6 +276,8 @@ async function main(): Promise<void> {
     concurrency: args.concurrency,
     prefetch: args.prefetch,
     smtpPoolSize: args.smtpPoolSize,
+    batchSize: args.batchSize,
+    poolSize: args.poolSize,
     ...(args.inProcess === undefined ? {} : { inProcessCompletionDelayMs: args.inProcess }),
   };
   const peerSettings: WorkerSettings = {
@@ -449,7 +461,7 @@ async function main(): Promise<void> {
     settings: {
       herald: {
         ...heraldSettings,
-        note: '`herald worker` and `herald scheduler` processes of the compiled CLI, configured by HERALD_* (completionDelayMs is not a CLI setting: 0); pool 10 each',
+        note: '`herald worker` and `herald scheduler` processes of the compiled CLI, configured by HERALD_* (completionDelayMs is not a CLI setting: 0)',
       },
       peer: {
         ...peerSettings,
@@ -525,7 +537,7 @@ async function main(): Promise<void> {
       `Rows written in bulk (INSERT ... SELECT from generate_series in chunks of 100,000: recipients, preferences with the document \`preferencesSchema\` fills in, recipient_schedules with \`preferenceCron()\`'s text and \`nextTick()\`'s next run per zone), the same rows the API writes: compared with recipients made through \`herald.recipients.upsert\` + \`herald.preferences.put\` in ${apiChecked.join(', ') || 'no zone (not run)'}. VACUUM ANALYZE after each step. The peer's users table (id, email, timezone, briefing_time) holds the same users.`,
     '',
     `Idle tick: ${args.rounds} timed rounds of \`herald.scheduler().tick()\` (cron fireDue, then local-time fireDue; 20 warm-up rounds first) with nothing due; peer: the cron script's query \`SELECT id FROM users WHERE briefing_time = date_trunc('minute', $1 AT TIME ZONE timezone)::time\` at the real time, up to ${args.rounds} rounds or ${args.peerBudgetS} s. ` +
-      `Busy minute: the ${n(args.busy)} ${BUSY_ZONE} rows' next_run_at set to an instant ${args.leadS} s ahead; ${heraldSettings.schedulers} \`herald scheduler\` and ${heraldSettings.workers} \`herald worker\` process(es) of the compiled CLI (HERALD_CONCURRENCY ${heraldSettings.concurrency}, HERALD_PREFETCH ${heraldSettings.prefetch}, HERALD_SMTP_POOL_SIZE ${heraldSettings.smtpPoolSize}, pool 10, local-schedule batches of 500, no content function: every recipient gets the briefing) send through SMTP to the count-only sink process; ${args.repeats} busy minute(s) each, Herald and the peer taking turns, medians reported. ` +
+      `Busy minute: the ${n(args.busy)} ${BUSY_ZONE} rows' next_run_at set to an instant ${args.leadS} s ahead; ${heraldSettings.schedulers} \`herald scheduler\` and ${heraldSettings.workers} \`herald worker\` process(es) of the compiled CLI (HERALD_CONCURRENCY ${heraldSettings.concurrency}, HERALD_PREFETCH ${heraldSettings.prefetch}, HERALD_SMTP_POOL_SIZE ${heraldSettings.smtpPoolSize}, HERALD_POOL_SIZE ${heraldSettings.poolSize}, HERALD_SCHEDULER_BATCH_SIZE ${heraldSettings.batchSize}, no content function: every recipient gets the briefing) send through SMTP to the count-only sink process; ${args.repeats} busy minute(s) each, Herald and the peer taking turns, medians reported. ` +
       `Peer: its script runs 2 s after its worker starts and asks who is due at ${BUSY_ZONE}'s next 08:00 (its clock set to that minute), addJobs of 5,000 per call; the pipeline benchmark's peer worker in the benchmark process (graphile-worker concurrency ${peerSettings.concurrency}, local queue ${peerSettings.prefetch}, nodemailer pool ${peerSettings.smtpPoolSize}) renders the same template.`,
     '',
     rows.join('\n'),

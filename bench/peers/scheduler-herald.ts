@@ -60,6 +60,9 @@ export interface HeraldWorkerSettings {
   concurrency: number;
   prefetch: number;
   smtpPoolSize: number;
+  /** HERALD_SCHEDULER_BATCH_SIZE (recipients per local-schedule job) and HERALD_POOL_SIZE. */
+  batchSize: number;
+  poolSize: number;
   /**
    * Workers in this process (the pipeline benchmark's, bench/peers/pipeline-herald.ts) with
    * this completionDelayMs, instead of `herald worker` processes (which have no such setting).
@@ -272,6 +275,8 @@ export class HeraldScheduler {
       HERALD_CONCURRENCY: String(settings.concurrency),
       HERALD_PREFETCH: String(settings.prefetch),
       HERALD_SMTP_POOL_SIZE: String(settings.smtpPoolSize),
+      HERALD_SCHEDULER_BATCH_SIZE: String(settings.batchSize),
+      HERALD_POOL_SIZE: String(settings.poolSize),
     };
     const stderr: string[] = [];
     const children: ChildProcess[] = [];
