@@ -5,13 +5,10 @@
  * called, so a broken guard fails the test instead of sending traffic.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { selfSignedCertificate } from './helpers/tls-certificate.js';
 import { after, before, describe, it } from 'node:test';
 import { Hono } from 'hono';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -307,40 +304,9 @@ describe('egress guard: private, link-local, CGNAT, metadata and IPv6 ranges (no
   });
 });
 
-/** A certificate for 127.0.0.1, made with openssl as test/helpers/apns-server.ts does. */
+/** A certificate for 127.0.0.1. */
 function testCertificate(): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'egress-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    return {
-      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return selfSignedCertificate();
 }
 
 describe('egress guard: redirects and answer bounds', () => {

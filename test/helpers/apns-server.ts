@@ -7,12 +7,9 @@
  * Device tokens choose a behaviour by their first hex digits: `dead…` 410 Unregistered,
  * `bad0…` 400 BadDeviceToken, `c0de…` 429 TooManyRequests, `fa11…` 503 ServiceUnavailable.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createSecureServer, constants, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { selfSignedCertificate } from './tls-certificate.js';
 import { randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, type CryptoKey, type KeyObject } from 'jose';
 
@@ -38,33 +35,7 @@ export async function startApnsServer(options: {
   topic: string;
   publicKey: CryptoKey | KeyObject;
 }): Promise<ApnsServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'apns-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-  const key = readFileSync(join(dir, 'key.pem'), 'utf8');
-  rmSync(dir, { recursive: true, force: true });
+  const { cert, key } = selfSignedCertificate();
 
   const requests: ApnsRequest[] = [];
   const tokens = new Set<string>();
@@ -83,7 +54,7 @@ export async function startApnsServer(options: {
         const answer = (status: number, reason?: string, extra: Record<string, string> = {}) => {
           stream.respond({
             [constants.HTTP2_HEADER_STATUS]: status,
-            'apns-id': (headers['apns-id']) ?? randomUUID().toUpperCase(),
+            'apns-id': headers['apns-id'] ?? randomUUID().toUpperCase(),
             ...extra,
           });
           stream.end(
@@ -94,8 +65,7 @@ export async function startApnsServer(options: {
         };
         const path = headers[constants.HTTP2_HEADER_PATH] as string;
         const flat: Record<string, string | undefined> = {};
-        for (const [k, v] of Object.entries(headers))
-          flat[k] = Array.isArray(v) ? v.join(',') : (v);
+        for (const [k, v] of Object.entries(headers)) flat[k] = Array.isArray(v) ? v.join(',') : v;
         let body: unknown;
         try {
           body = JSON.parse(text);
