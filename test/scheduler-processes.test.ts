@@ -162,7 +162,20 @@ describe('scheduler processes under SIGKILL', { skip: pgSkip }, () => {
       () => count(`SELECT count(*)::int AS n FROM ${s}.job_runs WHERE status = 'succeeded'`),
       20_000,
       'every run to finish',
-    );
+    ).catch(async (err: unknown) => {
+      // This wait has stalled now and then on a loaded machine, since before issue 10, with
+      // the cause not found: say which runs and jobs were stuck, and what the processes said.
+      const stuck = await herald.db.query(
+        `SELECT r.schedule, r.tick, r.status, r.attempts, r.error, j.status AS job_status,
+           j.attempts AS job_attempts, j.run_at, j.locked_by, j.locked_until, j.last_error, now()
+         FROM ${s}.job_runs r LEFT JOIN ${s}.jobs j ON j.key = 'schedule:' || r.id
+         WHERE r.status <> 'succeeded'`,
+      );
+      throw new Error(
+        `${(err as Error).message}\nruns not finished: ${JSON.stringify(stuck.rows)}\n` +
+          `process output (end): ${stderr.join('').slice(-3_000)}`,
+      );
+    });
     for (const name of SCHEDULES) {
       const ticks = runs.filter((r) => r.schedule === name).map((r) => r.tick.getTime());
       assert.ok(ticks.length >= 8, `${name}: ${ticks.length} runs`);
