@@ -11,13 +11,10 @@
  * their fixed order, `Name\nValue\n` each (Subject only when present), RSA with SHA1
  * (SignatureVersion 1) or SHA256 (2).
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { opensslCertificate, selfSignedCertificate } from './tls-certificate.js';
 
 export interface SnsServer {
   /** `https://127.0.0.1:<port>` */
@@ -68,48 +65,10 @@ export function signed(
   };
 }
 
-/** A self-signed certificate and its key, made by openssl. */
-function makeCertificate(args: string[]): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'sns-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-nodes',
-        '-days',
-        '1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        ...args,
-      ],
-      { stdio: 'ignore' },
-    );
-    return {
-      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export async function startSnsServer(): Promise<SnsServer> {
-  const tls = makeCertificate([
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
-  const signing = makeCertificate(['-newkey', 'rsa:2048', '-subj', '/CN=sns.amazonaws.com']);
-  const other = makeCertificate(['-newkey', 'rsa:2048', '-subj', '/CN=sns.amazonaws.com']);
+  const tls = selfSignedCertificate();
+  const signing = opensslCertificate(['-newkey', 'rsa:2048', '-subj', '/CN=sns.amazonaws.com']);
+  const other = opensslCertificate(['-newkey', 'rsa:2048', '-subj', '/CN=sns.amazonaws.com']);
   const requests: string[] = [];
   const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
     const path = req.url ?? '/';

@@ -1,17 +1,14 @@
 /**
- * A throw-away self-signed certificate for the tests' TLS servers (APNs, the egress guard's
- * HTTPS peer, SMTP over STARTTLS and smtps), made with openssl: a P-256 key, valid one day.
+ * Throw-away self-signed certificates for the tests' TLS servers and signers (APNs, the egress
+ * guard's HTTPS peer, SMTP over TLS, SNS), made with openssl and valid one day.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** `commonName` in the subject; `altNames` as openssl writes them: `IP:127.0.0.1`, `DNS:localhost`. */
-export function selfSignedCertificate(
-  commonName = '127.0.0.1',
-  altNames = ['IP:127.0.0.1'],
-): { cert: string; key: string } {
+/** `openssl req -x509` with `args` (key type, subject, extensions); the certificate and its key. */
+export function opensslCertificate(args: string[]): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'herald-tls-'));
   try {
     execFileSync(
@@ -19,21 +16,14 @@ export function selfSignedCertificate(
       [
         'req',
         '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
         '-nodes',
+        '-days',
+        '1',
         '-keyout',
         join(dir, 'key.pem'),
         '-out',
         join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        `/CN=${commonName}`,
-        '-addext',
-        `subjectAltName=${altNames.join(',')}`,
+        ...args,
       ],
       { stdio: 'ignore' },
     );
@@ -44,4 +34,24 @@ export function selfSignedCertificate(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A P-256 certificate for a TLS server: `commonName` in the subject, `altNames` as openssl
+ * writes them (`IP:127.0.0.1`, `DNS:localhost`).
+ */
+export function selfSignedCertificate(
+  commonName = '127.0.0.1',
+  altNames = ['IP:127.0.0.1'],
+): { cert: string; key: string } {
+  return opensslCertificate([
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-subj',
+    `/CN=${commonName}`,
+    '-addext',
+    `subjectAltName=${altNames.join(',')}`,
+  ]);
 }
