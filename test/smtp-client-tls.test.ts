@@ -10,10 +10,11 @@
  * with `tls.rejectUnauthorized=false`, and the default's refusal is tested on its own.
  */
 import assert from 'node:assert/strict';
-import { selfSignedCertificate } from './helpers/tls-certificate.js';
 import { after, before, describe, it } from 'node:test';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
-import { createSmtpClient, type SmtpError } from '../src/channels/email/smtp-client.js';
+import type { SmtpError } from '../src/channels/email/smtp-client.js';
+import { testSmtpClient } from './helpers/smtp-client.js';
+import { selfSignedCertificate } from './helpers/tls-certificate.js';
 
 const USER = 'me@app.test';
 // Characters a URL must encode (@ : / % + space) and one outside ASCII.
@@ -102,15 +103,7 @@ async function startServer(
   };
 }
 
-const client = (url: string, maxConnections = 1) =>
-  createSmtpClient({
-    url,
-    maxConnections,
-    connectionTimeoutMs: 10_000,
-    greetingTimeoutMs: 10_000,
-    socketTimeoutMs: 60_000,
-    idleTimeoutMs: 60_000,
-  });
+const client = testSmtpClient;
 
 /** The send's failure, or a test failure if it was sent. */
 async function failure(promise: Promise<string>): Promise<SmtpError> {

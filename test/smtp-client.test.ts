@@ -6,18 +6,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createSmtpClient, dataBlock, type SmtpError } from '../src/channels/email/smtp-client.js';
+import { dataBlock, type SmtpError } from '../src/channels/email/smtp-client.js';
+import { testSmtpClient } from './helpers/smtp-client.js';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.js';
 
-const client = (url: string, maxConnections = 1) =>
-  createSmtpClient({
-    url,
-    maxConnections,
-    connectionTimeoutMs: 10_000,
-    greetingTimeoutMs: 10_000,
-    socketTimeoutMs: 60_000,
-    idleTimeoutMs: 60_000,
-  });
+const client = testSmtpClient;
 
 describe('SMTP client, through the sink', () => {
   let sink: SmtpSink;
