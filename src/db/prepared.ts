@@ -4,7 +4,7 @@
  * the server's profile at 500 jobs/s, and prepared, the median wait from enqueue in one process
  * to start in another fell from 2.7 to 1.6 ms on the two-core development machine.
  * The PostgreSQL driver (pg.ts) sends a statement marked here as a named prepared statement,
- * parsed once per connection; PGlite runs it as any other. Marking is by text, so a caller's
+ * parsed once per connection; PGlite runs it like every other statement. Marking is by text, so a caller's
  * own transaction (`enqueue(spec, { tx })`) gets the plain statement.
  *
  * Behind a pooler that hands each transaction a different server connection (PgBouncer before
