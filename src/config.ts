@@ -298,6 +298,33 @@ export const configSchema = z.object({
       batchSize: int(1, 5_000).default(500).register(ENV, { env: 'HERALD_SCHEDULER_BATCH_SIZE' }),
     })
     .prefault({}),
+  /** The real-time inbox (WS /v1/me/ws, GET /v1/me/events; docs/realtime.md). */
+  realtime: z
+    .object({
+      /** How often each WebSocket is pinged; a peer that has not answered the last ping is closed. */
+      pingIntervalMs: int(100, 600_000)
+        .default(30_000)
+        .register(ENV, { env: 'HERALD_REALTIME_PING_MS' }),
+      /** How long a connection without a token has to send `{"type":"auth"}`. */
+      authTimeoutMs: int(100, 60_000)
+        .default(5_000)
+        .register(ENV, { env: 'HERALD_REALTIME_AUTH_TIMEOUT_MS' }),
+      /**
+       * Bytes queued for one client that has not read them; past this it is closed with 4408
+       * (it resumes where it was). Bounds the memory a slow or stalled client can hold.
+       */
+      sendBufferBytes: int(16 * 1024, 64 * 1024 * 1024)
+        .default(1024 * 1024)
+        .register(ENV, { env: 'HERALD_REALTIME_SEND_BUFFER_BYTES' }),
+      /**
+       * The safety net under the NOTIFY wake-ups: each process looks for changes of its
+       * connected recipients this often, so a lost wake-up delays an event, never loses it.
+       */
+      pollIntervalMs: int(50, 600_000)
+        .default(5_000)
+        .register(ENV, { env: 'HERALD_REALTIME_POLL_MS' }),
+    })
+    .prefault({}),
   /** Largest HTTP request body, in bytes, on every route (webhooks and admin too). */
   maxBodyBytes: int(1_024)
     .default(1024 * 1024)

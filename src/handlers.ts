@@ -45,6 +45,7 @@ export function builtinHandlers(
     failoverAfter: herald.config.delivery.failoverAfter,
     countDelivery: (channel, status, reason) =>
       herald.metrics.countDelivery(channel, status, reason),
+    inboxChanged: (recipientIds) => herald.realtime.changed(recipientIds),
   };
   const taskContext: TaskContext = {
     send: (input, sendOptions) => herald.send(input, sendOptions),

@@ -11,7 +11,7 @@
  */
 import { resolve } from 'node:path';
 import type { Db } from './db/db.js';
-import { appliedVersion, knownMigrations, migrate } from './db/migrate.js';
+import { appliedVersion, inboxChannel, knownMigrations, migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
 import { serverOf } from './db/pg.js';
 import { HeraldError } from './errors.js';
@@ -34,6 +34,8 @@ import { makeUnsubscribe, type Unsubscribe } from './notify/unsubscribe.js';
 import { makeSend, type SendOptions, type SendResult } from './notify/send.js';
 import { makeNotifications, type Notifications } from './notify/notifications.js';
 import { makeInbox, type Inbox } from './notify/inbox.js';
+import { makeInboxChanges } from './notify/inbox-changes.js';
+import { makeHub, type Hub } from './realtime/hub.js';
 import { makeDeliveries, type Deliveries } from './notify/deliveries.js';
 import { makeSuppressions, type Suppressions } from './notify/suppressions.js';
 import { recipientIdSchema } from './notify/recipients.js';
@@ -92,6 +94,11 @@ export interface Herald {
   /** Sent notifications: read one with its deliveries, cancel, erase a recipient's data. */
   readonly notifications: Notifications;
   readonly inbox: Inbox;
+  /**
+   * The real-time inbox of this process: `changed` wakes every process's connections of those
+   * recipients; the WebSocket and SSE routes attach connections (serveHerald starts it).
+   */
+  readonly realtime: Hub;
   /** Operator actions on deliveries: list by status, retry, cancel. */
   readonly deliveries: Deliveries;
   /** Addresses never sent to again (bounces, complaints, operator blocks). */
@@ -221,6 +228,14 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   const types = makeTypes(db, config.schema);
   const notifications = makeNotifications(db, config.schema, queue);
   const templateParts = makeTemplateParts(db, config.schema);
+  const realtime = makeHub({
+    db,
+    changes: makeInboxChanges(db, config.schema),
+    channel: inboxChannel(config.schema),
+    log,
+    pollIntervalMs: config.realtime.pollIntervalMs,
+    sendBufferBytes: config.realtime.sendBufferBytes,
+  });
   const sender = makeSend({
     db,
     schema: config.schema,
@@ -266,7 +281,8 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
       baseUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
     }),
     notifications,
-    inbox: makeInbox(db, config.schema),
+    inbox: makeInbox(db, config.schema, { changed: realtime.changed }),
+    realtime,
     deliveries: makeDeliveries(db, config.schema, queue, config.delivery.maxAttempts),
     suppressions: makeSuppressions(db, config.schema),
     send: (input, sendOptions) => sender.send(input, sendOptions),
@@ -312,6 +328,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     async close() {
       await Promise.all([...schedulers].map((sc) => sc.stop()));
       await Promise.all([...workers].map((w) => w.stop()));
+      await realtime.close();
       await providers.close();
       await db.close();
     },

@@ -17,8 +17,7 @@ import { openDb } from '../db/open.js';
 import { makeProviders } from '../channels/registry.js';
 import { configuredPushSenders } from '../channels/push/index.js';
 import { makeLogger } from '../obs/log.js';
-import { makeApp } from '../http/app.js';
-import { startServer } from '../http/server.js';
+import { serveHerald } from '../http/server.js';
 import { packageVersion } from '../version.js';
 import { runUntilSignal } from '../process.js';
 import type { Worker } from '../queue/worker.js';
@@ -55,7 +54,7 @@ async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
     herald.scheduler().start();
   }
   const server = roles.includes('api')
-    ? await startServer(makeApp(herald), config.port, config.host)
+    ? await serveHerald(herald, config.port, config.host)
     : undefined;
   // Signals are handled before the process says it started: whoever reads that line may
   // send SIGTERM at once, and before process.on the default action kills without a shutdown.

@@ -38,6 +38,11 @@ export function jobsChannel(schema: string): string {
   return `${checkSchemaName(schema)}_jobs`;
 }
 
+/** The NOTIFY channel on which a schema's inbox changes wake the real-time hubs. */
+export function inboxChannel(schema: string): string {
+  return `${checkSchemaName(schema)}_inbox`;
+}
+
 function render(sql: string, schema: string): string {
   return sql
     .replaceAll('{{schema}}', quoteIdent(schema))

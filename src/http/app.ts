@@ -17,6 +17,7 @@ import { checked } from '../validation.js';
 import { previewSchema, render } from '../notify/render.js';
 import { registerNotificationRoutes } from './notifications-routes.js';
 import { registerInboxRoutes } from './inbox-routes.js';
+import { sseRoute } from './realtime-sse.js';
 import { unsubscribeRoutes } from './unsubscribe-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
 import { adminRoutes } from './admin-routes.js';
@@ -112,6 +113,15 @@ function me(herald: Herald): Hono<RecipientEnv> {
     c.json(await herald.preferences.put(c.get('recipientId'), await jsonBody(c.req.raw))),
   );
   registerInboxRoutes(api, herald);
+  api.get('/events', sseRoute(herald));
+  // A WebSocket handshake never reaches the app (server.ts hands upgrades to realtime-ws.ts).
+  api.get('/ws', () =>
+    problem(
+      426,
+      'upgrade_required',
+      'this is a WebSocket endpoint: connect with a WebSocket client (docs/realtime.md)',
+    ),
+  );
   return api;
 }
 

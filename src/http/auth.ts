@@ -90,6 +90,27 @@ export function guardedJwksFetch(egress: Egress, timeoutMs = 5000): FetchImpleme
  * HMAC secret (the classic algorithm-confusion attack).
  */
 export function requireRecipient(keys: RecipientKeys) {
+  const verify = makeRecipientVerifier(keys);
+  return createMiddleware<RecipientEnv>(async (c, next) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
+    const result = await verify(match?.[1]);
+    if (!result.ok) return problem(401, 'unauthorized', result.detail);
+    c.set('recipientId', result.sub);
+    await next();
+  });
+}
+
+/** A recipient token checked: its recipient and expiry (seconds since epoch), or why not. */
+export type TokenCheck =
+  { ok: true; sub: string; exp: number | undefined } | { ok: false; detail: string };
+
+/**
+ * Checks recipient tokens (the rules above `requireRecipient`); the real-time routes use it for
+ * tokens that arrive in a subprotocol or a message. `undefined` is "no token sent".
+ */
+export function makeRecipientVerifier(
+  keys: RecipientKeys,
+): (token: string | undefined) => Promise<TokenCheck> {
   const secret = keys.secret ? new TextEncoder().encode(keys.secret) : undefined;
   const algorithm = keys.algorithm ?? 'RS256';
   const publicKey = keys.publicKey ? importSPKI(keys.publicKey, algorithm) : undefined;
@@ -107,18 +128,17 @@ export function requireRecipient(keys: RecipientKeys) {
   const algorithms = [...(secret ? ['HS256'] : []), ...asymmetric];
   const claims = keys.claims ?? { maxLifetime: 86_400 };
 
-  return createMiddleware<RecipientEnv>(async (c, next) => {
+  return async (token) => {
     if (algorithms.length === 0) {
-      return problem(
-        401,
-        'unauthorized',
-        'recipient tokens are not set up: set HERALD_JWT_SECRET, HERALD_JWT_PUBLIC_KEY or HERALD_JWKS_URL',
-      );
+      return {
+        ok: false,
+        detail:
+          'recipient tokens are not set up: set HERALD_JWT_SECRET, HERALD_JWT_PUBLIC_KEY or HERALD_JWKS_URL',
+      };
     }
-    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
-    if (!match?.[1])
-      return problem(401, 'unauthorized', 'send a recipient token: Authorization: Bearer <JWT>');
+    if (!token) return { ok: false, detail: 'send a recipient token: Authorization: Bearer <JWT>' };
     let sub: string;
+    let exp: number | undefined;
     try {
       const options = {
         algorithms,
@@ -126,7 +146,6 @@ export function requireRecipient(keys: RecipientKeys) {
         ...(claims.audience ? { audience: claims.audience } : {}),
         ...(claims.issuer ? { issuer: claims.issuer } : {}),
       };
-      const token = match[1];
       const { payload } =
         decodeProtectedHeader(token).alg === 'HS256' || !(publicKey || jwks)
           ? await jwtVerify(token, secret ?? new Uint8Array(0), options)
@@ -134,15 +153,15 @@ export function requireRecipient(keys: RecipientKeys) {
             ? await jwtVerify(token, jwks, options)
             : await jwtVerify(token, await (publicKey as ReturnType<typeof importSPKI>), options);
       const tooLong = lifetimeProblem(payload, claims.maxLifetime);
-      if (tooLong) return problem(401, 'unauthorized', tooLong);
+      if (tooLong) return { ok: false, detail: tooLong };
       sub = payload.sub as string;
+      exp = payload.exp;
     } catch (err) {
-      return problem(401, 'unauthorized', refusalText(err));
+      return { ok: false, detail: refusalText(err) };
     }
     // Signed, but a `sub` no recipient can have (empty, too long, a NUL) opens nothing.
     if (!recipientIdSchema.safeParse(sub).success)
-      return problem(401, 'unauthorized', "the token's sub is not a valid recipient id");
-    c.set('recipientId', sub);
-    await next();
-  });
+      return { ok: false, detail: "the token's sub is not a valid recipient id" };
+    return { ok: true, sub, exp };
+  };
 }

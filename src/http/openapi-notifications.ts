@@ -128,6 +128,51 @@ export const NOTIFICATION_OPERATIONS: Operation[] = [
     responses: { 200: { description: 'how many were marked', schema: 'Updated' } },
   },
   {
+    id: 'inboxEvents',
+    method: 'get',
+    path: '/v1/me/events',
+    tag: 'Inbox',
+    summary: 'My inbox changes, live (Server-Sent Events)',
+    description:
+      'A `text/event-stream` of the real-time inbox: `ready`, then each change as `event: <type>`, ' +
+      '`id: <seq>`, `data: <json>` (`notification`, `updated`, `reset`), as on the WebSocket ' +
+      '`/v1/me/ws` (docs/realtime.md). Resume with `?after=N&epoch=…` or `Last-Event-ID`. A ' +
+      'token in the query string is refused.',
+    realm: 'recipient',
+    query: {
+      after: {
+        schema: z.string().regex(/^\d+$/),
+        description: 'replay every change after this seq',
+      },
+      epoch: { schema: z.string().max(100), description: 'the epoch `after` belongs to' },
+    },
+    headers: {
+      'Last-Event-ID': {
+        schema: z.string().regex(/^\d+$/),
+        description: 'the seq of the last event received (sent by EventSource on reconnect)',
+      },
+    },
+    responses: {
+      200: {
+        description: 'the event stream (open until the token expires)',
+        contentType: 'text/event-stream',
+      },
+    },
+  },
+  {
+    id: 'inboxSocket',
+    method: 'get',
+    path: '/v1/me/ws',
+    tag: 'Inbox',
+    summary: 'My inbox changes, live (WebSocket)',
+    description:
+      'A WebSocket upgrade (subprotocol `herald.v1`); the protocol is in docs/realtime.md. A plain ' +
+      'GET without the upgrade is answered 426.',
+    realm: 'recipient',
+    responses: { 101: { description: 'switched to the WebSocket protocol' } },
+    errors: { upgrade_required: 'a plain HTTP request, not a WebSocket handshake' },
+  },
+  {
     id: 'removeFromInbox',
     method: 'delete',
     path: '/v1/me/notifications/{id}',

@@ -14,6 +14,7 @@ export const STATUS: Record<string, number> = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  upgrade_required: 426,
   conflict: 409,
   idempotency_conflict: 409,
   unknown_type: 422,

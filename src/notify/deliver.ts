@@ -40,6 +40,7 @@ import { hookDelivery, type HookRow } from './hook-urls.js';
 import type { Channel, TypeDefinition } from './types.js';
 import type { Unsubscribe } from './unsubscribe.js';
 import type { TemplateParts } from './template-parts.js';
+import { createdChangeSql } from './inbox-changes.js';
 
 export interface DeliverDeps {
   db: Db;
@@ -58,6 +59,8 @@ export interface DeliverDeps {
   fallback?: Partial<Record<Channel, string | undefined>>;
   /** Failed attempts of the primary provider after which the fallback sends. Default 2. */
   failoverAfter?: number;
+  /** Told after new inbox items were committed, with their recipients (the real-time hub). */
+  inboxChanged?: (recipientIds: string[]) => void;
 }
 
 interface DeliveryRow {
@@ -144,7 +147,7 @@ export function makeSender(deps: DeliverDeps) {
   const record = makeBatcher<Outcome, void>(
     async (outcomes) => {
       const col = <K extends keyof Outcome>(k: K) => outcomes.map((o) => o[k] ?? null);
-      await deps.db.query(
+      const { rows } = await deps.db.query<{ recipient_id: string }>(
         `WITH u AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
            AS u (id, status, reason, provider, provider_message_id, address, error, inbox, details)
@@ -158,9 +161,13 @@ export function makeSender(deps: DeliverDeps) {
              'at', now(), 'status', u.status, 'detail', coalesce(u.error, u.reason, u.provider)))
          FROM u WHERE d.id = u.id
          RETURNING d.notification_id, u.inbox
-       )
-       UPDATE ${s}.notifications n SET inbox = d.inbox::jsonb, inbox_at = now()
-       FROM d WHERE n.id = d.notification_id AND d.inbox IS NOT NULL`,
+       ), n AS (
+         -- Once: a delivery sent again (its first completion lost) leaves the item as it was.
+         UPDATE ${s}.notifications n SET inbox = d.inbox::jsonb, inbox_at = now()
+         FROM d WHERE n.id = d.notification_id AND d.inbox IS NOT NULL
+           AND n.inbox_at IS NULL AND n.recipient_id IS NOT NULL
+         RETURNING n.id, n.recipient_id
+       ), ${createdChangeSql(deps.schema)}`,
         [
           col('id'),
           col('status'),
@@ -173,6 +180,7 @@ export function makeSender(deps: DeliverDeps) {
           outcomes.map((o) => (o.details ? JSON.stringify(o.details) : null)),
         ],
       );
+      if (rows.length > 0) deps.inboxChanged?.([...new Set(rows.map((r) => r.recipient_id))]);
       return outcomes.map(() => undefined);
       // Outcomes arrive one SMTP reply at a time: a 2 ms window makes batches of tens, not ones.
     },

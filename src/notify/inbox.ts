@@ -12,6 +12,7 @@ import { quoteIdent } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
 import { checked } from '../validation.js';
 import { isUuid } from './ids.js';
+import { allReadChangeSql, itemChangeSql, type InboxItem } from './inbox-changes.js';
 
 export const inboxQuerySchema = z.strictObject({
   cursor: z.string().max(200).optional(),
@@ -19,17 +20,7 @@ export const inboxQuerySchema = z.strictObject({
   unread: z.enum(['true', 'false']).optional(),
 });
 
-export interface InboxItem {
-  id: string;
-  type: string;
-  title: string | null;
-  body: string | null;
-  actionUrl: string | null;
-  data: Record<string, unknown>;
-  read: boolean;
-  readAt: string | null;
-  createdAt: string;
-}
+export type { InboxItem } from './inbox-changes.js';
 
 export interface InboxPage {
   items: InboxItem[];
@@ -66,14 +57,32 @@ function parseCursor(cursor: string): [string, string] {
   return [us, id];
 }
 
-export function makeInbox(db: Db, schema: string) {
+export interface InboxOptions {
+  /** Told after each commit that changed a recipient's inbox (the real-time hub's wake-up). */
+  changed?: (recipientIds: string[]) => void;
+}
+
+export function makeInbox(db: Db, schema: string, options: InboxOptions = {}) {
   const n = `${quoteIdent(schema)}.notifications`;
   const visible = 'recipient_id = $1 AND inbox_at IS NOT NULL AND archived_at IS NULL';
-  /** Runs `sql` for one of the recipient's items; false if it is not theirs or not there. */
-  const one = async (sql: string, recipientId: string, id: string) => {
+  const changed = (recipientId: string) => options.changed?.([recipientId]);
+  /**
+   * Changes one of the recipient's items with `change` (an UPDATE of `n` from the locked item
+   * `t`, returning id, delta, read, deleted) and records it in the change sequence, in one
+   * statement. False if the recipient has no such item; an item already in the asked-for state
+   * is found but records nothing.
+   */
+  const one = async (change: string, recipientId: string, id: string) => {
     if (!isUuid(id)) return false;
-    const { rows } = await db.query(sql, [recipientId, id]);
-    return rows.length > 0;
+    const { rows } = await db.query<{ found: number; recorded: number }>(
+      `WITH t AS (SELECT id, read_at FROM ${n} WHERE ${visible} AND id = $2 FOR UPDATE),
+       c AS (${change}),
+       ${itemChangeSql(schema)}
+       SELECT (SELECT count(*) FROM t)::int AS found, (SELECT count(*) FROM x)::int AS recorded`,
+      [recipientId, id],
+    );
+    if ((rows[0]?.recorded ?? 0) > 0) changed(recipientId);
+    return (rows[0]?.found ?? 0) > 0;
   };
 
   return {
@@ -115,25 +124,36 @@ export function makeInbox(db: Db, schema: string) {
     /** Marks one item read (or unread); false if the recipient has no such item. */
     markRead(recipientId: string, id: string, read: boolean): Promise<boolean> {
       return one(
-        `UPDATE ${n} SET read_at = ${read ? 'coalesce(read_at, now())' : 'NULL'}
-         WHERE ${visible} AND id = $2 RETURNING id`,
+        read
+          ? `UPDATE ${n} SET read_at = now() FROM t WHERE ${n}.id = t.id AND t.read_at IS NULL
+             RETURNING t.id, -1 AS delta, true AS read, false AS deleted`
+          : `UPDATE ${n} SET read_at = NULL FROM t WHERE ${n}.id = t.id AND t.read_at IS NOT NULL
+             RETURNING t.id, 1 AS delta, false AS read, false AS deleted`,
         recipientId,
         id,
       );
     },
 
     async markAllRead(recipientId: string): Promise<number> {
-      const { rows } = await db.query(
-        `UPDATE ${n} SET read_at = now() WHERE ${visible} AND read_at IS NULL RETURNING id`,
+      const { rows } = await db.query<{ updated: number }>(
+        `WITH c AS (
+           UPDATE ${n} SET read_at = now() WHERE ${visible} AND read_at IS NULL RETURNING id
+         ),
+         ${allReadChangeSql(schema)}
+         SELECT (SELECT count(*) FROM x)::int AS updated`,
         [recipientId],
       );
-      return rows.length;
+      const updated = rows[0]?.updated ?? 0;
+      if (updated > 0) changed(recipientId);
+      return updated;
     },
 
     /** Removes an item from the inbox (the notification and its deliveries stay for the record). */
     remove(recipientId: string, id: string): Promise<boolean> {
       return one(
-        `UPDATE ${n} SET archived_at = now() WHERE ${visible} AND id = $2 RETURNING id`,
+        `UPDATE ${n} SET archived_at = now() FROM t WHERE ${n}.id = t.id
+         RETURNING t.id, CASE WHEN t.read_at IS NULL THEN -1 ELSE 0 END AS delta,
+           t.read_at IS NOT NULL AS read, true AS deleted`,
         recipientId,
         id,
       );
