@@ -2,7 +2,8 @@
 // too (tsPreCompilationDeps), because a type import ties two concepts as much as a value does,
 // even if it vanishes at run time. The folders form layers, each using only those below it:
 //   time, db, obs, queue  <  channels  <  notify  <  scheduler  <  herald.ts, handlers.ts, http, cli
-// Shared words (a channel, a delivery event) live in src/types.ts, below every folder.
+// Shared words (a channel, a delivery event) live in src/types.ts, below every folder. The
+// browser client (src/client) stands apart: it imports only itself, and nothing imports it.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -35,6 +36,22 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/(channels|db|notify|obs|queue|scheduler|time)/' },
       to: { path: '^src/(herald|index|process|handlers|recipes)\\.ts$' },
+    },
+    {
+      name: 'client-stands-alone',
+      comment:
+        'src/client is served to browsers as it is (/client/*.js) and published as herald/client: it may import only its own modules, no package and no Node built-in.',
+      severity: 'error',
+      from: { path: '^src/client/' },
+      to: { pathNot: '^src/client/' },
+    },
+    {
+      name: 'nothing-imports-the-client',
+      comment:
+        'The server reads dist/client/ as files; importing src/client would pull DOM code into the server.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/client/' },
+      to: { path: '^src/client/' },
     },
   ],
   options: {

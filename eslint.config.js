@@ -49,6 +49,11 @@ export default tseslint.config(
     },
   },
   {
+    // The browser client runs in pages (and in Node when a server passes it a WebSocket).
+    files: ['src/client/**'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     // The CLI, benchmarks, tests and scripts talk to a terminal on purpose.
     files: ['src/cli/**', 'bench/**', 'test/**', 'scripts/**'],
     rules: { 'no-console': 'off' },

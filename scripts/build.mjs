@@ -68,6 +68,13 @@ try {
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', next, ...noCheck], {
     stdio: 'inherit',
   });
+  // The browser client is its own project (DOM types, no Node): dist/client/, served by Herald
+  // at /client/ (src/http/client-routes.ts) and exported as herald/client.
+  execFileSync(
+    process.execPath,
+    [tsc, '-p', 'src/client/tsconfig.json', '--outDir', join(next, 'client'), ...noCheck],
+    { stdio: 'inherit' },
+  );
   cpSync('src/db/migrations', join(next, 'db/migrations'), { recursive: true });
   writeFileSync(join(next, DIGEST_FILE), `${digest}\n`);
 } catch (err) {

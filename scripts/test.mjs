@@ -9,7 +9,8 @@
 //   1. at once: the build (`tsc --noCheck`, for the tests that run the `herald` command), the
 //      bundles, the migrated PGlite database every PGlite test starts from
 //      (test/helpers/pglite-snapshot.ts),
-//      the type check (`tsc --noEmit` over src, test, bench and scripts) and the lint (ESLint,
+//      the type check (`tsc --noEmit` over src, test, bench and scripts, then the browser
+//      client's own project, src/client) and the lint (ESLint,
 //      then dependency-cruiser's import rules);
 //   2. once the build and the database are made: the test files, three at a time (each uses its
 //      own schema or in-memory database), while the type check and lint finish beside them.
@@ -135,8 +136,18 @@ const snapshot = step('migrated PGlite database', [
   dump,
 ]);
 const build = whole ? step('build', ['scripts/build.mjs', '--no-check']) : undefined;
+// Two projects: the browser client (src/client) has DOM types and no Node ones.
 const typecheck = whole
-  ? step('typecheck', [bin('typescript', 'bin/tsc'), '-p', 'tsconfig.json', '--noEmit'])
+  ? inOrder(
+      () => step('typecheck', [bin('typescript', 'bin/tsc'), '-p', 'tsconfig.json', '--noEmit']),
+      () =>
+        step('typecheck client', [
+          bin('typescript', 'bin/tsc'),
+          '-p',
+          'src/client/tsconfig.json',
+          '--noEmit',
+        ]),
+    )
   : undefined;
 const lint = whole
   ? inOrder(
@@ -187,7 +198,7 @@ if (ready.every((r) => r.ok)) {
 } else {
   console.error('test: the tests did not run: a step they need failed (see above)');
 }
-const checks = [...(typecheck ? [await typecheck] : []), ...(await lint)];
+const checks = [...(typecheck ? await typecheck : []), ...(await lint)];
 rmSync(tmp, { recursive: true, force: true });
 rmSync(bundles, { recursive: true, force: true });
 

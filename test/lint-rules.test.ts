@@ -1,6 +1,7 @@
 /**
  * The lint rules of `npm run lint` that guard the layout: import cycles and the layers of src/
- * (.dependency-cruiser.cjs, type-only imports included) and no focused tests (eslint.config.js).
+ * (.dependency-cruiser.cjs, type-only imports included), the browser client standing alone,
+ * and no focused tests (eslint.config.js).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -62,6 +63,12 @@ describe('lint: imports', () => {
         "import type { Herald } from '../herald.js';\nexport type T = Herald;\n",
       );
       file('src/herald.ts', 'export type Herald = { send(): void };\n');
+      // The browser client imports only itself (it is served as it is), and nothing imports it.
+      file(
+        'src/client/herald.ts',
+        "import { readFileSync } from 'node:fs';\nimport type { Herald } from '../herald.js';\nexport const h = (x: Herald) => [x, readFileSync];\n",
+      );
+      file('src/http/app.ts', "import { h } from '../client/herald.js';\nexport const a = h;\n");
       const { status, out } = cruise(dir);
       assert.notEqual(status, 0, out);
       assert.match(out, /no-circular: src\/channels\/provider\.ts/);
@@ -74,6 +81,9 @@ describe('lint: imports', () => {
         /notify-below-scheduler: src\/notify\/policy\.ts → src\/scheduler\/digests\.ts/,
       );
       assert.match(out, /parts-below-the-root: src\/scheduler\/tasks\.ts → src\/herald\.ts/);
+      assert.match(out, /client-stands-alone: src\/client\/herald\.ts → fs\n/);
+      assert.match(out, /client-stands-alone: src\/client\/herald\.ts → src\/herald\.ts/);
+      assert.match(out, /nothing-imports-the-client: src\/http\/app\.ts → src\/client\/herald\.ts/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
