@@ -22,6 +22,7 @@ import { unsubscribeRoutes } from './unsubscribe-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { docsRoutes } from './docs.js';
+import { clientRoutes } from './client-routes.js';
 import { templatePartsRoutes } from './template-parts-routes.js';
 import { reminderRoutes } from './reminder-routes.js';
 import { webhookKeyRoutes } from './webhook-key-routes.js';
@@ -80,6 +81,7 @@ export function makeApp(herald: Herald): Hono {
   });
 
   app.route('/', docsRoutes(herald));
+  app.route('/', clientRoutes());
   // /v1/me and the public routes first: they answer before the server realm's key check on /v1.
   app.route('/v1/unsubscribe', unsubscribeRoutes(herald));
   app.route('/v1/webhooks', webhookRoutes(herald));

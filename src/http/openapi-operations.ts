@@ -70,6 +70,10 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'Notifications', description: 'Triggering notifications and following them.' },
   { name: 'Reminders', description: 'Reminders at offsets before a due time, moved with it.' },
   { name: 'Inbox', description: 'The recipient’s own in-app inbox (recipient token).' },
+  {
+    name: 'Browser client',
+    description: 'The inbox client and the `<herald-inbox>` element, as scripts for pages.',
+  },
   { name: 'Unsubscribe', description: 'One-click unsubscribe links in marketing messages.' },
   {
     name: 'Admin',

@@ -4,6 +4,8 @@
  */
 import { recipientIdSchema } from '../notify/recipients.js';
 import { partNameSchema, typeNameSchema } from '../notify/types.js';
+import { z } from 'zod';
+import { CLIENT_FILE } from './client-routes.js';
 import type { Operation } from './openapi-operations.js';
 
 const recipientParam = {
@@ -67,6 +69,29 @@ export const RESOURCE_OPERATIONS: Operation[] = [
     responses: {
       200: { description: 'the Prometheus text format', contentType: 'text/plain; version=0.0.4' },
     },
+  },
+  {
+    id: 'clientScript',
+    method: 'get',
+    path: '/client/{file}',
+    tag: 'Browser client',
+    summary: 'The browser client and <herald-inbox> as scripts',
+    description:
+      '`herald.js` is the real-time inbox client (`connect()`), `herald-inbox.js` the ' +
+      '`<herald-inbox>` element; each imports its modules from beside it. Public, CORS `*`, ' +
+      'cached for five minutes with an ETag. See docs/realtime-client.md.',
+    realm: 'none',
+    pathParams: {
+      file: {
+        schema: z.string().regex(CLIENT_FILE),
+        description: '`herald.js`, `herald-inbox.js`, or a module they import.',
+      },
+    },
+    responses: {
+      200: { description: 'the ES module', contentType: 'text/javascript; charset=utf-8' },
+      304: { description: 'not modified since the ETag sent in If-None-Match' },
+    },
+    errors: { not_found: 'no such file, or the client is not built (`npm run build`)' },
   },
   {
     id: 'upsertRecipient',
