@@ -42,7 +42,13 @@ export interface SocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: string, listener: (event: never) => void): void;
+  addEventListener(type: string, listener: (event: SocketEvent) => void): void;
+}
+/** What the client reads of a socket's events: a message's `data`, a close's `code`. */
+export interface SocketEvent {
+  type: string;
+  data?: unknown;
+  code?: number;
 }
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => SocketLike;
 
@@ -268,14 +274,16 @@ export class HeraldClient {
       if (this.options.auth === 'message') this.send({ type: 'auth', token });
       this.startPings();
     });
-    socket.addEventListener('message', (event: { data: unknown }) => {
+    socket.addEventListener('message', (event) => {
       if (!mine()) return;
       this.clearTimer('pong'); // any frame shows the connection is alive
       const message = parseServerMessage(event.data);
       if (message) this.receive(message);
     });
-    socket.addEventListener('close', (event: { code: number }) => {
-      if (mine()) this.closed(event.code);
+    // A close event follows every error; listening keeps `ws` (Node) from throwing it.
+    socket.addEventListener('error', () => undefined);
+    socket.addEventListener('close', (event) => {
+      if (mine()) this.closed(event.code ?? 1006);
     });
   }
 
@@ -300,8 +308,10 @@ export class HeraldClient {
       case 'notification':
       case 'updated': {
         if (!this.seq.take(m.seq)) return;
-        // A replayed event's count is from its time; `ready` gave the current one.
-        if (m.seq >= (this.readySeq ?? 0)) this.setUnread(m.unreadCount);
+        // A count is as of its event: only the newest event's is current (a replayed one may
+        // come after a later live one), and none older than `ready`, which gave the current one.
+        if (m.seq === this.seq.lastSeq && m.seq >= (this.readySeq ?? 0))
+          this.setUnread(m.unreadCount);
         if (m.type === 'notification') {
           this.events.emit('notification', {
             seq: m.seq,
