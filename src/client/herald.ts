@@ -53,7 +53,10 @@ export interface SocketEvent {
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => SocketLike;
 
 export interface ConnectOptions {
-  /** Herald's base URL, e.g. `https://herald.example.com` (a path prefix is kept). */
+  /**
+   * Herald's base URL, e.g. `https://herald.example.com` (a path prefix is kept), or one
+   * relative to the page, e.g. `/herald` when the app's server passes that path on to Herald.
+   */
   url: string;
   /** A recipient JWT. When it expires (close code 4401) the client stops: prefer `getToken`. */
   token?: string;
@@ -127,6 +130,7 @@ interface PageGlobals extends Listenable {
   WebSocket: WebSocketConstructor;
   fetch: FetchLike;
   document: Listenable & { visibilityState: string };
+  location: { href: string };
 }
 const page = globalThis as unknown as Partial<PageGlobals>;
 
@@ -153,7 +157,9 @@ export class HeraldClient {
   private readonly detach: (() => void)[] = [];
 
   constructor(private readonly options: ConnectOptions) {
-    const base = options.url.endsWith('/') ? options.url : `${options.url}/`;
+    // Relative to the page (`/herald` behind the app's own reverse proxy) or absolute.
+    const absolute = new URL(options.url, page.location?.href).toString();
+    const base = absolute.endsWith('/') ? absolute : `${absolute}/`;
     const ws = new URL('v1/me/ws', base);
     ws.protocol = ws.protocol === 'https:' ? 'wss:' : 'ws:';
     this.wsUrl = ws.toString();
