@@ -55,6 +55,14 @@ export class HeraldInboxElement extends HTMLElement {
   private readonly onOutside = (e: Event) => {
     if (!e.composedPath().includes(this)) this.toggle(false);
   };
+  /** Escape closes the panel wherever the focus is; focus inside goes back to the bell. */
+  private readonly onEscape = (e: KeyboardEvent) => {
+    if (e.key !== 'Escape') return;
+    const inside = e.composedPath().includes(this);
+    e.preventDefault();
+    this.toggle(false);
+    if (inside) this.els.bell.focus();
+  };
 
   constructor() {
     super();
@@ -153,11 +161,13 @@ export class HeraldInboxElement extends HTMLElement {
     this.els.bell.setAttribute('aria-expanded', String(force));
     if (force) {
       document.addEventListener('pointerdown', this.onOutside, true);
+      document.addEventListener('keydown', this.onEscape);
       this.watchScroll();
       if (!this.feed.loaded) void this.loadMore(true);
       this.render();
     } else {
       document.removeEventListener('pointerdown', this.onOutside, true);
+      document.removeEventListener('keydown', this.onEscape);
       this.observer?.disconnect();
     }
   }
@@ -316,12 +326,6 @@ export class HeraldInboxElement extends HTMLElement {
   // ---- keyboard and scrolling ----
 
   private onKey(e: KeyboardEvent): void {
-    if (e.key === 'Escape' && this.open) {
-      e.preventDefault();
-      this.toggle(false);
-      this.els.bell.focus();
-      return;
-    }
     const items = [...this.els.list.querySelectorAll<HTMLElement>('.item')];
     const at = items.indexOf(this.root.activeElement as HTMLElement);
     const onBell = this.root.activeElement === this.els.bell;
