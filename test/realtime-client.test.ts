@@ -227,6 +227,30 @@ describe('herald/client against the protocol', () => {
     assert.ok(seen.statuses.includes('waiting'));
   });
 
+  it('closes the socket in a tab hidden for a while, and resumes when it is shown', async () => {
+    // A stand-in for the page's document: the client looks for `document` on the global object.
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'visible' });
+    const show = (state: 'visible' | 'hidden') => {
+      doc.visibilityState = state;
+      doc.dispatchEvent(new Event('visibilitychange'));
+    };
+    (globalThis as { document?: unknown }).document = doc;
+    try {
+      const { c, seen } = client({ hiddenCloseMs: 100 });
+      await live(c);
+      show('hidden');
+      await waitFor(() => c.status === 'paused' && fake.open === 0, WAIT, 'the socket closed');
+      fake.add('while-hidden');
+      assert.equal(seen.notifications.length, 0);
+      show('visible');
+      await waitFor(() => seen.notifications.includes(fake.head), WAIT, 'the missed event');
+      assert.equal(resumes().length, 1);
+      assert.equal(c.status, 'live');
+    } finally {
+      delete (globalThis as { document?: unknown }).document;
+    }
+  });
+
   it('close() ends the connection and every timer', async () => {
     const { c, seen } = client({ pingIntervalMs: 50 });
     await live(c);

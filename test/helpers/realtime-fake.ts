@@ -60,8 +60,8 @@ export class FakeHerald {
     this.http.on('upgrade', (req, socket, head) => void this.upgrade(req, socket, head));
   }
 
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.http.listen(0, '127.0.0.1', resolve));
+  async start(port = 0): Promise<void> {
+    await new Promise<void>((resolve) => this.http.listen(port, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.http.address() as AddressInfo).port}`;
   }
 
