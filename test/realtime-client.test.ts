@@ -288,6 +288,14 @@ describe('herald/client parts', () => {
       [7, 8, 9, 8, 10, 11].map((n) => s.take(n)),
       [true, true, true, false, false, true],
     );
+    // Another epoch, head 3: the resume asks from the old position (and gets a reset), and
+    // the new sequence's live events are taken meanwhile.
+    assert.deepEqual(s.ready(3, 'e2'), { after: 11, epoch: 'e' });
+    assert.equal(s.take(4), true);
+    s.reset('e2');
+    assert.deepEqual([s.lastSeq, s.epoch], [4, 'e2']);
+    assert.equal(s.take(4), false);
+    assert.equal(s.take(5), true);
   });
 
   it('feed: newest first whatever the arrival order, each item once', () => {

@@ -332,7 +332,7 @@ export class HeraldClient {
         return;
       }
       case 'reset':
-        this.seq.reset(m.epoch, this.readySeq ?? 0);
+        this.seq.reset(m.epoch);
         this.events.emit('reset', { epoch: m.epoch });
         return;
       case 'error':

@@ -11,6 +11,8 @@ export class Sequence {
   lastSeq: number | undefined;
   epoch: string | undefined;
   private replay: { after: number; head: number; seen: Set<number> } | undefined;
+  /** The highest seq seen on this connection (its `ready`, then its events). */
+  private connectionMax = 0;
 
   /**
    * A `ready` event: what to send to resume, if anything. On a first connection there is
@@ -18,19 +20,28 @@ export class Sequence {
    */
   ready(seq: number, epoch: string): { after: number; epoch: string } | undefined {
     this.replay = undefined;
+    this.connectionMax = seq;
     if (this.lastSeq === undefined || this.epoch === undefined) {
       this.lastSeq = seq;
       this.epoch = epoch;
       return undefined;
     }
     const resume = { after: this.lastSeq, epoch: this.epoch };
-    if (seq > this.lastSeq) this.replay = { after: this.lastSeq, head: seq, seen: new Set() };
+    if (epoch !== this.epoch || seq < this.lastSeq) {
+      // Another sequence, or one behind us: the server will answer `reset`. Meanwhile the
+      // live events it sends are numbered from its head, so that is the position now (the
+      // epoch changes with the reset, so a connection lost before it still asks again).
+      this.lastSeq = seq;
+    } else if (seq > this.lastSeq) {
+      this.replay = { after: this.lastSeq, head: seq, seen: new Set() };
+    }
     return resume;
   }
 
   /** True when the event at `seq` is new: apply it. It is then counted as applied. */
   take(seq: number): boolean {
     const r = this.replay;
+    this.connectionMax = Math.max(this.connectionMax, seq);
     if (r && seq > r.after && seq <= r.head) {
       if (r.seen.has(seq)) return false;
       r.seen.add(seq);
@@ -44,13 +55,13 @@ export class Sequence {
   }
 
   /**
-   * A `reset`: history after our position is gone. The position becomes this connection's
-   * head (`readySeq`): the REST refetch the reset asks for sees at least that much, and the
-   * server sends what comes after it live.
+   * A `reset`: history after our position is gone. The position becomes the highest seq this
+   * connection has seen (its `ready`, or a live event since): the REST refetch the reset asks
+   * for sees at least that much, and the server goes on live from there.
    */
-  reset(epoch: string, readySeq: number): void {
+  reset(epoch: string): void {
     this.replay = undefined;
     this.epoch = epoch;
-    this.lastSeq = readySeq;
+    this.lastSeq = this.connectionMax;
   }
 }
