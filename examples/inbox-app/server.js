@@ -21,6 +21,7 @@ const page = (user) => `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Acme Tasks</title>
+<link rel="icon" href="data:,">
 <style>
   body { margin: 0; font-family: system-ui, sans-serif; background: #f8fafc; color: #0f172a; }
   header { display: flex; align-items: center; gap: 12px; padding: 8px 20px; background: #fff; border-bottom: 1px solid #e2e8f0; }
