@@ -5,7 +5,8 @@
  * A notification triggered on the server appears live and the badge counts it; a click marks
  * it read (the badge drops, the REST count agrees) and a second tab sees the read live; the
  * page comes back by itself after Herald restarts on the same port and database, and shows
- * what was sent after; the bell works from the keyboard; the browser logs no errors.
+ * what was sent after; the bell works from the keyboard; older pages load by cursor as the
+ * panel fills; the browser logs no errors.
  * Screenshots go to test-results/inbox-browser/.
  */
 import assert from 'node:assert/strict';
@@ -269,6 +270,40 @@ describe('<herald-inbox> in Chromium', { skip }, () => {
     await untilBadge(second, '1');
     await waitFor(async () => (await restUnread()) === 1, WAIT, 'the REST count to be 1');
     assert.equal(await item(page, 'Note 3').count(), 1, 'each item once');
+  });
+
+  it('loads older pages with the cursor as the panel fills, each item once', async () => {
+    const pages: string[] = [];
+    const onRequest = (req: { url(): string }) => {
+      if (req.url().includes('/v1/me/notifications?')) pages.push(req.url());
+    };
+    second.on('request', onRequest);
+    await second
+      .locator('herald-inbox')
+      .evaluate((el: { setAttribute(n: string, v: string): void }) =>
+        el.setAttribute('page-size', '1'),
+      );
+    // One item a page: the first page leaves room, so the next loads, until the last.
+    await waitFor(
+      () => pages.filter((u) => u.includes('cursor=')).length >= 2,
+      WAIT,
+      'the older pages',
+    );
+    await waitFor(
+      async () => (await second.locator('herald-inbox .item').count()) === 3,
+      WAIT,
+      'every item',
+    );
+    second.off('request', onRequest);
+    assert.deepEqual(await second.locator('herald-inbox .item .title').allTextContents(), [
+      'Note 3',
+      'Unread: Note 2',
+      'Note 1',
+    ]);
+    assert.ok(
+      pages.every((u) => u.includes('limit=1')),
+      pages.join('\n'),
+    );
   });
 
   it('logged no errors and loaded nothing from elsewhere', () => {

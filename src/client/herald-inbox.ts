@@ -28,7 +28,7 @@ const BELL_SVG =
   '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false"><path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9"/><path d="M13.73 21a2 2 0 0 1-3.46 0"/></svg>';
 
 export class HeraldInboxElement extends HTMLElement {
-  static observedAttributes = ['url', 'token'];
+  static observedAttributes = ['url', 'token', 'page-size'];
 
   /** The texts shown, to translate: set before the element connects. */
   strings: Strings = { ...DEFAULT_STRINGS };
@@ -150,8 +150,10 @@ export class HeraldInboxElement extends HTMLElement {
     this.toggle(false);
   }
 
-  attributeChangedCallback(): void {
-    this.restart();
+  attributeChangedCallback(name: string): void {
+    // A new page size reloads the list; a new Herald or token means a new connection.
+    if (name !== 'page-size') this.restart();
+    else if (this.feed.loaded) void this.loadMore(true);
   }
 
   /** Opens or closes the panel (`force` true opens, false closes). */
