@@ -236,6 +236,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     pollIntervalMs: config.realtime.pollIntervalMs,
     sendBufferBytes: config.realtime.sendBufferBytes,
   });
+  metrics.watchRealtime(() => realtime.stats());
   const sender = makeSend({
     db,
     schema: config.schema,

@@ -123,6 +123,9 @@ for (const backend of BACKENDS) {
       const bob = await client('bob');
       const ready = anns[0]!.events[0]!;
       assert.deepEqual(Object.keys(ready).sort(), ['epoch', 'seq', 'type', 'unreadCount']);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      assert.match(metrics, /^herald_realtime_connections 4$/m);
+      assert.match(metrics, /^herald_realtime_recipients 2$/m);
       assert.equal(ready.seq, 0);
 
       const annIds: string[] = [];
@@ -311,6 +314,34 @@ for (const backend of BACKENDS) {
       assert.equal(events.at(-1)!.unreadCount, await unread('bob'));
       assert.equal(head.unreadCount, await unread('bob'));
       for (const s of [watcher, ...sockets]) await s.close();
+    });
+
+    it('tells open connections of an erased recipient to refetch, and follows the new sequence', async () => {
+      await api('PUT', '/v1/recipients/fay', {});
+      const c = await client('fay');
+      await trigger('fay', { n: 'before' });
+      const [first] = await c.waitForChanges(1);
+      const oldEpoch = c.events[0]!.epoch;
+      assert.equal((await api('DELETE', '/v1/recipients/fay')).status, 204);
+      await api('PUT', '/v1/recipients/fay', {});
+      const id = await trigger('fay', { n: 'after' });
+      const after = await c.waitForEvent(
+        (e) => e.type === 'notification' && (e.item as { id: string }).id === id,
+        'the new sequence',
+      );
+      const resets = c.events.filter((e) => e.type === 'reset');
+      assert.ok(resets.length >= 1, 'told to refetch');
+      const epoch = resets.at(-1)!.epoch;
+      assert.notEqual(epoch, oldEpoch);
+      assert.equal(after.seq, 1, 'from the start of the new sequence');
+      assert.equal(first!.seq, 1);
+      // A resume in the old epoch is answered with reset, in the new one it works.
+      const back = await client('fay', { query: `after=1&epoch=${String(oldEpoch)}` });
+      assert.deepEqual(await back.waitForEvent((e) => e.type === 'reset', 'reset'), {
+        type: 'reset',
+        epoch,
+      });
+      for (const x of [c, back]) await x.close();
     });
 
     it('refuses the auth matrix: none, forged, expired, wrong realm, a token in the query string', async () => {

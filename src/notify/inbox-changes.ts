@@ -239,14 +239,22 @@ export function makeInboxChanges(db: Db, schema: string) {
       return events(rows);
     },
 
-    /** Which of these recipients have changes after the seq given (the poll's cheap look). */
-    async moved(cursors: Map<string, number>): Promise<string[]> {
-      const { rows } = await db.query<{ recipient_id: string }>(
-        `SELECT st.recipient_id FROM unnest($1::text[], $2::bigint[]) AS w (recipient_id, after)
-         JOIN ${s}.inbox_streams st ON st.recipient_id = w.recipient_id AND st.seq > w.after`,
-        [[...cursors.keys()], [...cursors.values()]],
+    /**
+     * Which of these recipients have changes after the seq given, or another epoch than the
+     * one given ("none" when the stream is gone: the recipient was erased): the poll's look.
+     */
+    async moved(
+      cursors: Map<string, { seq: number; epoch: string }>,
+    ): Promise<{ recipientId: string; epoch: string }[]> {
+      const ids = [...cursors.keys()];
+      const { rows } = await db.query<{ recipient_id: string; epoch: string }>(
+        `SELECT w.recipient_id, coalesce(st.epoch, 'none') AS epoch
+         FROM unnest($1::text[], $2::bigint[], $3::text[]) AS w (recipient_id, after, epoch)
+         LEFT JOIN ${s}.inbox_streams st ON st.recipient_id = w.recipient_id
+         WHERE coalesce(st.epoch, 'none') <> w.epoch OR st.seq > w.after`,
+        [ids, ids.map((id) => cursors.get(id)?.seq), ids.map((id) => cursors.get(id)?.epoch)],
       );
-      return rows.map((r) => r.recipient_id);
+      return rows.map((r) => ({ recipientId: r.recipient_id, epoch: r.epoch }));
     },
   };
 }

@@ -74,8 +74,39 @@ export function makeMetrics(queue: Queue) {
     },
   });
 
+  let realtime: (() => { connections: number; recipients: number; slowClosed: number }) | undefined;
+  new Gauge({
+    name: 'herald_realtime_connections',
+    help: 'Open real-time inbox connections (WebSocket and SSE) of this process.',
+    registers: [registry],
+    collect() {
+      this.set(realtime?.().connections ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'herald_realtime_recipients',
+    help: 'Recipients with at least one open real-time connection to this process.',
+    registers: [registry],
+    collect() {
+      this.set(realtime?.().recipients ?? 0);
+    },
+  });
+  new Counter({
+    name: 'herald_realtime_slow_closed_total',
+    help: 'Real-time connections closed because the client read too slowly (4408).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(realtime?.().slowClosed ?? 0);
+    },
+  });
+
   return {
     registry,
+    /** Reports the real-time hub's connections (its `stats`). */
+    watchRealtime(stats: NonNullable<typeof realtime>): void {
+      realtime = stats;
+    },
     /** Counts delivery outcomes (the trigger's and the deliver job's). */
     countDelivery(channel: string, status: string, reason: string | null, n = 1): void {
       deliveries.inc({ channel, status, reason: reason ?? '' }, n);

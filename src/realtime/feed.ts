@@ -115,6 +115,14 @@ export class Feed {
     this.release();
   }
 
+  /** The recipient's sequence started again in `epoch`: refetch, and take it from its start. */
+  restart(epoch: string): void {
+    if (this.closed) return;
+    this.held = undefined;
+    this.cursor = 0;
+    this.sendNow({ ...frameOf({ type: 'reset', epoch }), seq: 0 });
+  }
+
   /** Stops the feed (the connection closed). */
   close(): void {
     if (this.closed) return;

@@ -25,6 +25,8 @@ interface Entry {
   feeds: Set<Feed>;
   /** The last seq read for this recipient; undefined until the first head is known. */
   seq: number | undefined;
+  /** The epoch that seq belongs to. */
+  epoch: string;
 }
 
 export interface HubOptions {
@@ -101,12 +103,22 @@ export function makeHub(options: HubOptions) {
   }
 
   async function pollOnce(): Promise<void> {
-    const cursors = new Map<string, number>();
-    for (const [id, entry] of entries) if (entry.seq !== undefined) cursors.set(id, entry.seq);
+    const cursors = new Map<string, { seq: number; epoch: string }>();
+    for (const [id, entry] of entries)
+      if (entry.seq !== undefined) cursors.set(id, { seq: entry.seq, epoch: entry.epoch });
     if (cursors.size === 0) return;
     try {
       const moved = await changes.moved(cursors);
-      if (moved.length > 0) wake({ recipients: moved });
+      for (const { recipientId, epoch } of moved) {
+        const entry = entries.get(recipientId);
+        if (!entry || entry.epoch === epoch) continue;
+        // The sequence started again (the recipient was erased, and maybe made again): the
+        // connections are told to refetch, and get the new sequence from its start.
+        entry.epoch = epoch;
+        entry.seq = 0;
+        for (const feed of entry.feeds) feed.restart(epoch);
+      }
+      if (moved.length > 0) wake({ recipients: moved.map((m) => m.recipientId) });
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'realtime:poll-failed');
     }
@@ -137,7 +149,7 @@ export function makeHub(options: HubOptions) {
       const feed = new Feed(recipientId, transport, options.sendBufferBytes, detach);
       let entry = entries.get(recipientId);
       if (!entry) {
-        entry = { feeds: new Set(), seq: undefined };
+        entry = { feeds: new Set(), seq: undefined, epoch: '' };
         entries.set(recipientId, entry);
       }
       entry.feeds.add(feed);
@@ -146,6 +158,7 @@ export function makeHub(options: HubOptions) {
         const head = await changes.head(recipientId);
         if (entry.seq === undefined && entries.get(recipientId) === entry) {
           entry.seq = head.seq;
+          entry.epoch = head.epoch;
           // Woken while its head was read: look now.
           if (dirty.has(recipientId)) void fetch();
         }
