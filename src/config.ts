@@ -281,6 +281,32 @@ export const configSchema = z.object({
     )
     .default([])
     .register(ENV, { env: 'HERALD_EGRESS_ALLOW' }),
+  /**
+   * Web origins whose pages may call the recipient API (`/v1/me/...`) from the browser (CORS),
+   * e.g. `https://app.example.com`; in the environment comma-separated. Default none: a page
+   * reaches it from its own origin (or through the app's proxy). The WebSocket and the client
+   * scripts need no CORS.
+   */
+  corsOrigins: z
+    .preprocess(
+      (v) =>
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean)
+          : v,
+      z.array(
+        z
+          .string()
+          .regex(
+            /^https?:\/\/[^/\s,]+$/,
+            'must be an origin: scheme and host (and port), like https://app.example.com',
+          ),
+      ),
+    )
+    .default([])
+    .register(ENV, { env: 'HERALD_CORS_ORIGINS' }),
   /** The recipient told when a schedule fails three runs in a row. */
   opsRecipient: z
     .string()

@@ -4,6 +4,7 @@
  * the domain module, and answer; every error becomes problem+json in one onError.
  */
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import type { Herald } from '../herald.js';
 import { appliedVersion, knownMigrations } from '../db/migrate.js';
 import { toError } from '../errors.js';
@@ -48,6 +49,19 @@ export function makeApp(herald: Herald): Hono {
   app.notFound((c) => notFound(`no route ${c.req.method} ${c.req.path}`));
   // First of all: no route, auth check or signature check reads a body before it is bounded.
   app.use(limitBodies((c) => bodyLimitFor(herald, c.req.method, c.req.path)));
+  // Pages of the configured origins may call the recipient API (a preflight is answered here,
+  // before the unknown-route check, which knows no OPTIONS routes).
+  if (herald.config.corsOrigins.length > 0) {
+    app.use(
+      '/v1/me/*',
+      cors({
+        origin: herald.config.corsOrigins,
+        allowMethods: ['GET', 'PUT', 'POST', 'DELETE'],
+        allowHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
+        maxAge: 600,
+      }),
+    );
+  }
   // Then: an unknown path is 404 under every realm, not a complaint about the credential.
   app.use(answerUnknownRoutes(app, (method, path) => notFound(`no route ${method} ${path}`)));
 
