@@ -1,7 +1,7 @@
 // Import rules for src/ (dependency-cruiser, run by `npm run lint`). It reads type-only imports
 // too (tsPreCompilationDeps), because a type import ties two concepts as much as a value does,
 // even if it vanishes at run time. The folders form layers, each using only those below it:
-//   time, db, obs, queue  <  channels  <  notify  <  scheduler  <  herald.ts, handlers.ts, http, cli
+//   time, db, obs, queue  <  channels  <  notify  <  scheduler, realtime  <  herald.ts, handlers.ts, http, cli
 // Shared words (a channel, a delivery event) live in src/types.ts, below every folder. The
 // browser client (src/client) stands apart: it imports only itself, and nothing imports it.
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -34,7 +34,7 @@ module.exports = {
       name: 'parts-below-the-root',
       comment: 'A part takes a small context object (STYLE.md), not the whole Herald.',
       severity: 'error',
-      from: { path: '^src/(channels|db|notify|obs|queue|scheduler|time)/' },
+      from: { path: '^src/(channels|db|notify|obs|queue|realtime|scheduler|time)/' },
       to: { path: '^src/(herald|index|process|handlers|recipes)\\.ts$' },
     },
     {

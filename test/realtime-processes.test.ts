@@ -1,13 +1,14 @@
 /**
  * The real-time inbox across `herald start` processes on one PostgreSQL: a notification
  * triggered through one process reaches the recipient's sockets on every process, once (with
- * the poll set to ten minutes, so only the NOTIFY wake-up can carry it); and a process killed
+ * the poll set to ten minutes, so only the NOTIFY wake-up can carry it); a client away for 30 s
+ * while 100 arrive through the other process gets all of them back; and a process killed
  * in the middle of a stream loses nothing a resuming client asks for, whether the client comes
  * back to the other process or to the killed one restarted.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PG_URL, dropSchema, freshSchema, pgSkipReason, waitFor } from './helpers/db.js';
+import { PG_URL, dropSchema, freshSchema, pgSkipReason, sleep, waitFor } from './helpers/db.js';
 import { startHeraldServer, type HeraldServerProcess } from './helpers/processes.js';
 import { recipientToken } from './helpers/api.js';
 import { connectClient, type Client, type Event } from './helpers/realtime.js';
@@ -114,6 +115,34 @@ describe('real-time inbox across Herald processes on one PostgreSQL', { skip: pg
       );
     for (const c of anns) assert.equal(c.changes().length, 21, 'nothing twice');
     assert.equal(bob.changes().length, 1);
+  });
+
+  it('a client away for 30 s while 100 notifications arrive through the other process resumes with all 100, in order, once', async () => {
+    const c = await connect(a.url, 'bob');
+    const { seq, epoch } = c.events[0]!;
+    await c.close();
+    // Away for 30 s (the scenario, not a wait for work): 10 every 3 s, through the other process.
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) => trigger(b.url, 'bob', 1_000 + round * 10 + i)),
+      );
+      await sleep(3_000);
+    }
+    const back = await connect(a.url, 'bob', `after=${String(seq)}&epoch=${String(epoch)}`);
+    const events = await back.waitForChanges(100);
+    assert.deepEqual(
+      ns(events).sort((x, y) => x - y),
+      Array.from({ length: 100 }, (_, i) => 1_000 + i),
+    );
+    const seqs = events.map((e) => e.seq as number);
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 100 }, (_, i) => (seq as number) + i + 1),
+    );
+    // Once: a live event after them is the 101st.
+    await trigger(b.url, 'bob', 2_000);
+    await back.waitForChanges(101);
+    assert.equal(back.changes().length, 101);
   });
 
   it('loses nothing a resuming client asks for when a process is killed mid-stream', async () => {
