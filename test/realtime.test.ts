@@ -225,7 +225,7 @@ for (const backend of BACKENDS) {
       const { seq, epoch } = c.events[0]!;
       await c.close();
       await waitFor(
-        () => herald.realtime.stats().connections === 0,
+        () => herald.realtime.connectionsOf('cat') === 0,
         10_000,
         'the server to let go of the connection',
       );
@@ -264,7 +264,7 @@ for (const backend of BACKENDS) {
 
     it('numbers concurrent changes in commit order: a live client sees every seq, no gap, exact counts', async () => {
       await waitFor(
-        () => herald.realtime.stats().connections === 0,
+        () => herald.realtime.connectionsOf('bob') === 0,
         10_000,
         'earlier clients gone',
       );
@@ -458,7 +458,7 @@ for (const backend of BACKENDS) {
       const dead = await rawClient(`http://127.0.0.1:${eager.port}`, await tokenFor('dan'));
       await waitFor(() => dead.frames.length > 0, 10_000, 'ready');
       await dead.ended;
-      await waitFor(() => herald.realtime.stats().connections === 0, 10_000, 'dead peer let go');
+      await waitFor(() => herald.realtime.connectionsOf('dan') === 0, 10_000, 'dead peer let go');
 
       // A slow consumer: stops reading while events pile up past the 64 KiB send buffer. (On the
       // main server, whose pings are 30 s apart: a client that reads nothing answers no ping
@@ -476,7 +476,7 @@ for (const backend of BACKENDS) {
         sent += 25;
       }
       // Let go at once: no connection of eve's is left in the hub holding events.
-      assert.equal(herald.realtime.stats().connections, 0);
+      assert.equal(herald.realtime.connectionsOf('eve'), 0);
       // More events now cost the slow client nothing: they are not queued for it.
       await Promise.all(Array.from({ length: 25 }, () => trigger('eve', { n: 0, pad })));
       sent += 25;
@@ -529,7 +529,7 @@ for (const backend of BACKENDS) {
         assert.deepEqual(new Set(itemIds(events)), new Set(ids));
       }
       for (const c of many) c.ws.terminate();
-      await waitFor(() => herald.realtime.stats().connections === 0, 30_000, 'all let go');
+      await waitFor(() => herald.realtime.connectionsOf('dan') === 0, 30_000, 'all let go');
     });
 
     it('streams the same events over SSE, with ids, and resumes from Last-Event-ID', async () => {

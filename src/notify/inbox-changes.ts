@@ -222,21 +222,26 @@ export function makeInboxChanges(db: Db, schema: string) {
 
     /**
      * The events after each recipient's seq, by recipient then seq, at most `limit` rows in
-     * all (the hub asks again for recipients whose answer may have been cut short).
+     * all (the hub asks again for recipients whose answer may have been cut short), each with
+     * its sequence's epoch (another than the asker's: the sequence started again).
      */
     async afterMany(
       cursors: Map<string, number>,
       limit: number,
-    ): Promise<{ recipientId: string; event: InboxEvent }[]> {
-      const { rows } = await db.query<ChangeRow>(
-        `SELECT ${columns}
+    ): Promise<{ recipientId: string; epoch: string; event: InboxEvent }[]> {
+      const { rows } = await db.query<ChangeRow & { epoch: string }>(
+        `SELECT ${columns}, st.epoch
          FROM unnest($1::text[], $2::bigint[]) AS w (recipient_id, after)
+         JOIN ${s}.inbox_streams st ON st.recipient_id = w.recipient_id
          JOIN ${s}.inbox_changes c ON c.recipient_id = w.recipient_id AND c.seq > w.after
          LEFT JOIN ${s}.notifications n ON n.id = c.notification_id
          ORDER BY c.recipient_id, c.seq LIMIT $3`,
         [[...cursors.keys()], [...cursors.values()], limit],
       );
-      return events(rows);
+      return rows.flatMap((r) => {
+        const event = toEvent(r);
+        return event ? [{ recipientId: r.recipient_id, epoch: r.epoch, event }] : [];
+      });
     },
 
     /**

@@ -84,9 +84,18 @@ export function makeHub(options: HubOptions) {
         }
         if (cursors.size === 0) break;
         const rows = await changes.afterMany(cursors, FETCH_ROWS);
-        for (const { recipientId, event } of rows) {
+        const restarted = new Set<string>();
+        for (const { recipientId, epoch, event } of rows) {
           const entry = entries.get(recipientId);
-          if (!entry || entry.seq === undefined || event.seq <= entry.seq) continue;
+          if (!entry || entry.seq === undefined || restarted.has(recipientId)) continue;
+          if (epoch !== entry.epoch) {
+            // Read from a cursor of the old sequence: start over from the new one's start.
+            restart(entry, epoch);
+            restarted.add(recipientId);
+            dirty.add(recipientId);
+            continue;
+          }
+          if (event.seq <= entry.seq) continue;
           entry.seq = event.seq;
           const frame = frameOf(event);
           for (const feed of entry.feeds) feed.live(frame);
@@ -102,6 +111,17 @@ export function makeHub(options: HubOptions) {
     }
   }
 
+  /**
+   * The recipient's sequence started again (the recipient was erased, and maybe made again):
+   * its connections are told to refetch, and get the new sequence from its start.
+   */
+  function restart(entry: Entry, epoch: string): void {
+    if (entry.epoch === epoch) return;
+    entry.epoch = epoch;
+    entry.seq = 0;
+    for (const feed of entry.feeds) feed.restart(epoch);
+  }
+
   async function pollOnce(): Promise<void> {
     const cursors = new Map<string, { seq: number; epoch: string }>();
     for (const [id, entry] of entries)
@@ -111,12 +131,7 @@ export function makeHub(options: HubOptions) {
       const moved = await changes.moved(cursors);
       for (const { recipientId, epoch } of moved) {
         const entry = entries.get(recipientId);
-        if (!entry || entry.epoch === epoch) continue;
-        // The sequence started again (the recipient was erased, and maybe made again): the
-        // connections are told to refetch, and get the new sequence from its start.
-        entry.epoch = epoch;
-        entry.seq = 0;
-        for (const feed of entry.feeds) feed.restart(epoch);
+        if (entry && entry.epoch !== epoch) restart(entry, epoch);
       }
       if (moved.length > 0) wake({ recipients: moved.map((m) => m.recipientId) });
     } catch (err) {
@@ -175,6 +190,11 @@ export function makeHub(options: HubOptions) {
     /** Counted when a transport closes a feed as too slow. */
     countSlow(): void {
       slowClosed++;
+    },
+
+    /** Open connections of one recipient in this process. */
+    connectionsOf(recipientId: string): number {
+      return entries.get(recipientId)?.feeds.size ?? 0;
     },
 
     stats(): RealtimeStats {
