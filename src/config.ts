@@ -14,6 +14,15 @@ import { allowEntryProblem } from './net/allow.js';
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
 
+// Lists may arrive as one comma-separated string (environment): split, trimmed, empties dropped.
+const commaList = (value: unknown) =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : value;
+
 // On/off settings may arrive as strings too: true/false, 1/0, on/off, yes/no.
 const flag = () =>
   z.preprocess((value) => {
@@ -265,13 +274,7 @@ export const configSchema = z.object({
    */
   egressAllow: z
     .preprocess(
-      (v) =>
-        typeof v === 'string'
-          ? v
-              .split(',')
-              .map((x) => x.trim())
-              .filter(Boolean)
-          : v,
+      commaList,
       z.array(
         z.string().superRefine((entry, ctx) => {
           const problem = allowEntryProblem(entry);
@@ -289,13 +292,7 @@ export const configSchema = z.object({
    */
   corsOrigins: z
     .preprocess(
-      (v) =>
-        typeof v === 'string'
-          ? v
-              .split(',')
-              .map((x) => x.trim())
-              .filter(Boolean)
-          : v,
+      commaList,
       z.array(
         z
           .string()
@@ -538,13 +535,7 @@ export const configSchema = z.object({
    */
   sesSnsTopicArns: z
     .preprocess(
-      (v) =>
-        typeof v === 'string'
-          ? v
-              .split(',')
-              .map((x) => x.trim())
-              .filter(Boolean)
-          : v,
+      commaList,
       z
         .array(
           z
