@@ -16,7 +16,6 @@ import { decodeJwt } from 'jose';
 import type { Context } from 'hono';
 import type { Herald } from '../herald.js';
 import type { Frame, Transport } from '../realtime/feed.js';
-import { makeInboxChanges } from '../notify/inbox-changes.js';
 import type { RecipientEnv } from './auth.js';
 import { problem } from './problem.js';
 import { resumeFromQuery } from './realtime-messages.js';
@@ -28,7 +27,6 @@ const sseText = (frame: Frame) =>
 
 export function sseRoute(herald: Herald) {
   const { realtime: hub, config } = herald;
-  const changes = makeInboxChanges(herald.db, config.schema);
   const limit = config.realtime.sendBufferBytes;
 
   return async (c: Context<RecipientEnv>): Promise<Response> => {
@@ -104,7 +102,7 @@ export function sseRoute(herald: Herald) {
     const { feed, head } = await attached;
     if (after !== undefined) {
       feed.start(head, true);
-      void feed.resume(changes, head, after, query.epoch ?? head.epoch).catch(() => end());
+      void hub.resume(feed, after, query.epoch ?? head.epoch, head).catch(() => end());
     } else feed.start(head);
     const ping = setInterval(() => {
       if (!ended) controller.enqueue(encoder.encode(': ping\n\n'));

@@ -18,7 +18,6 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Herald } from '../herald.js';
 import type { HeraldConfig } from '../config.js';
 import type { Feed, Frame, Transport } from '../realtime/feed.js';
-import { makeInboxChanges } from '../notify/inbox-changes.js';
 import { makeRecipientVerifier, type TokenCheck } from './auth.js';
 import {
   CLOSE,
@@ -108,7 +107,6 @@ export function makeRealtimeServer(
 ): RealtimeServer {
   const { realtime: hub, log, config } = herald;
   const verify = recipientVerifier(herald);
-  const changes = makeInboxChanges(herald.db, config.schema);
   const { authTimeoutMs, pingIntervalMs } = { ...config.realtime, ...overrides };
   const wss = new WebSocketServer({
     noServer: true,
@@ -200,12 +198,8 @@ export function makeRealtimeServer(
       if (closed) return feed.close();
       if (resume.after !== undefined) {
         feed.start(attached.head, true);
-        await feed.resume(
-          changes,
-          attached.head,
-          resume.after,
-          resume.epoch ?? attached.head.epoch,
-        );
+        const { head } = attached;
+        await hub.resume(feed, resume.after, resume.epoch ?? head.epoch, head);
       } else feed.start(attached.head);
     }
 
@@ -229,7 +223,7 @@ export function makeRealtimeServer(
           ws.send(JSON.stringify({ type: 'pong' }));
           return;
         case 'resume':
-          return feed.resume(changes, await hub.head(recipientId), message.after, message.epoch);
+          return hub.resume(feed, message.after, message.epoch);
         case 'read':
         case 'unread':
           // Answered by the `updated` event, on every connection of the recipient.

@@ -184,8 +184,16 @@ export function makeHub(options: HubOptions) {
       }
     },
 
-    /** The recipient's sequence as it stands (for a resume asked for later). */
+    /** The recipient's sequence as it stands. */
     head: (recipientId: string) => changes.head(recipientId),
+
+    /**
+     * Replays the feed's recipient's events after `after` in `epoch`, then goes on live (or
+     * sends `reset`); `head` is the sequence as just read, else it is read now.
+     */
+    async resume(feed: Feed, after: number, epoch: string, head?: StreamHead): Promise<void> {
+      await feed.resume(changes, head ?? (await changes.head(feed.recipientId)), after, epoch);
+    },
 
     /** Counted when a transport closes a feed as too slow. */
     countSlow(): void {
