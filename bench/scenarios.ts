@@ -288,6 +288,18 @@ export function pacedProducer(
   adapter: QueueAdapter,
   opts: { total: number; rate: number; sentAt: Float64Array; clock: () => number },
 ): PacedProducer {
+  return pacedCalls((n, t) => adapter.enqueueOne({ t, n }), opts);
+}
+
+/**
+ * An open-loop sender: calls `send(n, t)` for n = 0 .. total-1 at `rate` per second whatever
+ * earlier calls are doing, `t` = `clock()` taken just before the call (also kept in `sentAt[n]`);
+ * a failed call is counted, never retried.
+ */
+export function pacedCalls(
+  send: (n: number, t: number) => Promise<unknown>,
+  opts: { total: number; rate: number; sentAt: Float64Array; clock: () => number },
+): PacedProducer {
   const { total, rate, sentAt, clock } = opts;
   let next = 0;
   let enqueueErrors = 0;
@@ -301,10 +313,13 @@ export function pacedProducer(
         const n = next++;
         const t = clock();
         sentAt[n] = t;
-        const sending = adapter.enqueueOne({ t, n }).catch((error: unknown) => {
-          enqueueErrors++;
-          firstError ??= error;
-        });
+        const sending = send(n, t).then(
+          () => undefined,
+          (error: unknown) => {
+            enqueueErrors++;
+            firstError ??= error;
+          },
+        );
         inflight.add(sending);
         void sending.finally(() => inflight.delete(sending));
       }
