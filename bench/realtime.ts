@@ -126,9 +126,12 @@ function parseArgs(argv: string[]): Args {
 // Memory per idle connection
 
 interface MemoryFigures {
+  /** Connections open at the reading: ready, and not closed by the server since. */
   connections: number;
   failed: number;
   failures: string[];
+  closed: number;
+  close_reasons: string[];
   connect_s: number;
   before: MemorySample;
   after: MemorySample;
@@ -218,19 +221,25 @@ async function measureMemory(
     );
     await sleep(2_000); // handshakes' garbage and pending writes settle
     const after = await server.memory();
+    // Clients the server closed before the reading are not in it.
+    const stopped = await Promise.all(clients.splice(0).map((proc) => proc.stop()));
+    const closed = stopped.reduce((s, d) => s + d.closed, 0);
+    const live = ok - closed;
     return {
-      connections: ok,
+      connections: live,
       failed,
       failures,
+      closed,
+      close_reasons: stopped.flatMap((d) => d.closeReasons),
       connect_s: round3(connectS),
       before,
       after,
-      rss_kb_per_conn: kbPerConn(after.rss, before.rss, ok),
-      heap_kb_per_conn: kbPerConn(after.heapUsed, before.heapUsed, ok),
+      rss_kb_per_conn: kbPerConn(after.rss, before.rss, live),
+      heap_kb_per_conn: kbPerConn(after.heapUsed, before.heapUsed, live),
       external_kb_per_conn: kbPerConn(
         after.external + after.arrayBuffers,
         before.external + before.arrayBuffers,
-        ok,
+        live,
       ),
     };
   } finally {
@@ -592,7 +601,8 @@ function detailLines(results: Results, names: ContenderName[]): string[] {
     if (m) {
       parts.push(
         `memory: ${fmt(m.connections)} connections ready in ${m.connect_s} s` +
-          `${m.failed ? ` (${m.failed} failed: ${m.failures.join('; ')})` : ''}; RSS ` +
+          `${m.failed ? ` (${m.failed} failed: ${m.failures.join('; ')})` : ''}` +
+          `${m.closed ? ` (${m.closed} closed by the server: ${m.close_reasons.join('; ')})` : ''}; RSS ` +
           `${kb(m.before.rss)} → ${kb(m.after.rss)} KB, heap used ${kb(m.before.heapUsed)} → ` +
           `${kb(m.after.heapUsed)} KB, external + array buffers ` +
           `${m.external_kb_per_conn} KB per connection`,
