@@ -4,7 +4,8 @@
  * bare `ws` server as the floor, in one run.
  *
  *   node --import tsx bench/realtime.ts [--quick] [--connections 10000] [--client-procs 3]
- *     [--connect-concurrency 50] [--warm-connections 100] [--recipients 200] [--rate 1000] [--seconds 20]
+ *     [--connect-concurrency 50] [--warm-connections 100] [--recipients 200]
+ *     [--rates 1000,100] [--seconds 20]
  *     [--warmup-s 2] [--drain-s 15] [--pool 5] [--only herald,socketio-pg,ws-floor]
  *     [--cpu-prof DIR] [--no-write | --write]
  *
@@ -15,7 +16,8 @@
  *   (spread over `--client-procs` processes) connect, authenticate with a JWT and are told they
  *   are ready; the difference per connection.
  * - Latency: `--recipients` recipients with one client each, spread over the contender's server
- *   processes (2; the ws floor 1), triggers at `--rate` per second for `--warmup-s` +
+ *   processes (2; the ws floor 1), triggers at each of `--rates` per second (the first is the
+ *   headline; each on fresh server processes) for `--warmup-s` +
  *   `--seconds` s spread over the recipients round-robin (open loop), each carrying its number
  *   and send time; latency = client receive time − trigger call time, on the wall clock of the
  *   machine (performance.timeOrigin + now); percentiles after the warm-up; every trigger must
@@ -62,7 +64,8 @@ interface Args {
   /** Clients opened and closed before the memory baseline. */
   warmConnections: number;
   recipients: number;
-  rate: number;
+  /** Trigger rates of the latency runs; the first is the headline. */
+  rates: number[];
   seconds: number;
   warmupS: number;
   drainS: number;
@@ -80,7 +83,7 @@ function parseArgs(argv: string[]): Args {
     connectConcurrency: 50,
     warmConnections: 100,
     recipients: 200,
-    rate: quick ? 200 : 1_000,
+    rates: quick ? [200] : [1_000, 100],
     seconds: quick ? 5 : 20,
     warmupS: quick ? 1 : 2,
     drainS: 15,
@@ -98,7 +101,10 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--connect-concurrency') args.connectConcurrency = count(value(++i, arg), arg);
     else if (arg === '--warm-connections') args.warmConnections = Number(value(++i, arg));
     else if (arg === '--recipients') args.recipients = count(value(++i, arg), arg);
-    else if (arg === '--rate') args.rate = count(value(++i, arg), arg);
+    else if (arg === '--rate' || arg === '--rates')
+      args.rates = value(++i, arg)
+        .split(',')
+        .map((x) => count(x, arg));
     else if (arg === '--seconds') args.seconds = count(value(++i, arg), arg);
     else if (arg === '--warmup-s') args.warmupS = Number(value(++i, arg));
     else if (arg === '--drain-s') args.drainS = count(value(++i, arg), arg);
@@ -252,6 +258,7 @@ async function measureMemory(
 // Trigger-to-client latency
 
 interface LatencyFigures {
+  rate: number;
   servers: number;
   recipients: number;
   sent: number;
@@ -269,6 +276,8 @@ interface LatencyFigures {
   measured: LatencySummary;
   /** Every trigger, warm-up included. */
   all: LatencySummary;
+  /** Trigger call → its answer (Herald's 202), after the warm-up; null where there is none. */
+  answer: LatencySummary | null;
   max_ms: number;
   send_s: number;
   drain_s: number;
@@ -278,6 +287,7 @@ interface LatencyFigures {
 async function measureLatency(
   c: Contender,
   args: Args,
+  rate: number,
   secret: string,
   loads: number[][],
 ): Promise<LatencyFigures> {
@@ -303,11 +313,11 @@ async function measureLatency(
     }
     await c.prepareTriggers(servers);
     await sleep(1_000);
-    const warm = Math.round(args.rate * args.warmupS);
-    const total = warm + Math.round(args.rate * args.seconds);
+    const warm = Math.round(rate * args.warmupS);
+    const total = warm + Math.round(rate * args.seconds);
     progress(
       `${c.name}: latency: ${recipients.length} clients on ${servers.length} server ` +
-        `process(es); ${fmt(total)} triggers at ${args.rate}/s`,
+        `process(es); ${fmt(total)} triggers at ${rate}/s`,
     );
     loads.push(os.loadavg());
     const endCpu = startCpuWindow({
@@ -323,14 +333,29 @@ async function measureLatency(
     const sendBegan = performance.now();
     let sent;
     try {
-      sent = await c.sendTriggers(servers, { recipients, rate: args.rate, total });
+      sent = await c.sendTriggers(servers, { recipients, rate, total });
     } finally {
       clearInterval(ticker);
     }
     const sendS = (performance.now() - sendBegan) / 1000;
     const drainBegan = performance.now();
-    while (proc.received() < total && performance.now() - drainBegan < args.drainS * 1000) {
-      await sleep(100);
+    // Until every event is in, or none came for --drain-s (a backlog still draining is waited
+    // for, up to 10 minutes, so that "lost" means never delivered, not late).
+    let lastCount = proc.received();
+    let lastChange = performance.now();
+    const drainTicker = setInterval(
+      () => progress(`    … draining: ${fmt(proc.received())}/${fmt(total)} received`),
+      5_000,
+    );
+    try {
+      while (proc.received() < total) {
+        const now = performance.now();
+        if (proc.received() !== lastCount) [lastCount, lastChange] = [proc.received(), now];
+        if (now - lastChange > args.drainS * 1000 || now - drainBegan > 600_000) break;
+        await sleep(100);
+      }
+    } finally {
+      clearInterval(drainTicker);
     }
     const drainS = (performance.now() - drainBegan) / 1000;
     const cutOffAt = wallClock();
@@ -361,6 +386,7 @@ async function measureLatency(
     }
     const called = sent.sentAt.reduce((k, t) => k + (Number.isNaN(t) ? 0 : 1), 0);
     const figures: LatencyFigures = {
+      rate,
       servers: servers.length,
       recipients: recipients.length,
       sent: called,
@@ -376,13 +402,22 @@ async function measureLatency(
       close_reasons: done.closeReasons,
       measured: summarize(latencies, sent.sentAt, cutOffAt, warm, total),
       all: summarize(latencies, sent.sentAt, cutOffAt, 0, total),
+      answer: sent.answeredAt
+        ? summarize(
+            sent.answeredAt.map((t, n) => t - (sent.sentAt[n] as number)),
+            sent.sentAt,
+            cutOffAt,
+            warm,
+            total,
+          )
+        : null,
       max_ms: round3(max),
       send_s: round3(sendS),
       drain_s: round3(drainS),
       cpu,
     };
     progress(
-      `${c.name}: latency: p50 ${figures.measured.p50.toFixed(2)} p95 ` +
+      `${c.name}: latency at ${rate}/s: p50 ${figures.measured.p50.toFixed(2)} p95 ` +
         `${figures.measured.p95.toFixed(2)} p99 ${figures.measured.p99.toFixed(2)} ms; ` +
         `${received}/${called} received, ${figures.lost} lost, ${duplicates} duplicates`,
     );
@@ -405,9 +440,12 @@ interface ContenderResult {
   lost: number;
   duplicates: number;
   sent: number;
+  /** Triggers per second of the headline latency figures. */
+  rate: number;
   settings: string;
   memory: MemoryFigures | null;
-  latency: LatencyFigures | null;
+  /** One run per rate of `--rates`; the headline figures are the first's. */
+  latency: LatencyFigures[];
   /** Load average (1, 5, 15 min) at the contender's start, phases and end. */
   load: number[][];
   date: string;
@@ -419,7 +457,7 @@ async function runContender(c: Contender, args: Args, secret: string): Promise<C
   const loads = [os.loadavg()];
   const errors: string[] = [];
   let memory: MemoryFigures | null = null;
-  let latency: LatencyFigures | null = null;
+  const latency: LatencyFigures[] = [];
   const date = new Date().toISOString();
   progress(`${c.name}: ${c.settings}`);
   await c.setup();
@@ -434,25 +472,29 @@ async function runContender(c: Contender, args: Args, secret: string): Promise<C
       errors.push(`memory: ${(error as Error).message}`);
       progress(`${c.name}: memory FAILED: ${(error as Error).stack ?? String(error)}`);
     }
-    try {
-      latency = await measureLatency(c, args, secret, loads);
-    } catch (error) {
-      errors.push(`latency: ${(error as Error).message}`);
-      progress(`${c.name}: latency FAILED: ${(error as Error).stack ?? String(error)}`);
+    for (const rate of args.rates) {
+      try {
+        latency.push(await measureLatency(c, args, rate, secret, loads));
+      } catch (error) {
+        errors.push(`latency at ${rate}/s: ${(error as Error).message}`);
+        progress(`${c.name}: latency FAILED: ${(error as Error).stack ?? String(error)}`);
+      }
     }
   } finally {
     await c.teardown();
   }
   loads.push(os.loadavg());
+  const headline = latency.find((l) => l.rate === args.rates[0]);
   return {
     rss_kb_per_conn: memory?.rss_kb_per_conn ?? Number.NaN,
     heap_kb_per_conn: memory?.heap_kb_per_conn ?? Number.NaN,
-    latency_p50_ms: round3(latency?.measured.p50 ?? Number.NaN),
-    latency_p95_ms: round3(latency?.measured.p95 ?? Number.NaN),
-    latency_p99_ms: round3(latency?.measured.p99 ?? Number.NaN),
-    lost: latency?.lost ?? Number.NaN,
-    duplicates: latency?.duplicates ?? Number.NaN,
-    sent: latency?.sent ?? 0,
+    latency_p50_ms: round3(headline?.measured.p50 ?? Number.NaN),
+    latency_p95_ms: round3(headline?.measured.p95 ?? Number.NaN),
+    latency_p99_ms: round3(headline?.measured.p99 ?? Number.NaN),
+    lost: headline?.lost ?? Number.NaN,
+    duplicates: headline?.duplicates ?? Number.NaN,
+    sent: headline?.sent ?? 0,
+    rate: headline?.rate ?? args.rates[0] ?? Number.NaN,
     settings: c.settings,
     memory,
     latency,
@@ -513,28 +555,47 @@ function goals(results: Results): string[][] {
       verdict(known(h[key], w?.[key]) ? h[key] <= 2 * (w?.[key] ?? 0) : undefined),
     ]);
   }
-  rows.push([
-    "p99 below Socket.IO's",
-    verdict(
-      known(h.latency_p99_ms, s?.latency_p99_ms)
-        ? h.latency_p99_ms < (s?.latency_p99_ms ?? 0)
-        : undefined,
-    ),
-  ]);
-  rows.push([
-    '0 lost, 0 duplicates',
-    verdict(known(h.lost, h.duplicates) ? h.lost === 0 && h.duplicates === 0 : undefined),
-  ]);
+  for (const l of h.latency) {
+    const peer = s?.latency.find((x) => x.rate === l.rate);
+    const headline = l === h.latency[0];
+    rows.push([
+      `p99 below Socket.IO's at ${fmt(l.rate)}/s${headline ? '' : ' (beside the goal)'}`,
+      verdict(peer ? l.measured.p99 < peer.measured.p99 : undefined),
+    ]);
+    rows.push([
+      `0 lost, 0 duplicates at ${fmt(l.rate)}/s`,
+      verdict(l.lost === 0 && l.duplicates === 0 && l.misrouted === 0),
+    ]);
+  }
   return rows;
 }
 
-function mainTable(results: Results, names: ContenderName[]): string {
+/** CPU ms of the contender's server processes per trigger in a latency run. */
+const serverCpuPerTrigger = (l: LatencyFigures) =>
+  l.sent > 0
+    ? (1000 *
+        Object.entries(l.cpu.processes)
+          .filter(([name]) => name.startsWith('server'))
+          .reduce((sum, [, seconds]) => sum + seconds, 0)) /
+      l.sent
+    : Number.NaN;
+
+function mainTable(results: Results, names: ContenderName[], rates: number[]): string {
   const present = names.filter((n) => results[n]);
   const head = `| figure | ${present.map((n) => TITLES[n]).join(' | ')} | Herald ÷ Socket.IO | Herald ÷ ws |`;
   const rule = `|---|${present.map(() => '---:').join('|')}|---:|---:|`;
   const r = results.herald?.ratios ?? {};
-  const lb = (n: ContenderName, p: 'p50' | 'p95' | 'p99') =>
-    results[n]?.latency?.measured.lowerBound[p] ?? false;
+  const atRate = (n: ContenderName, rate: number) =>
+    results[n]?.latency.find((l) => l.rate === rate);
+  const pct = (n: ContenderName, rate: number, p: 'p50' | 'p95' | 'p99') => {
+    const l = atRate(n, rate);
+    return l ? ms(l.measured[p], l.measured.lowerBound[p]) : 'n/a';
+  };
+  const ratioAt = (rate: number, p: 'p50' | 'p99', peer: ContenderName) => {
+    const h = atRate('herald', rate);
+    const o = atRate(peer, rate);
+    return h && o ? times(ratioOf(h.measured[p], o.measured[p])) : '';
+  };
   const rows: [string, (n: ContenderName) => string, string, string][] = [
     [
       'RSS per idle connection, KB',
@@ -548,38 +609,49 @@ function mainTable(results: Results, names: ContenderName[]): string {
       times(r.heap_per_conn_herald_over_socketio),
       times(r.heap_per_conn_herald_over_ws),
     ],
-    [
-      'trigger → client p50, ms',
-      (n) => ms(results[n]?.latency_p50_ms ?? NaN, lb(n, 'p50')),
-      times(r.latency_p50_herald_over_socketio),
-      times(r.latency_p50_herald_over_ws),
-    ],
-    [
-      'trigger → client p95, ms',
-      (n) => ms(results[n]?.latency_p95_ms ?? NaN, lb(n, 'p95')),
-      '',
-      '',
-    ],
-    [
-      'trigger → client p99, ms',
-      (n) => ms(results[n]?.latency_p99_ms ?? NaN, lb(n, 'p99')),
-      times(r.latency_p99_herald_over_socketio),
-      times(r.latency_p99_herald_over_ws),
-    ],
-    [
-      'lost / duplicates',
-      (n) => `${fmt(results[n]?.lost)} / ${fmt(results[n]?.duplicates)}`,
-      '',
-      '',
-    ],
-    ['triggers sent', (n) => fmt(results[n]?.sent), '', ''],
-    [
-      'server processes in the latency run',
-      (n) => String(results[n]?.latency?.servers ?? 'n/a'),
-      '',
-      '',
-    ],
   ];
+  for (const rate of rates) {
+    const at = `at ${fmt(rate)}/s`;
+    rows.push(
+      [
+        `trigger → client p50 ${at}, ms`,
+        (n) => pct(n, rate, 'p50'),
+        ratioAt(rate, 'p50', 'socketio-pg'),
+        ratioAt(rate, 'p50', 'ws-floor'),
+      ],
+      [`trigger → client p95 ${at}, ms`, (n) => pct(n, rate, 'p95'), '', ''],
+      [
+        `trigger → client p99 ${at}, ms`,
+        (n) => pct(n, rate, 'p99'),
+        ratioAt(rate, 'p99', 'socketio-pg'),
+        ratioAt(rate, 'p99', 'ws-floor'),
+      ],
+      [
+        `lost / duplicates / sent ${at}`,
+        (n) => {
+          const l = atRate(n, rate);
+          return l ? `${fmt(l.lost)} / ${fmt(l.duplicates)} / ${fmt(l.sent)}` : 'n/a';
+        },
+        '',
+        '',
+      ],
+      [
+        `server CPU ms per trigger ${at}`,
+        (n) => {
+          const l = atRate(n, rate);
+          return l ? fmt(serverCpuPerTrigger(l), 3) : 'n/a';
+        },
+        '',
+        '',
+      ],
+    );
+  }
+  rows.push([
+    'server processes in the latency runs',
+    (n) => String(results[n]?.latency[0]?.servers ?? 'n/a'),
+    '',
+    '',
+  ]);
   return [
     head,
     rule,
@@ -596,7 +668,6 @@ function detailLines(results: Results, names: ContenderName[]): string[] {
     const r = results[name];
     if (!r) continue;
     const m = r.memory;
-    const l = r.latency;
     const parts: string[] = [];
     if (m) {
       parts.push(
@@ -608,20 +679,25 @@ function detailLines(results: Results, names: ContenderName[]): string[] {
           `${m.external_kb_per_conn} KB per connection`,
       );
     }
-    if (l) {
+    for (const l of r.latency) {
       const cpu = Object.entries(l.cpu.processes)
         .map(([p, s]) => `${p} ${s}`)
         .join(', ');
       parts.push(
-        `latency: ${fmt(l.sent)} triggers sent in ${l.send_s} s (${l.trigger_errors} failed` +
+        `latency at ${fmt(l.rate)}/s: ${fmt(l.sent)} triggers sent in ${l.send_s} s ` +
+          `(${l.trigger_errors} failed` +
           `${l.first_trigger_error ? `, first: ${l.first_trigger_error}` : ''}), ` +
           `${fmt(l.received)} received (${l.lost} lost, ${l.duplicates} duplicates, ` +
-          `${l.misrouted} at another recipient, ${l.strays} unknown), drained ${l.drain_s} s ` +
-          `after the last; over every trigger p50 ${ms(l.all.p50)} / p99 ${ms(l.all.p99)} ms, ` +
+          `${l.misrouted} at another recipient, ${l.strays} unknown), the last ${l.drain_s} s ` +
+          `after the last trigger; over every trigger p50 ${ms(l.all.p50)} / p99 ` +
+          `${ms(l.all.p99)} ms, ` +
+          (l.answer
+            ? `trigger call answered in p50 ${ms(l.answer.p50)} / p99 ${ms(l.answer.p99)} ms, `
+            : '') +
           `max ${ms(l.max_ms)} ms; ${l.closed_clients} clients closed by the server` +
           `${l.close_reasons.length ? ` (${l.close_reasons.join('; ')})` : ''}; CPU s: ${cpu}, ` +
-          `PostgreSQL ${l.cpu.postgres}, machine ${l.cpu.machine_busy} of ` +
-          `${l.cpu.machine_capacity} over ${l.cpu.wall_s} s`,
+          `PostgreSQL ${l.cpu.postgres} (every backend on the server), machine ` +
+          `${l.cpu.machine_busy} of ${l.cpu.machine_capacity} over ${l.cpu.wall_s} s`,
       );
     }
     parts.push(`load average (1 min) ${r.load.map((x) => x[0]?.toFixed(2) ?? 'n/a').join(' → ')}`);
@@ -679,9 +755,10 @@ async function main(): Promise<void> {
     `memory: ${fmt(args.connections)} connections to one server process (after ` +
     `${args.warmConnections} warm-up connections opened and closed), opened by ` +
     `${args.clientProcs} client processes (${args.connectConcurrency} handshakes at a time each); ` +
-    `latency: ${args.recipients} recipients with one client each, ${fmt(args.rate)} triggers/s ` +
-    `for ${args.warmupS} s of warm-up (left out) + ${args.seconds} s, up to ${args.drainS} s ` +
-    `to drain`;
+    `latency: ${args.recipients} recipients with one client each, ` +
+    `${args.rates.map((r) => fmt(r)).join(' and then ')} triggers/s (the first is the headline; ` +
+    `fresh server processes for each) for ${args.warmupS} s of warm-up (left out) + ${args.seconds} s, then waiting until every ` +
+    `event is in or none came for ${args.drainS} s`;
   const settings = ORDER.filter((n) => results[n]).map(
     (n) => `- ${TITLES[n]}: ${results[n]?.settings ?? ''}`,
   );
@@ -711,7 +788,7 @@ async function main(): Promise<void> {
     '',
     ...settings,
     '',
-    mainTable(merged, ORDER),
+    mainTable(merged, ORDER, args.rates),
     '',
     ...(earlier.length
       ? [

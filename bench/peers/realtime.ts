@@ -50,6 +50,8 @@ export interface LatencyPlan {
 /** What a latency run's sender reports: when each trigger was called (wall clock, ms). */
 export interface SentTriggers {
   sentAt: Float64Array;
+  /** When each trigger call was answered (Herald's 202), where the call has an answer. */
+  answeredAt?: Float64Array;
   errors: number;
   firstError: string | undefined;
 }
