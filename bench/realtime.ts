@@ -278,6 +278,8 @@ interface LatencyFigures {
   all: LatencySummary;
   /** Trigger call → its answer (Herald's 202), after the warm-up; null where there is none. */
   answer: LatencySummary | null;
+  /** The answer → the client's receipt (the rest of the way), after the warm-up. */
+  after_answer: LatencySummary | null;
   max_ms: number;
   send_s: number;
   drain_s: number;
@@ -405,6 +407,15 @@ async function measureLatency(
       answer: sent.answeredAt
         ? summarize(
             sent.answeredAt.map((t, n) => t - (sent.sentAt[n] as number)),
+            sent.sentAt,
+            cutOffAt,
+            warm,
+            total,
+          )
+        : null,
+      after_answer: sent.answeredAt
+        ? summarize(
+            latencies.map((x, n) => x - ((sent.answeredAt?.[n] ?? NaN) - (sent.sentAt[n] ?? NaN))),
             sent.sentAt,
             cutOffAt,
             warm,
@@ -693,6 +704,9 @@ function detailLines(results: Results, names: ContenderName[]): string[] {
           `${ms(l.all.p99)} ms, ` +
           (l.answer
             ? `trigger call answered in p50 ${ms(l.answer.p50)} / p99 ${ms(l.answer.p99)} ms, `
+            : '') +
+          (l.after_answer
+            ? `answer → client p50 ${ms(l.after_answer.p50)} / p99 ${ms(l.after_answer.p99)} ms, `
             : '') +
           `max ${ms(l.max_ms)} ms; ${l.closed_clients} clients closed by the server` +
           `${l.close_reasons.length ? ` (${l.close_reasons.join('; ')})` : ''}; CPU s: ${cpu}, ` +
