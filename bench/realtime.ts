@@ -31,12 +31,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startCpuWindow, type CpuWindow } from './cpu.js';
-import { argReader, progress, sleep } from './env.js';
+import pg from 'pg';
+import { processCpuSeconds, startCpuWindow, type CpuWindow } from './cpu.js';
+import { argReader, DATABASE_URL, progress, sleep } from './env.js';
 import { heraldContender } from './peers/realtime-herald.js';
 import { socketIoContender } from './peers/realtime-socketio.js';
 import { wsContender } from './peers/realtime-ws.js';
 import {
+  APP_NAME_PREFIX,
   startClients,
   wallClock,
   type ClientProcess,
@@ -257,6 +259,34 @@ async function measureMemory(
 // ---------------------------------------------------------------------------------------------
 // Trigger-to-client latency
 
+/** CPU seconds by pid of the PostgreSQL backends of the contenders' connections. */
+async function ownBackends(): Promise<Map<number, number>> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1`,
+      [`${APP_NAME_PREFIX}%`],
+    );
+    return new Map(rows.map(({ pid }) => [pid, processCpuSeconds(pid)]));
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Ends a window begun with `ownBackends()`: the CPU seconds the contender's own backends used
+ * in it (a backend that closed in the window is not counted; the pools keep theirs open).
+ */
+async function ownBackendSeconds(first: Map<number, number>): Promise<number> {
+  let seconds = 0;
+  for (const [pid, now] of await ownBackends()) {
+    const start = first.get(pid) ?? 0;
+    if (Number.isFinite(now)) seconds += now - (Number.isFinite(start) ? start : 0);
+  }
+  return Math.round(seconds * 100) / 100;
+}
+
 interface LatencyFigures {
   rate: number;
   servers: number;
@@ -284,6 +314,8 @@ interface LatencyFigures {
   send_s: number;
   drain_s: number;
   cpu: CpuWindow;
+  /** CPU seconds of the PostgreSQL backends of the contender's own connections. */
+  postgres_own_s: number;
 }
 
 async function measureLatency(
@@ -322,6 +354,7 @@ async function measureLatency(
         `process(es); ${fmt(total)} triggers at ${rate}/s`,
     );
     loads.push(os.loadavg());
+    const backendsFirst = await ownBackends();
     const endCpu = startCpuWindow({
       ...Object.fromEntries(servers.map((s, i) => [`server${i + 1}`, s.pid])),
       clients: clients.pid,
@@ -362,6 +395,7 @@ async function measureLatency(
     const drainS = (performance.now() - drainBegan) / 1000;
     const cutOffAt = wallClock();
     const cpu = endCpu();
+    const postgresOwn = await ownBackendSeconds(backendsFirst);
     loads.push(os.loadavg());
     const done = await proc.stop();
     clients = undefined;
@@ -426,6 +460,7 @@ async function measureLatency(
       send_s: round3(sendS),
       drain_s: round3(drainS),
       cpu,
+      postgres_own_s: postgresOwn,
     };
     progress(
       `${c.name}: latency at ${rate}/s: p50 ${figures.measured.p50.toFixed(2)} p95 ` +
@@ -647,10 +682,12 @@ function mainTable(results: Results, names: ContenderName[], rates: number[]): s
         '',
       ],
       [
-        `server CPU ms per trigger ${at}`,
+        `CPU ms per trigger ${at}: server processes + own PostgreSQL backends`,
         (n) => {
           const l = atRate(n, rate);
-          return l ? fmt(serverCpuPerTrigger(l), 3) : 'n/a';
+          return l
+            ? `${fmt(serverCpuPerTrigger(l), 2)} + ${fmt((1000 * l.postgres_own_s) / l.sent, 2)}`
+            : 'n/a';
         },
         '',
         '',
@@ -710,7 +747,8 @@ function detailLines(results: Results, names: ContenderName[]): string[] {
             : '') +
           `max ${ms(l.max_ms)} ms; ${l.closed_clients} clients closed by the server` +
           `${l.close_reasons.length ? ` (${l.close_reasons.join('; ')})` : ''}; CPU s: ${cpu}, ` +
-          `PostgreSQL ${l.cpu.postgres} (every backend on the server), machine ` +
+          `PostgreSQL ${l.postgres_own_s} (the contender's own backends; every backend on the ` +
+          `server: ${l.cpu.postgres}), machine ` +
           `${l.cpu.machine_busy} of ${l.cpu.machine_capacity} over ${l.cpu.wall_s} s`,
       );
     }

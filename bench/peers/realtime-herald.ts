@@ -13,7 +13,9 @@ import { DATABASE_URL, dropSchema } from '../env.js';
 import { benchDir } from '../report.js';
 import { pacedCalls } from '../scenarios.js';
 import {
+  APP_NAME_PREFIX,
   launchServer,
+  withAppName,
   wallClock,
   type Contender,
   type LatencyPlan,
@@ -92,7 +94,7 @@ export function heraldContender(opts: {
   // Idle connections are closed after 4 s, before the server's 5 s keep-alive timeout does.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: 4_000 });
   const env = {
-    DATABASE_URL,
+    DATABASE_URL: withAppName(DATABASE_URL, `${APP_NAME_PREFIX}_herald`),
     HERALD_SCHEMA: SCHEMA,
     HERALD_API_KEY: opts.apiKey,
     HERALD_JWT_SECRET: opts.secret,

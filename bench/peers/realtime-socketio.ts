@@ -16,7 +16,9 @@ import { DATABASE_URL, dropSchema, sleep } from '../env.js';
 import { benchDir } from '../report.js';
 import { pacedCalls } from '../scenarios.js';
 import {
+  APP_NAME_PREFIX,
   launchServer,
+  withAppName,
   wallClock,
   type Contender,
   type LatencyPlan,
@@ -25,6 +27,7 @@ import {
 } from './realtime.js';
 
 const SCHEMA = 'bench_rt_sio';
+const URL_WITH_NAME = withAppName(DATABASE_URL, `${APP_NAME_PREFIX}_socketio`);
 
 /** The adapter's settings, the same in every node: a channel and a table of the benchmark's. */
 export const SOCKETIO_ADAPTER_OPTIONS = {
@@ -65,7 +68,7 @@ export function socketIoContender(opts: { secret: string; poolSize: number }): C
         execArgv: ['--import', 'tsx'],
         script: path.join(benchDir, 'peers', 'realtime-socketio-server.ts'),
         env: {
-          DATABASE_URL,
+          DATABASE_URL: URL_WITH_NAME,
           HERALD_JWT_SECRET: opts.secret,
           BENCH_RT_POOL: String(opts.poolSize),
         },
@@ -77,7 +80,8 @@ export function socketIoContender(opts: { secret: string; poolSize: number }): C
     },
     target: (server: ServerProcess) => ({ kind: 'socketio-pg', url: server.url }),
     async prepareTriggers() {
-      const pool = new pg.Pool({ connectionString: DATABASE_URL, max: opts.poolSize });
+      if (trigger) return; // one trigger node for every latency run of this contender
+      const pool = new pg.Pool({ connectionString: URL_WITH_NAME, max: opts.poolSize });
       const io = new Server();
       io.adapter(
         createAdapter(pool, {

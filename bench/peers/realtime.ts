@@ -56,6 +56,19 @@ export interface SentTriggers {
   firstError: string | undefined;
 }
 
+/**
+ * Every PostgreSQL connection of a contender carries an application_name starting with this,
+ * so the benchmark can count the CPU of the contender's own backends (beside everyone's).
+ */
+export const APP_NAME_PREFIX = 'bench_rt';
+
+/** `url` with `application_name` set (in the URL, where it wins over a client's own default). */
+export function withAppName(url: string, name: string): string {
+  const u = new URL(url);
+  u.searchParams.set('application_name', name);
+  return u.toString();
+}
+
 /** The wall clock every process of a run shares (same machine). */
 export const wallClock = (): number => performance.timeOrigin + performance.now();
 
