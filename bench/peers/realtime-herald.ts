@@ -108,8 +108,8 @@ export function heraldContender(opts: {
     settings:
       `herald start (API, worker and scheduler in one process; HERALD_POOL_SIZE ${opts.poolSize}, ` +
       'every other setting as shipped), schema bench_rt; triggers: POST /v1/notifications of an ' +
-      'inapp-only type over keep-alive HTTP (at most 64 connections), alternating between the ' +
-      'server processes',
+      'inapp-only type over keep-alive HTTP (at most 64 connections), each round over the ' +
+      "recipients to the next server process's API",
     latencyServers: 2,
     async setup() {
       await dropSchema(SCHEMA);
