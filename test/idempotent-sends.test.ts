@@ -56,8 +56,13 @@ describe('Resend: two attempts of one delivery, one email', () => {
       // The first answer is lost, so there are at least two attempts; on a busy machine a retry
       // may time out too (2 s), which only adds attempts that carry the same key.
       assert.ok(d.attempts >= 2, `the first attempt timed out and was retried (${d.attempts})`);
+      // Each attempt sends at most one request; one that timed out before its request was
+      // read (a busy machine, CI saw it) reaches the server not at all.
       const requests = server.requestsFor('lost@example.com');
-      assert.equal(requests.length, d.attempts, 'one request per attempt');
+      assert.ok(
+        requests.length >= 2 && requests.length <= d.attempts,
+        `${requests.length} requests for ${d.attempts} attempts`,
+      );
       for (const r of requests) assert.equal(r.headers['idempotency-key'], d.id);
       const emails = server.emails().filter((e) => e.to === 'lost@example.com');
       assert.equal(emails.length, 1, 'one email however many attempts');
