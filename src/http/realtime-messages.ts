@@ -16,6 +16,9 @@ export const CLOSE = {
   goingAway: 1001,
 } as const;
 
+/** The longest delay a Node timer takes (about 24.8 days): token expiries look again then. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A frame of this size or more is refused (ws closes with 1009). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 

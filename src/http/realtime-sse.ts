@@ -18,7 +18,7 @@ import type { Herald } from '../herald.js';
 import type { Frame, Transport } from '../realtime/feed.js';
 import type { RecipientEnv } from './auth.js';
 import { problem } from './problem.js';
-import { resumeFromQuery } from './realtime-messages.js';
+import { MAX_TIMER_MS, resumeFromQuery } from './realtime-messages.js';
 
 const encoder = new TextEncoder();
 
@@ -109,11 +109,15 @@ export function sseRoute(herald: Herald) {
     }, config.realtime.pingIntervalMs);
     ping.unref();
     timers.push(ping);
-    if (typeof exp === 'number') {
-      const expiry = setTimeout(() => end(), Math.max(0, exp * 1000 - Date.now()));
+    const expireAt = (exp: number) => {
+      const ms = exp * 1000 - Date.now();
+      if (ms <= 0) return end();
+      // Looked at again at the latest in 24 days: a longer timer would fire at once.
+      const expiry = setTimeout(() => expireAt(exp), Math.min(ms, MAX_TIMER_MS));
       expiry.unref();
       timers.push(expiry);
-    }
+    };
+    if (typeof exp === 'number') expireAt(exp);
     c.req.raw.signal.addEventListener('abort', () => end());
 
     return new Response(body, {

@@ -22,6 +22,7 @@ import { makeRecipientVerifier, type TokenCheck } from './auth.js';
 import {
   CLOSE,
   MAX_MESSAGE_BYTES,
+  MAX_TIMER_MS,
   MESSAGE_TYPES,
   clientMessageSchema,
   errorEvent,
@@ -186,7 +187,8 @@ export function makeRealtimeServer(
       if (exp === undefined) return;
       const ms = exp * 1000 - Date.now();
       if (ms <= 0) return close(CLOSE.unauthorized, 'token expired');
-      expiry = setTimeout(() => close(CLOSE.unauthorized, 'token expired'), ms);
+      // Looked at again at the latest in 24 days: a longer timer would fire at once.
+      expiry = setTimeout(() => expireAt(exp), Math.min(ms, MAX_TIMER_MS));
       expiry.unref();
     }
 
@@ -284,6 +286,8 @@ export function makeRealtimeServer(
       clearTimeout(authTimer);
       if (expiry) clearTimeout(expiry);
       feed?.close();
+      for (const w of drainWaiters) w();
+      drainWaiters = [];
     });
     if (verified)
       chain = authenticated(verified.sub, verified.exp).catch((err: unknown) => {
