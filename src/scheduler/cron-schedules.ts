@@ -83,7 +83,20 @@ export interface ScheduleJobPayload {
   schedule: string;
   runId: string;
   tick: string;
+  /** The schedule's attempts for a failing task (jobs made before it: the job's own). */
+  maxAttempts?: number;
 }
+
+/**
+ * Attempts a run's job has beyond the schedule's own, for workers that die holding it: their
+ * lease expires and the job goes back to the queue, which counts an attempt. Without them a
+ * schedule of one attempt (the default) lost its run to a crashed worker: the job went dead on
+ * its first reclaim and the run stayed `running`, recorded as neither done nor failed. The task
+ * is safe to run again (a re-run of a finished run does nothing; the notify task's trigger has
+ * the run's idempotency key); a failing task still stops at the schedule's attempts
+ * (runs.ts).
+ */
+export const CRASH_ATTEMPTS = 2;
 
 interface Row {
   name: string;
@@ -159,9 +172,19 @@ export function makeCronSchedules(
     );
     const runId = rows[0]?.id;
     if (!runId) return null;
-    const payload: ScheduleJobPayload = { schedule: sc.name, runId, tick: tick.toISOString() };
+    const payload: ScheduleJobPayload = {
+      schedule: sc.name,
+      runId,
+      tick: tick.toISOString(),
+      maxAttempts: sc.max_attempts,
+    };
     await queue.enqueue(
-      { kind: 'schedule', payload, key: `schedule:${runId}`, maxAttempts: sc.max_attempts },
+      {
+        kind: 'schedule',
+        payload,
+        key: `schedule:${runId}`,
+        maxAttempts: sc.max_attempts + CRASH_ATTEMPTS,
+      },
       { tx },
     );
     return runId;

@@ -110,7 +110,9 @@ export function makeScheduleRunner(deps: ScheduleRunnerDeps): JobHandler {
       });
     } catch (thrown) {
       const err = toError(thrown);
-      const final = err instanceof PermanentError || ctx.job.attempts >= ctx.job.maxAttempts;
+      const final =
+        err instanceof PermanentError ||
+        ctx.job.attempts >= (payload.maxAttempts ?? ctx.job.maxAttempts);
       if (!final) {
         await deps.db.query(`UPDATE ${s}.job_runs SET error = $2 WHERE id = $1::bigint`, [
           payload.runId,
