@@ -149,6 +149,7 @@ function v1(herald: Herald, limit: MiddlewareHandler): Hono {
   api.route('/', reminderRoutes(herald));
   api.route('/', webhookKeyRoutes(herald));
 
+  api.get('/recipients', async (c) => c.json(await herald.recipients.list(c.req.query())));
   api.put('/recipients/:id', async (c) => {
     const { recipient, created } = await herald.recipients.upsert(
       c.req.param('id'),
@@ -200,6 +201,7 @@ function v1(herald: Herald, limit: MiddlewareHandler): Hono {
     });
   });
 
+  api.get('/types', async (c) => c.json(await herald.types.list(c.req.query())));
   api.put('/types/:name', async (c) => {
     const { type, created } = await herald.types.put(
       c.req.param('name'),

@@ -2,7 +2,8 @@
  * The operation table (shape in openapi-operations.ts): operations endpoints, recipients,
  * devices, preferences, notification types, layouts and partials.
  */
-import { recipientIdSchema } from '../notify/recipients.js';
+import { pageQuerySchema } from '../notify/pages.js';
+import { recipientIdSchema, recipientListQuerySchema } from '../notify/recipients.js';
 import { partNameSchema, typeNameSchema } from '../notify/types.js';
 import { z } from 'zod';
 import { CLIENT_FILE } from './client-routes.js';
@@ -118,6 +119,28 @@ export const RESOURCE_OPERATIONS: Operation[] = [
       200: { description: 'updated', schema: 'Recipient' },
       201: { description: 'created', schema: 'Recipient' },
     },
+  },
+  {
+    id: 'listRecipients',
+    method: 'get',
+    path: '/v1/recipients',
+    tag: 'Recipients',
+    summary: 'List recipients',
+    description:
+      'By id, a page at a time; `prefix` keeps those whose id, or email (any case), starts with it.',
+    realm: 'server',
+    query: {
+      prefix: {
+        schema: recipientListQuerySchema.shape.prefix,
+        description: 'a start of the id or email',
+      },
+      cursor: {
+        schema: pageQuerySchema.shape.cursor,
+        description: 'the previous page’s `nextCursor`',
+      },
+      limit: { schema: pageQuerySchema.shape.limit, description: 'page size (at most 200)' },
+    },
+    responses: { 200: { description: 'a page', schema: 'RecipientPage' } },
   },
   {
     id: 'getRecipient',
@@ -263,6 +286,23 @@ export const RESOURCE_OPERATIONS: Operation[] = [
       unsafe_action_url:
         'an in-app actionUrl template starts a javascript:, data: or other non-web URL',
     },
+  },
+  {
+    id: 'listTypes',
+    method: 'get',
+    path: '/v1/types',
+    tag: 'Types',
+    summary: 'List notification types',
+    description: 'By name, a page at a time.',
+    realm: 'server',
+    query: {
+      cursor: {
+        schema: pageQuerySchema.shape.cursor,
+        description: 'the previous page’s `nextCursor`',
+      },
+      limit: { schema: pageQuerySchema.shape.limit, description: 'page size (at most 200)' },
+    },
+    responses: { 200: { description: 'a page', schema: 'TypePage' } },
   },
   {
     id: 'getType',

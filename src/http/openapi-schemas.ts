@@ -148,6 +148,26 @@ const deviceOutput = z.object({
   createdAt: instant,
 });
 
+const recipientOutput = z.object({
+  id: z.string(),
+  email: z.string().nullable(),
+  phone: z.string().nullable(),
+  locale: z.string().nullable(),
+  timezone: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()),
+  webhookUrl: z.string().nullable().describe('where the webhook channel posts'),
+  slackWebhookUrl: z.string().nullable().describe('the Slack incoming webhook'),
+  createdAt: instant,
+  updatedAt: instant,
+});
+
+const typeOutput = z.object({
+  name: typeNameSchema,
+  ...typeDefinitionSchema.shape,
+  createdAt: instant,
+  updatedAt: instant,
+});
+
 export const SCHEMAS = {
   ProblemDetails: {
     io: 'output',
@@ -187,18 +207,12 @@ export const SCHEMAS = {
   Recipient: {
     io: 'output',
     description: 'A recipient, under the app’s own id.',
-    schema: z.object({
-      id: z.string(),
-      email: z.string().nullable(),
-      phone: z.string().nullable(),
-      locale: z.string().nullable(),
-      timezone: z.string().nullable(),
-      data: z.record(z.string(), z.unknown()),
-      webhookUrl: z.string().nullable().describe('where the webhook channel posts'),
-      slackWebhookUrl: z.string().nullable().describe('the Slack incoming webhook'),
-      createdAt: instant,
-      updatedAt: instant,
-    }),
+    schema: recipientOutput,
+  },
+  RecipientPage: {
+    io: 'output',
+    description: 'Recipients by id; pass `nextCursor` as `cursor` for the next page.',
+    schema: z.object({ items: z.array(recipientOutput), nextCursor: z.string().nullable() }),
   },
   DeviceInput: {
     io: 'input',
@@ -242,12 +256,12 @@ export const SCHEMAS = {
   NotificationType: {
     io: 'output',
     description: 'A stored notification type, defaults filled in.',
-    schema: z.object({
-      name: typeNameSchema,
-      ...typeDefinitionSchema.shape,
-      createdAt: instant,
-      updatedAt: instant,
-    }),
+    schema: typeOutput,
+  },
+  TypePage: {
+    io: 'output',
+    description: 'Notification types by name; pass `nextCursor` as `cursor` for the next page.',
+    schema: z.object({ items: z.array(typeOutput), nextCursor: z.string().nullable() }),
   },
   PreviewInput: {
     io: 'input',

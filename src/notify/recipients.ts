@@ -8,6 +8,7 @@ import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { checked, isStorableText } from '../validation.js';
 import { hookUrlSchema } from './hook-urls.js';
+import { keyOf, pageOf, pageQuerySchema, type Page } from './pages.js';
 
 export const isTimeZone = (tz: string) => {
   try {
@@ -100,6 +101,10 @@ const toRecipient = (r: RecipientRow): Recipient => ({
   updatedAt: r.updated_at,
 });
 
+export const recipientListQuerySchema = pageQuerySchema.extend({
+  prefix: z.string().min(1).max(256).optional(),
+});
+
 export function makeRecipients(db: Db, schema: string) {
   const table = `${quoteIdent(schema)}.recipients`;
   const cols =
@@ -154,6 +159,22 @@ export function makeRecipients(db: Db, schema: string) {
         checked(recipientIdSchema, id, 'id'),
       ]);
       return rows[0] ? toRecipient(rows[0]) : null;
+    },
+
+    /**
+     * The recipients by id, a page at a time (`GET /v1/recipients`); `prefix` keeps those whose
+     * id, or email (any case), starts with it.
+     */
+    async list(query: unknown): Promise<Page<Recipient>> {
+      const q = checked(recipientListQuerySchema, query);
+      const { rows } = await db.query<RecipientRow>(
+        `SELECT ${cols} FROM ${table}
+         WHERE ($1::text IS NULL OR id > $1)
+           AND ($2::text IS NULL OR starts_with(id, $2) OR starts_with(lower(email), lower($2)))
+         ORDER BY id LIMIT $3`,
+        [q.cursor === undefined ? null : keyOf(q.cursor), q.prefix ?? null, q.limit + 1],
+      );
+      return pageOf(rows, q.limit, (r) => r.id, toRecipient);
     },
 
     /** Erases the recipient; true if there was one. (Later issues erase their inbox and deliveries too.) */

@@ -10,6 +10,7 @@ import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { ValidationError, type FieldIssue } from '../errors.js';
 import { checked } from '../validation.js';
+import { keyOf, pageOf, pageQuerySchema, type Page } from './pages.js';
 import { actionUrlTemplateIssue } from './action-urls.js';
 import { hookUrlSchema } from './hook-urls.js';
 import { headersSchema } from './email-options.js';
@@ -329,6 +330,17 @@ export function makeTypes(db: Db, schema: string) {
         [checked(typeNameSchema, name, 'name')],
       );
       return rows[0] ? toType(rows[0]) : null;
+    },
+
+    /** The types by name, a page at a time (`GET /v1/types`). */
+    async list(query: unknown): Promise<Page<NotificationType>> {
+      const q = checked(pageQuerySchema, query);
+      const { rows } = await db.query<TypeRow>(
+        `SELECT name, definition, created_at, updated_at FROM ${table}
+         WHERE $1::text IS NULL OR name > $1 ORDER BY name LIMIT $2`,
+        [q.cursor === undefined ? null : keyOf(q.cursor), q.limit + 1],
+      );
+      return pageOf(rows, q.limit, (r) => r.name, toType);
     },
 
     async remove(name: string): Promise<boolean> {
