@@ -95,12 +95,15 @@ describe('reminders across worker processes on PostgreSQL', { skip }, () => {
     // Kill -9 a random worker three times at random moments while reminder jobs run: in the
     // late burst, in the burst at the "1m" run time, and once more; a new one after each.
     const kills: { at: number; running: number }[] = [];
+    // Replacements start in the background: a busy machine takes seconds to start a process,
+    // and the 1m offset's burst (4 s after the late one) does not wait for it.
+    const starting: Promise<void>[] = [];
     const killOne = async () => {
       const victim = live.splice(Math.floor(Math.random() * live.length), 1)[0] as ChildProcess;
       const inFlight = await running();
       victim.kill('SIGKILL');
       kills.push({ at: Date.now(), running: inFlight });
-      live.push(await startWorker());
+      starting.push(startWorker().then((w) => void live.push(w)));
     };
     const whileRunning = async (what: string) => {
       await waitFor(async () => (await running()) > 0, 15_000, `reminder jobs running (${what})`);
@@ -114,6 +117,7 @@ describe('reminders across worker processes on PostgreSQL', { skip }, () => {
     await whileRunning('the 1m offset');
     await sleep(Math.random() * 1_000);
     await killOne();
+    await Promise.all(starting);
 
     await waitFor(
       async () =>
