@@ -110,6 +110,9 @@ describe('herald/client against the protocol', () => {
     const { c, seen } = client({ backoff: { minMs: 50, maxMs: 200 } });
     await live(c);
     const lastSeen = fake.head;
+    // Away until the test says: its reconnects fail meanwhile (with a 50 ms backoff it could
+    // otherwise be back before the test looked).
+    fake.unreachable = true;
     fake.closeAll(1001, 'going away');
     await waitFor(() => c.status !== 'live', WAIT, 'the client to notice');
     // Two events while it is away, and one live event that overtakes the replay.
@@ -119,6 +122,7 @@ describe('herald/client against the protocol', () => {
       fake.beforeReplay = undefined;
       fake.add('overtaking');
     };
+    fake.unreachable = false;
     await waitFor(() => seen.notifications.length === 3, WAIT, 'the replay and the live event');
     assert.deepEqual(resumes().at(-1), { type: 'resume', after: lastSeen, epoch: fake.epoch });
     assert.deepEqual(

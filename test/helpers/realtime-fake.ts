@@ -42,6 +42,8 @@ export class FakeHerald {
   /** REST calls: `METHOD path`. */
   restCalls: string[] = [];
   answerPings = true;
+  /** While set, every connection attempt fails as on a network that is down. */
+  unreachable = false;
   /** Called when a resume arrives, before the replay (to slip a live event in first). */
   beforeReplay: (() => void) | undefined;
   private http: Server;
@@ -141,6 +143,7 @@ export class FakeHerald {
     socket: import('node:stream').Duplex,
     head: Buffer,
   ): Promise<void> {
+    if (this.unreachable) return void socket.destroy();
     const offered = (req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((p) => p.trim())
