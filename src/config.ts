@@ -76,6 +76,12 @@ export const configSchema = z.object({
     .min(16, 'use at least 16 characters')
     .optional()
     .register(ENV, { env: 'HERALD_ADMIN_KEY' }),
+  /** A read-only admin key: the console and GET /v1/admin/..., never a change. */
+  adminReadOnlyKey: z
+    .string()
+    .min(16, 'use at least 16 characters')
+    .optional()
+    .register(ENV, { env: 'HERALD_ADMIN_READONLY_KEY' }),
   /** The HS256 secret recipient tokens (JWTs) are signed with by the app. */
   jwtSecret: z
     .string()
@@ -660,6 +666,7 @@ function parseRateLimits(text: string): Record<string, string> {
 const SECRET_SETTINGS = [
   'apiKey',
   'adminKey',
+  'adminReadOnlyKey',
   'jwtSecret',
   'unsubscribeSecret',
   'webhookSecret',

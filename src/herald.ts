@@ -20,6 +20,8 @@ import { makeLogger, type Logger } from './obs/log.js';
 import { makeQueue, type Queue } from './queue/queue.js';
 import { makeWorker, type Worker, type WorkerOptions } from './queue/worker.js';
 import { makeMetrics, type Metrics } from './obs/metrics.js';
+import { makeDeadLetters, type DeadLetters } from './queue/dead-letters.js';
+import { makePauses, type Pauses } from './queue/pauses.js';
 import { makeKeys, type Keys } from './notify/keys.js';
 import { makeRecipients, type Recipients } from './notify/recipients.js';
 import { makeTypes, type Types } from './notify/types.js';
@@ -80,6 +82,10 @@ export interface Herald {
   readonly db: Db;
   readonly log: Logger;
   readonly queue: Queue;
+  /** Dead jobs by filter (kind, error text): list, replay or discard all that match. */
+  readonly deadLetters: DeadLetters;
+  /** Job kinds paused by an operator: claims skip them until resumed. */
+  readonly pauses: Pauses;
   /** Prometheus metrics of this process (served at GET /metrics). */
   readonly metrics: Metrics;
   /** Server API keys (stored hashed) and the ones from the environment. */
@@ -255,8 +261,14 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     db,
     log,
     queue,
+    deadLetters: makeDeadLetters(db, config.schema),
+    pauses: makePauses(db, config.schema),
     metrics,
-    keys: makeKeys(db, config.schema, { api: config.apiKey, admin: config.adminKey }),
+    keys: makeKeys(db, config.schema, {
+      api: config.apiKey,
+      admin: config.adminKey,
+      adminReadOnly: config.adminReadOnlyKey,
+    }),
     recipients: {
       ...recipients,
       // A new zone moves the recipient's local-time schedules.

@@ -1,8 +1,10 @@
 /**
- * The server realm's lists (GET /v1/types, GET /v1/recipients) on both backends: ordered by
- * key, a page at a time with a cursor that neither skips nor repeats, the recipients' prefix
- * filter on id and email; a cursor or limit this API did not give out is a 400 naming the
- * field; a recipient token is refused.
+ * The server realm's lists (GET /v1/types, /v1/recipients, /v1/notifications) on both
+ * backends: ordered by key (notifications newest first), a page at a time with a cursor that
+ * neither skips nor repeats, the recipients' prefix filter on id and email, the notifications'
+ * filters (recipient, type, delivery status and channel, time, data key/values); a cursor,
+ * limit or filter this API did not give out is a 400 naming the field; a recipient token is
+ * refused.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -104,8 +106,115 @@ for (const backend of BACKENDS) {
       assert.deepEqual(none.items, []);
     });
 
+    it('lists notifications newest first under each filter', async () => {
+      await call('PUT', '/v1/types/order_shipped', {
+        channels: ['inapp', 'email'],
+        templates: {
+          inapp: { title: 'Shipped', body: 'b' },
+          email: { subject: 'Shipped', text: 'b' },
+        },
+      });
+      // u-002 has no email: its email delivery is skipped (no_address).
+      const sent: { id: string; to: string; type: string; data: Record<string, unknown> }[] = [];
+      const trigger = async (to: string, type: string, data: Record<string, unknown>) => {
+        const res = await call('POST', '/v1/notifications', { type, to, data });
+        assert.equal(res.status, 202, await res.clone().text());
+        const body = (await res.json()) as { notifications: { id: string }[] };
+        sent.push({ id: body.notifications[0]!.id, to, type, data });
+      };
+      await trigger('u-001', 'order_shipped', { orderId: 'A-1', total: 12, vip: true });
+      await trigger('u-002', 'order_shipped', { orderId: 'A-2', total: 30 });
+      await trigger('u-001', 'alpha', { orderId: 'A-3' });
+      await trigger('u-003', 'order_shipped', { orderId: 'A-4', total: 12 });
+      await trigger('u-002', 'beta', { orderId: 'A-5', note: 'x:y' });
+      const newest = [...sent].reverse();
+      const ids = (items: { id: string }[]) => items.map((n) => n.id);
+      const where = (keep: (n: (typeof sent)[number]) => boolean) => ids(newest.filter(keep));
+
+      const everything = await all<{ id: string; deliveries: unknown[] }>('/v1/notifications', 2);
+      assert.deepEqual(ids(everything.items).slice(0, 5), ids(newest));
+      assert.equal(everything.pages, Math.ceil(everything.items.length / 2) || 1);
+
+      const byRecipient = await all<{ id: string }>('/v1/notifications?recipient=u-001', 1);
+      assert.deepEqual(
+        ids(byRecipient.items),
+        where((n) => n.to === 'u-001'),
+      );
+      const byType = await all<{ id: string }>('/v1/notifications?type=order_shipped', 2);
+      assert.deepEqual(
+        ids(byType.items),
+        where((n) => n.type === 'order_shipped'),
+      );
+      const byData = await all<{ id: string; data: unknown }>(
+        '/v1/notifications?data.orderId=A-4',
+        10,
+      );
+      assert.deepEqual(
+        ids(byData.items),
+        where((n) => n.data.orderId === 'A-4'),
+      );
+      assert.deepEqual(byData.items[0]!.data, { orderId: 'A-4', total: 12 });
+      // A number, a boolean, and two filters at once.
+      const twelve = await all<{ id: string }>('/v1/notifications?data.total=12', 10);
+      assert.deepEqual(
+        ids(twelve.items),
+        where((n) => n.data.total === 12),
+      );
+      const vip = await all<{ id: string }>('/v1/notifications?data.vip=true&data.total=12', 10);
+      assert.deepEqual(
+        ids(vip.items),
+        where((n) => n.data.vip === true),
+      );
+      const colon = await all<{ id: string }>('/v1/notifications?data.note=x%3Ay', 10);
+      assert.deepEqual(
+        ids(colon.items),
+        where((n) => n.data.note === 'x:y'),
+      );
+
+      // u-002's order_shipped email was skipped: no address.
+      const skipped = await all<{
+        id: string;
+        deliveries: { channel: string; status: string; reason: string }[];
+      }>('/v1/notifications?status=skipped&channel=email', 10);
+      assert.deepEqual(
+        ids(skipped.items),
+        where((n) => n.to === 'u-002' && n.type === 'order_shipped'),
+      );
+      assert.ok(
+        skipped.items[0]!.deliveries.some(
+          (d) => d.channel === 'email' && d.status === 'skipped' && d.reason === 'no_address',
+        ),
+      );
+
+      // Time is the trigger's, as its UUIDv7 id records it (to the millisecond).
+      const msOf = (id: string) => parseInt(id.replace('-', '').slice(0, 12), 16);
+      const t = msOf(sent[2]!.id);
+      const since = await all<{ id: string }>(
+        `/v1/notifications?since=${new Date(t).toISOString()}`,
+        10,
+      );
+      assert.deepEqual(
+        ids(since.items),
+        where((n) => msOf(n.id) >= t),
+      );
+      const until = await all<{ id: string }>(
+        `/v1/notifications?until=${new Date(t).toISOString()}&type=order_shipped`,
+        10,
+      );
+      assert.deepEqual(
+        ids(until.items),
+        where((n) => msOf(n.id) < t && n.type === 'order_shipped'),
+      );
+      assert.ok(until.items.length >= 1 && since.items.length >= 3);
+    });
+
     it('refuses a cursor or limit it did not give out, and a recipient token', async () => {
       for (const [path, field] of [
+        ['/v1/notifications?cursor=abc', 'cursor'],
+        ['/v1/notifications?status=lost', 'status'],
+        ['/v1/notifications?since=yesterday', 'since'],
+        ['/v1/notifications?channel=email', 'channel'],
+        ['/v1/notifications?data.=x', 'data.'],
         ['/v1/types?cursor=not*base64', 'cursor'],
         ['/v1/recipients?cursor=', 'cursor'],
         ['/v1/types?limit=0', 'limit'],
@@ -124,6 +233,7 @@ for (const backend of BACKENDS) {
       const token = await recipientToken('u-001', SECRET);
       assert.equal((await call('GET', '/v1/recipients', undefined, token)).status, 401);
       assert.equal((await call('GET', '/v1/types', undefined, token)).status, 401);
+      assert.equal((await call('GET', '/v1/notifications', undefined, token)).status, 401);
     });
   });
 }

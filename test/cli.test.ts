@@ -209,7 +209,19 @@ describe('herald CLI', () => {
       const key = r.out.trim();
       assert.match(key, /^hk_[0-9a-f]{8}_[A-Za-z0-9_-]{32}$/);
       assert.match(r.err, /admin key [0-9a-f]{8} created; it is shown only now/);
-      assert.deepEqual(await h.keys.verify(key), { admin: true, keyId: key.slice(3, 11) });
+      assert.deepEqual(await h.keys.verify(key), {
+        admin: true,
+        readOnly: false,
+        keyId: key.slice(3, 11),
+      });
+      const ro = herald('keys', 'create', '--read-only', ...db);
+      assert.equal(ro.code, 0, ro.err);
+      assert.match(ro.err, /read-only admin key [0-9a-f]{8} created/);
+      assert.deepEqual(await h.keys.verify(ro.out.trim()), {
+        admin: true,
+        readOnly: true,
+        keyId: ro.out.trim().slice(3, 11),
+      });
       const stored = await h.db.query<{ hash: string }>(`SELECT hash FROM "${schema}".api_keys`);
       assert.ok(
         stored.rows.every((row) => !row.hash.includes(key.slice(12))),

@@ -140,26 +140,30 @@ export function program(): Command {
   const keys = prog.command('keys').description('server API keys');
   withDbFlags(keys.command('create'))
     .description('make an API key and print it once (only its hash is stored)')
-    .option('--admin', 'the key may also use /v1/admin/...')
+    .option('--admin', 'the key may also use /v1/admin/... and the console (/admin)')
+    .option('--read-only', 'an admin key that may read everything and change nothing')
     .option('--name <name>', 'a note saying who or what uses the key')
-    .action(async (flags: SettingsFlags & { admin?: boolean; name?: string }) => {
-      const herald = await openForCommand(
-        flags,
-        'Keys are made only by this command: stop it, make the key, start it again',
-      );
-      try {
-        const made = await herald.keys.create({
-          admin: flags.admin ?? false,
-          ...(flags.name ? { name: flags.name } : {}),
-        });
-        process.stdout.write(`${made.key}\n`);
-        process.stderr.write(
-          `herald: ${made.admin ? 'admin' : 'server'} key ${made.id} created; it is shown only now, store it\n`,
+    .action(
+      async (flags: SettingsFlags & { admin?: boolean; readOnly?: boolean; name?: string }) => {
+        const herald = await openForCommand(
+          flags,
+          'Keys are made only by this command: stop it, make the key, start it again',
         );
-      } finally {
-        await herald.close();
-      }
-    });
+        try {
+          const made = await herald.keys.create({
+            admin: flags.admin ?? false,
+            readOnly: flags.readOnly ?? false,
+            ...(flags.name ? { name: flags.name } : {}),
+          });
+          process.stdout.write(`${made.key}\n`);
+          process.stderr.write(
+            `herald: ${made.readOnly ? 'read-only admin' : made.admin ? 'admin' : 'server'} key ${made.id} created; it is shown only now, store it\n`,
+          );
+        } finally {
+          await herald.close();
+        }
+      },
+    );
 
   prog.addCommand(jobsCommand());
   prog.addCommand(sendCommand());

@@ -1,6 +1,7 @@
 /**
  * Server realm: `Authorization: Bearer <api key>`. Admin routes need a key created with
- * `--admin` (or HERALD_ADMIN_KEY). A refused request changes nothing.
+ * `--admin` (or HERALD_ADMIN_KEY). A read-only key (`--read-only`, HERALD_ADMIN_READONLY_KEY)
+ * may only GET. A refused request changes nothing.
  */
 import { createMiddleware } from 'hono/factory';
 import {
@@ -37,6 +38,13 @@ export function requireKey(keys: Keys, options: { admin?: boolean } = {}) {
         403,
         'forbidden',
         'this endpoint needs an admin key (herald keys create --admin)',
+      );
+    }
+    if (realm.readOnly && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      return problem(
+        403,
+        'forbidden',
+        'this is a read-only key: it may read, and change nothing (use an admin key)',
       );
     }
     c.set('realm', realm);

@@ -1,5 +1,5 @@
 /**
- * Server-realm notification routes: trigger, read, cancel. The trigger answers 202 with the
+ * Server-realm notification routes: trigger, list, read, cancel. The trigger answers 202 with the
  * notifications and their deliveries (queued, or skipped with the reason); a replay of an
  * idempotency key answers the first trigger's notifications with `Idempotent-Replayed: true`.
  */
@@ -18,6 +18,8 @@ export function registerNotificationRoutes(api: Hono, herald: Herald): void {
     if (result.replayed) c.header('Idempotent-Replayed', 'true');
     return c.json({ triggerId: result.triggerId, notifications: result.notifications }, 202);
   });
+
+  api.get('/notifications', async (c) => c.json(await herald.notifications.list(c.req.query())));
 
   api.get('/notifications/:id', async (c) => {
     const found = await herald.notifications.get(c.req.param('id'));

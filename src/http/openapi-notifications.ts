@@ -4,12 +4,14 @@
  */
 import { z } from 'zod';
 import { inboxQuerySchema } from '../notify/inbox.js';
+import { notificationListQuerySchema } from '../notify/notification-list.js';
 import type { Operation } from './openapi-operations.js';
 
 const notificationParam = {
   id: { schema: z.uuid(), description: 'The notification’s id.', malformedIsNotFound: true },
 };
 const query = inboxQuerySchema.shape;
+const list = notificationListQuerySchema.shape;
 const noNotification = 'no notification with this id';
 const noInboxItem = 'no such notification in this recipient’s inbox';
 
@@ -46,6 +48,30 @@ export const NOTIFICATION_OPERATIONS: Operation[] = [
         'the in-app actionUrl renders to a javascript:, data: or other non-web URL',
       idempotency_conflict: 'the idempotency key was used with a different body',
     },
+  },
+  {
+    id: 'listNotifications',
+    method: 'get',
+    path: '/v1/notifications',
+    tag: 'Notifications',
+    summary: 'List notifications',
+    description:
+      'Newest first, a page at a time, under any of the filters. `data.<key>=<value>` (up to ' +
+      '5) keeps notifications whose trigger `data` has that key with that value (a value that ' +
+      'reads as a number, `true`, `false` or `null` matches that JSON value too), e.g. ' +
+      '`?data.orderId=A-1042`.',
+    realm: 'server',
+    query: {
+      recipient: { schema: list.recipient, description: 'a recipient id' },
+      type: { schema: list.type, description: 'a notification type' },
+      status: { schema: list.status, description: 'has a delivery in this status' },
+      channel: { schema: list.channel, description: 'with `status`: that delivery’s channel' },
+      since: { schema: list.since, description: 'created at or after (RFC 3339)' },
+      until: { schema: list.until, description: 'created before (RFC 3339)' },
+      cursor: { schema: list.cursor, description: 'the previous page’s `nextCursor`' },
+      limit: { schema: list.limit, description: 'page size (at most 200)' },
+    },
+    responses: { 200: { description: 'a page', schema: 'NotificationPage' } },
   },
   {
     id: 'getNotification',

@@ -377,6 +377,38 @@ export const SCHEMAS = {
       deliveries: z.array(deliveryDetail),
     }),
   },
+  NotificationPage: {
+    io: 'output',
+    description:
+      'Notifications newest first, each with its deliveries’ channel, status and reason; pass ' +
+      '`nextCursor` as `cursor` for the next page.',
+    schema: z.object({
+      items: z.array(
+        z.object({
+          id: z.string(),
+          triggerId: z.string(),
+          recipientId: z.string().nullable(),
+          type: z.string(),
+          priority: z.string(),
+          data: z.record(z.string(), z.unknown()),
+          sendAt: instant,
+          createdAt: instant,
+          cancelledAt: instant.nullable(),
+          read: z.boolean(),
+          deliveries: z.array(
+            z.object({
+              id: z.string(),
+              channel: z.string(),
+              status: deliveryStatus,
+              reason: z.string().nullable(),
+              provider: z.string().nullable(),
+            }),
+          ),
+        }),
+      ),
+      nextCursor: z.string().nullable(),
+    }),
+  },
   InboxPage: {
     io: 'output',
     description:

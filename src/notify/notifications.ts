@@ -7,6 +7,7 @@ import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import type { Queue } from '../queue/queue.js';
 import { isUuid } from './ids.js';
+import { makeNotificationList } from './notification-list.js';
 
 export interface DeliveryDetail {
   id: string;
@@ -127,6 +128,9 @@ export function makeNotifications(db: Db, schema: string, queue: Queue) {
 
   return {
     get,
+
+    /** A page of notifications, newest first, under filters (notification-list.ts). */
+    list: makeNotificationList(db, schema),
 
     /** Cancels the deliveries not yet sent; null if there is no such notification. */
     async cancel(id: string): Promise<NotificationDetail | null> {

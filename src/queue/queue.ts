@@ -262,7 +262,7 @@ export interface JobDbRow {
   created_at: Date;
 }
 
-interface DeadJobDbRow extends JobDbRow {
+export interface DeadJobDbRow extends JobDbRow {
   errors: JobError[];
   updated_at: Date;
 }
@@ -293,6 +293,6 @@ export function toJob(r: JobDbRow): Job {
   };
 }
 
-function toDeadJob(r: DeadJobDbRow): DeadJob {
+export function toDeadJob(r: DeadJobDbRow): DeadJob {
   return { ...toJob(r), errors: r.errors, updatedAt: r.updated_at };
 }

@@ -30,6 +30,7 @@ function lockHeldSql(jobs: string, ids: string, attempts: string): string {
 export function makeQueueSql(schema: string) {
   const jobs = `${quoteIdent(schema)}.jobs`;
   const workers = `${quoteIdent(schema)}.workers`;
+  const paused = `${quoteIdent(schema)}.paused_kinds`;
   const lockHeld = (ids: string, attempts: string) => lockHeldSql(jobs, ids, attempts);
   const errorEntry = (error: string) =>
     `jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', now(), 'error', ${error}, 'worker', locked_by))`;
@@ -82,6 +83,8 @@ export function makeQueueSql(schema: string) {
       WITH next AS (
         SELECT id FROM ${jobs}
         WHERE status = 'queued' AND queue = $1 AND run_at <= now() AND kind = ANY($2::text[])
+          -- Kinds an operator paused (pauses.ts), read once per claim: usually none.
+          AND kind <> ALL(ARRAY(SELECT p.kind FROM ${paused} p WHERE p.queue = $1))
         ORDER BY priority DESC, run_at, id
         LIMIT $3
         FOR UPDATE SKIP LOCKED
