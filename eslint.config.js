@@ -49,8 +49,9 @@ export default tseslint.config(
     },
   },
   {
-    // The browser client runs in pages (and in Node when a server passes it a WebSocket).
-    files: ['src/client/**'],
+    // The browser client runs in pages (and in Node when a server passes it a WebSocket); the
+    // console's script runs in its pages.
+    files: ['src/client/**', 'src/admin/assets/**'],
     languageOptions: { globals: globals.browser },
   },
   {

@@ -76,6 +76,8 @@ try {
     { stdio: 'inherit' },
   );
   cpSync('src/db/migrations', join(next, 'db/migrations'), { recursive: true });
+  // The console's stylesheet and script, served from beside the compiled code (src/admin/assets.ts).
+  cpSync('src/admin/assets', join(next, 'admin/assets'), { recursive: true });
   writeFileSync(join(next, DIGEST_FILE), `${digest}\n`);
 } catch (err) {
   rmSync(next, { recursive: true, force: true });

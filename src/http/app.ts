@@ -24,6 +24,7 @@ import { webhookRoutes } from './webhook-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { docsRoutes } from './docs.js';
 import { clientRoutes } from './client-routes.js';
+import { adminConsole } from '../admin/routes.js';
 import { templatePartsRoutes } from './template-parts-routes.js';
 import { reminderRoutes } from './reminder-routes.js';
 import { webhookKeyRoutes } from './webhook-key-routes.js';
@@ -96,6 +97,7 @@ export function makeApp(herald: Herald): Hono {
 
   app.route('/', docsRoutes(herald));
   app.route('/', clientRoutes());
+  app.route('/admin', adminConsole(herald));
   // /v1/me and the public routes first: they answer before the server realm's key check on /v1.
   app.route('/v1/unsubscribe', unsubscribeRoutes(herald));
   app.route('/v1/webhooks', webhookRoutes(herald));
@@ -242,8 +244,13 @@ function notFound(what: string): Response {
  * and admin routes included, except the trigger, which may carry 100,000 recipient ids and
  * 5 MiB of attachments (HERALD_MAX_TRIGGER_BODY_BYTES, 16 MiB).
  */
+const ADMIN_FORM_BYTES = 64 * 1024;
+
 export function bodyLimitFor(herald: Herald, method: string, path: string): BodyLimit {
   const { maxBodyBytes, maxTriggerBodyBytes } = herald.config;
+  // The console's forms hold a key, a CSRF token and a few filter fields.
+  if (path === '/admin' || path.startsWith('/admin/'))
+    return { bytes: Math.min(maxBodyBytes, ADMIN_FORM_BYTES), setting: 'HERALD_MAX_BODY_BYTES' };
   if (method === 'POST' && path === '/v1/notifications' && maxTriggerBodyBytes > maxBodyBytes)
     return { bytes: maxTriggerBodyBytes, setting: 'HERALD_MAX_TRIGGER_BODY_BYTES' };
   return { bytes: maxBodyBytes, setting: 'HERALD_MAX_BODY_BYTES' };

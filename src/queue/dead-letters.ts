@@ -1,6 +1,6 @@
 /**
  * Dead letters by filter, for the console: the dead jobs of a kind and/or whose last error
- * contains a text, listed, counted, replayed or discarded together ("all that match", as
+ * contains a text (or one, by id), listed, counted, replayed or discarded together ("all that match", as
  * Oban Web's bulk actions do), not only by id.
  *
  * A replay keeps queue.ts's rule: of dead jobs sharing a key only the newest is queued again,
@@ -19,6 +19,8 @@ export const deadFilterSchema = z.strictObject({
   kind: z.string().min(1).max(200).optional(),
   /** Part of the last error's text, any case. */
   error: z.string().min(1).max(200).optional(),
+  /** One job, by id. */
+  id: z.string().regex(/^[1-9]\d{0,18}$/, 'a job id').optional(),
 });
 export type DeadFilter = z.infer<typeof deadFilterSchema>;
 
@@ -26,10 +28,11 @@ export function makeDeadLetters(db: Db, schema: string) {
   const jobs = `${quoteIdent(schema)}.jobs`;
   /** The filter as SQL on the jobs of alias `a` ($1 kind, $2 error text). */
   const where = (a = '') => `${a}status = 'dead' AND ($1::text IS NULL OR ${a}kind = $1)
-    AND ($2::text IS NULL OR strpos(lower(coalesce(${a}last_error, '')), lower($2)) > 0)`;
+    AND ($2::text IS NULL OR strpos(lower(coalesce(${a}last_error, '')), lower($2)) > 0)
+    AND ($3::bigint IS NULL OR ${a}id = $3::bigint)`;
   const params = (filter: unknown) => {
     const f = checked(deadFilterSchema, filter);
-    return [f.kind ?? null, f.error ?? null];
+    return [f.kind ?? null, f.error ?? null, f.id ?? null];
   };
 
   return {
@@ -39,7 +42,7 @@ export function makeDeadLetters(db: Db, schema: string) {
       const { rows } = await db.query<DeadJobDbRow>(
         `SELECT id::text AS id, queue, kind, payload, priority, run_at, status, attempts,
            max_attempts, key, last_error, created_at, errors, updated_at
-         FROM ${jobs} WHERE ${where()} ORDER BY updated_at DESC, id DESC LIMIT $3`,
+         FROM ${jobs} WHERE ${where()} ORDER BY updated_at DESC, id DESC LIMIT $4`,
         [...p, limit],
       );
       const { rows: count } = await db.query<{ n: number }>(
