@@ -78,6 +78,7 @@ export function page(
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${options.title} · Herald</title>
 <link rel="stylesheet" href="/admin/assets/admin.css">
 <link rel="stylesheet" href="/admin/assets/uPlot.min.css">
@@ -112,6 +113,7 @@ export function signInPage(error?: string, next?: string): string {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <link rel="icon" href="data:," />
         <title>Sign in · Herald</title>
         <link rel="stylesheet" href="/admin/assets/admin.css" />
       </head>

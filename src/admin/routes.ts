@@ -48,7 +48,8 @@ export function adminConsole(herald: Herald): Hono {
     if (!c.res.headers.has('content-security-policy'))
       c.res.headers.set('content-security-policy', CSP);
     c.res.headers.set('x-content-type-options', 'nosniff');
-    c.res.headers.set('referrer-policy', 'no-referrer');
+    // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on form posts.
+    c.res.headers.set('referrer-policy', 'same-origin');
     if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store');
   });
   app.route('/assets', assetRoutes());
