@@ -105,6 +105,13 @@ export const recipientListQuerySchema = pageQuerySchema.extend({
   prefix: z.string().min(1).max(256).optional(),
 });
 
+/**
+ * `text` as a LIKE pattern matching itself: its `%`, `_` and `\` are plain characters. (A
+ * prefix as `LIKE 'p%'` can use the text_pattern_ops indexes of migration 0018; starts_with
+ * cannot.)
+ */
+const likeEscaped = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
 export function makeRecipients(db: Db, schema: string) {
   const table = `${quoteIdent(schema)}.recipients`;
   const cols =
@@ -170,9 +177,13 @@ export function makeRecipients(db: Db, schema: string) {
       const { rows } = await db.query<RecipientRow>(
         `SELECT ${cols} FROM ${table}
          WHERE ($1::text IS NULL OR id > $1)
-           AND ($2::text IS NULL OR starts_with(id, $2) OR starts_with(lower(email), lower($2)))
+           AND ($2::text IS NULL OR id LIKE $2 OR lower(email) LIKE lower($2))
          ORDER BY id LIMIT $3`,
-        [q.cursor === undefined ? null : keyOf(q.cursor), q.prefix ?? null, q.limit + 1],
+        [
+          q.cursor === undefined ? null : keyOf(q.cursor),
+          q.prefix === undefined ? null : `${likeEscaped(q.prefix)}%`,
+          q.limit + 1,
+        ],
       );
       return pageOf(rows, q.limit, (r) => r.id, toRecipient);
     },

@@ -35,3 +35,7 @@ CREATE INDEX notifications_data_idx ON {{schema}}.notifications USING gin (data 
 CREATE INDEX deliveries_status_notification_idx ON {{schema}}.deliveries (status, notification_id DESC);
 -- A notification's idempotency key, shown on its timeline.
 CREATE INDEX idempotency_keys_trigger_idx ON {{schema}}.idempotency_keys (trigger_id);
+
+-- GET /v1/recipients?prefix=: a prefix of the id or of the email in any case (LIKE 'p%').
+CREATE INDEX recipients_id_prefix_idx ON {{schema}}.recipients (id text_pattern_ops);
+CREATE INDEX recipients_email_prefix_idx ON {{schema}}.recipients (lower(email) text_pattern_ops);
