@@ -103,7 +103,7 @@ async function seed(herald: Herald, n: number): Promise<void> {
            SELECT i, now() - interval '1 minute' - interval '30 days' * (1 - i::float8 / $1) AS t
            FROM generate_series($2::int, $3::int) i)
          INSERT INTO ${s}.notifications (id, trigger_id, recipient_id, type, priority, data, send_at, created_at)
-         SELECT pg_temp.uuid7(t), pg_temp.uuid7(t), 'r-' || lpad((1 + (i * 7919) % ${RECIPIENTS})::text, 6, '0'),
+         SELECT pg_temp.uuid7(t), pg_temp.uuid7(t), 'r-' || lpad((1 + (i::bigint * 7919) % ${RECIPIENTS})::text, 6, '0'),
            'type_' || (i % ${TYPES}), 'normal',
            jsonb_build_object('orderId', 'A-' || i, 'plan', (ARRAY['free', 'pro', 'team'])[1 + i % 3], 'total', i % 500),
            t, t

@@ -252,6 +252,41 @@ for (const backend of BACKENDS) {
       assert.equal(await runs(), before + 1);
     });
 
+    it('erases a recipient only when the id is typed to confirm, and pauses a kind', async () => {
+      await herald.recipients.upsert('erase-me', { email: 'erase@example.com' });
+      const b = browser(app);
+      await b.signIn(ADMIN_KEY);
+      const csrf = await b.csrf('/admin/recipients/erase-me');
+      const wrong = await b.request('POST', '/admin/recipients/erase-me/erase', {
+        form: { csrf, confirm: 'erase-m' },
+      });
+      assert.equal(wrong.status, 400);
+      assert.ok(await herald.recipients.get('erase-me'), 'nothing erased');
+      const right = await b.request('POST', '/admin/recipients/erase-me/erase', {
+        form: { csrf, confirm: 'erase-me' },
+      });
+      assert.equal(right.status, 303);
+      assert.equal(right.headers.get('location'), '/admin/recipients?notice=erased');
+      assert.equal(await herald.recipients.get('erase-me'), null);
+
+      const paused = await b.request('POST', '/admin/jobs/pause', {
+        form: { csrf, kind: 'deliver', back: '/admin/jobs' },
+      });
+      assert.equal(paused.headers.get('location'), '/admin/jobs?notice=paused');
+      assert.deepEqual(
+        (await herald.pauses.list()).map((p) => p.kind),
+        ['deliver'],
+      );
+      assert.match(await (await b.request('GET', '/admin/jobs')).text(), /Resume deliver/);
+      await b.request('POST', '/admin/jobs/resume', { form: { csrf, kind: 'deliver' } });
+      assert.deepEqual(await herald.pauses.list(), []);
+      // A `back` off the console is ignored.
+      const away = await b.request('POST', '/admin/jobs/resume', {
+        form: { csrf, kind: 'deliver', back: 'https://evil.example/' },
+      });
+      assert.equal(away.headers.get('location'), '/admin/jobs?notice=resumed');
+    });
+
     it('lets a read-only key see every page and change nothing', async () => {
       const b = browser(app);
       await b.signIn(READ_KEY);

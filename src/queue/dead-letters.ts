@@ -20,7 +20,10 @@ export const deadFilterSchema = z.strictObject({
   /** Part of the last error's text, any case. */
   error: z.string().min(1).max(200).optional(),
   /** One job, by id. */
-  id: z.string().regex(/^[1-9]\d{0,18}$/, 'a job id').optional(),
+  id: z
+    .string()
+    .regex(/^[1-9]\d{0,18}$/, 'a job id')
+    .optional(),
 });
 export type DeadFilter = z.infer<typeof deadFilterSchema>;
 

@@ -92,6 +92,6 @@
       if (res.ok) draw(await res.json());
     };
     load();
-    whileVisible(load, 10000);
+    whileVisible(load, Number(charts.getAttribute('data-every-ms')) || 10000);
   }
 })();

@@ -2,7 +2,7 @@
  * The overview: notifications and deliveries per bucket by channel and status, the failure
  * rate, per-provider time to send, the queue with its lag and the dead letters, over the last
  * hour, day or week. The charts (uPlot, admin.js) read /admin/overview.json and refresh while
- * the tab is visible.
+ * the tab is visible (every 10 s for the hour, less often for longer ranges).
  */
 import type { Hono } from 'hono';
 import type { Herald } from '../../herald.js';
@@ -10,6 +10,9 @@ import { duration, html, query } from '../html.js';
 import { page } from '../layout.js';
 import type { AdminEnv } from '../routes.js';
 import { overview, RANGES, type Range } from '../stats.js';
+
+/** How often the charts refresh: a week's figures read a week of deliveries. */
+const REFRESH_MS: Record<Range, number> = { hour: 10_000, day: 30_000, week: 60_000 };
 
 const rangeOf = (r: string | undefined): Range => (r && r in RANGES ? (r as Range) : 'hour');
 const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)} %`);
@@ -48,7 +51,11 @@ export function overviewRoutes(app: Hono<AdminEnv>, herald: Herald): void {
           <a href="/admin/jobs#dead"><span class="figure">${o.deadJobs}</span> dead jobs</a>
         </div>
       </section>
-      <section class="charts" data-overview="/admin/overview.json${query({ range })}">
+      <section
+        class="charts"
+        data-overview="/admin/overview.json${query({ range })}"
+        data-every-ms="${String(REFRESH_MS[range])}"
+      >
         <figure>
           <figcaption>Notifications per ${duration(o.bucketMs)}</figcaption>
           <div class="chart" data-chart="notifications"></div>
