@@ -37,7 +37,7 @@ const CSP = [
   "base-uri 'none'",
 ].join('; ');
 
-export function adminConsole(herald: Herald): Hono {
+export function adminConsole(herald: Herald): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   const sessions = makeSessions(herald.db, herald.config.schema, herald.keys);
 
@@ -109,7 +109,7 @@ export function adminConsole(herald: Herald): Hono {
   scheduleRoutes(app, herald);
   recipientRoutes(app, herald);
   typeRoutes(app, herald);
-  return app as unknown as Hono;
+  return app;
 }
 
 /** A `next` path inside the console, or undefined (never another site: no `//`, no scheme). */
