@@ -11,15 +11,14 @@ import type { Herald } from '../herald.js';
 import { problem } from '../http/problem.js';
 import { assetRoutes } from './assets.js';
 import { signInPage } from './layout.js';
-import { checkCsrf, COOKIE, makeSessions, SESSION_MS, type Session } from './session.js';
+import { checkCsrf, COOKIE, makeSessions, SESSION_MS } from './session.js';
+import { safeNext, type AdminEnv } from './env.js';
 import { overviewRoutes } from './pages/overview.js';
 import { notificationRoutes } from './pages/notifications.js';
 import { jobRoutes } from './pages/jobs.js';
 import { scheduleRoutes } from './pages/schedules.js';
 import { recipientRoutes } from './pages/recipients.js';
 import { typeRoutes } from './pages/types.js';
-
-export type AdminEnv = { Variables: { session: Session } };
 
 /**
  * Scripts and styles only from /admin/assets, no frames of this page elsewhere, forms only
@@ -112,11 +111,6 @@ export function adminConsole(herald: Herald): Hono<AdminEnv> {
   return app;
 }
 
-/** A `next` path inside the console, or undefined (never another site: no `//`, no scheme). */
-function safeNext(next: string | undefined): string | undefined {
-  return next && /^\/admin(?:[/?][^\\\s]*)?$/.test(next) && !next.includes('//') ? next : undefined;
-}
-
 /**
  * Whether a POST comes from this origin: its Origin (or, without one, its Referer) names this
  * host. Browsers send Origin on every POST; a request with neither is refused too.
@@ -134,14 +128,5 @@ function sameOrigin(c: Context): boolean {
 function isHttps(c: Context, herald: Herald): boolean {
   return (
     new URL(c.req.url).protocol === 'https:' || (herald.config.publicUrl ?? '').startsWith('https:')
-  );
-}
-
-/** Where an action returns: a console path from the form, or `fallback`, with a notice. */
-export function back(c: Context, form: Record<string, unknown>, fallback: string, notice: string) {
-  const to = safeNext(typeof form.back === 'string' ? form.back : undefined) ?? fallback;
-  return c.redirect(
-    `${to}${to.includes('?') ? '&' : '?'}notice=${encodeURIComponent(notice)}`,
-    303,
   );
 }

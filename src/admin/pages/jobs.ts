@@ -8,7 +8,7 @@ import type { Herald } from '../../herald.js';
 import { HeraldError } from '../../errors.js';
 import { badge, duration, html, query, when } from '../html.js';
 import { actionButton, page } from '../layout.js';
-import { back, type AdminEnv } from '../routes.js';
+import { back, type AdminEnv } from '../env.js';
 
 const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
 

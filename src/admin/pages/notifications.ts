@@ -20,7 +20,7 @@ import type { Channel } from '../../types.js';
 import { HeraldError } from '../../errors.js';
 import { badge, html, jsonBlock, query, when, type Html } from '../html.js';
 import { actionButton, page } from '../layout.js';
-import { back, type AdminEnv } from '../routes.js';
+import { back, type AdminEnv } from '../env.js';
 
 const STATUSES = ['', 'queued', 'sent', 'failed', 'skipped', 'cancelled'];
 

@@ -8,7 +8,7 @@ import type { Hono } from 'hono';
 import type { Herald } from '../../herald.js';
 import { duration, html, query } from '../html.js';
 import { page } from '../layout.js';
-import type { AdminEnv } from '../routes.js';
+import type { AdminEnv } from '../env.js';
 import { overview, RANGES, type Range } from '../stats.js';
 
 /** How often the charts refresh: a week's figures read a week of deliveries. */

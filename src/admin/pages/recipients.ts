@@ -9,7 +9,7 @@ import { quoteIdent } from '../../db/sql.js';
 import { HeraldError } from '../../errors.js';
 import { badge, html, jsonBlock, query, when } from '../html.js';
 import { csrfField, page } from '../layout.js';
-import { back, type AdminEnv } from '../routes.js';
+import { back, type AdminEnv } from '../env.js';
 
 export function recipientRoutes(app: Hono<AdminEnv>, herald: Herald): void {
   const s = quoteIdent(herald.config.schema);

@@ -7,7 +7,7 @@ import type { Hono } from 'hono';
 import type { Herald } from '../../herald.js';
 import { badge, html, jsonBlock, when } from '../html.js';
 import { actionButton, page } from '../layout.js';
-import { back, type AdminEnv } from '../routes.js';
+import { back, type AdminEnv } from '../env.js';
 
 export function scheduleRoutes(app: Hono<AdminEnv>, herald: Herald): void {
   app.get('/schedules', async (c) => {

@@ -11,7 +11,7 @@ import type { NotificationType } from '../../notify/types.js';
 import type { Channel } from '../../types.js';
 import { html, jsonBlock, query, when } from '../html.js';
 import { page } from '../layout.js';
-import type { AdminEnv } from '../routes.js';
+import type { AdminEnv } from '../env.js';
 
 /** Sample data: what the form says, or a placeholder for each variable the templates use. */
 function sampleData(type: NotificationType, given: string | undefined): Record<string, unknown> {
