@@ -216,6 +216,11 @@ export const configSchema = z.object({
       maxAttempts: int(1, 100).default(8).register(ENV, { env: 'HERALD_DELIVERY_MAX_ATTEMPTS' }),
       /** Failed attempts of the primary provider after which a channel's `fallback` takes over. */
       failoverAfter: int(1, 100).default(2).register(ENV, { env: 'HERALD_FAILOVER_AFTER' }),
+      /**
+       * Keep each sent message's rendered content (subject, text, HTML, push title and body)
+       * on its delivery, for the console's timeline. Personal data: erased with the recipient.
+       */
+      keepContent: flag().default(true).register(ENV, { env: 'HERALD_KEEP_CONTENT' }),
     })
     .prefault({}),
   /**

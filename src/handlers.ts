@@ -34,6 +34,7 @@ export function builtinHandlers(
     providers: herald.providers,
     unsubscribe: herald.unsubscribe,
     emailFrom: herald.config.emailFrom,
+    keepContent: herald.config.delivery.keepContent,
     log: herald.log,
     templateParts: herald.templateParts,
     rateLimiter: makeRateLimiter({

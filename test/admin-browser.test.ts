@@ -178,6 +178,7 @@ describe('the console in Chromium', { skip }, () => {
     const frame = page.frameLocator('iframe.email');
     await frame.locator('h1').waitFor({ timeout: WAIT });
     assert.equal(await frame.locator('h1').innerText(), 'Order A-1042 is on its way');
+    assert.match(await page.locator('main').innerText(), /email as sent/);
     assert.match(await page.locator('pre.json').first().innerText(), /"orderId": "A-1042"/);
     await shot('04-timeline');
     await page.locator('iframe.email').scrollIntoViewIfNeeded();

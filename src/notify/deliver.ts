@@ -48,6 +48,8 @@ export interface DeliverDeps {
   providers: Providers;
   unsubscribe: Unsubscribe;
   emailFrom: string;
+  /** Keep each sent message's rendered content on its delivery (HERALD_KEEP_CONTENT). */
+  keepContent?: boolean;
   log: Logger;
   /** Counts each outcome (metrics). */
   countDelivery?: (channel: string, status: string, reason: string | null) => void;
@@ -97,6 +99,8 @@ export interface Outcome {
   inbox?: Record<string, string> | null;
   /** What the provider reported beyond its message id. */
   details?: Record<string, unknown> | null;
+  /** The rendered message as sent (HERALD_KEEP_CONTENT), shown on the console's timeline. */
+  content?: Record<string, string> | null;
 }
 
 /** What sending needs of a delivery: its row, or the digest job's stand-in for its message. */
@@ -149,12 +153,12 @@ export function makeSender(deps: DeliverDeps) {
       const col = <K extends keyof Outcome>(k: K) => outcomes.map((o) => o[k] ?? null);
       const { rows } = await deps.db.query<{ recipient_id: string }>(
         `WITH u AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-           AS u (id, status, reason, provider, provider_message_id, address, error, inbox, details)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+           AS u (id, status, reason, provider, provider_message_id, address, error, inbox, details, content)
        ), d AS (
          UPDATE ${s}.deliveries d SET status = u.status, reason = u.reason, provider = u.provider,
            provider_message_id = u.provider_message_id, address = u.address, error = u.error,
-           details = u.details::jsonb,
+           details = u.details::jsonb, content = coalesce(u.content::jsonb, d.content),
            attempts = d.attempts + 1, updated_at = now(),
            sent_at = CASE WHEN u.status = 'sent' THEN now() END,
            events = d.events || jsonb_build_array(jsonb_build_object(
@@ -178,6 +182,7 @@ export function makeSender(deps: DeliverDeps) {
           col('error'),
           outcomes.map((o) => (o.inbox ? JSON.stringify(o.inbox) : null)),
           outcomes.map((o) => (o.details ? JSON.stringify(o.details) : null)),
+          outcomes.map((o) => (o.content ? JSON.stringify(o.content) : null)),
         ],
       );
       if (rows.length > 0) deps.inboxChanged?.([...new Set(rows.map((r) => r.recipient_id))]);
@@ -387,7 +392,8 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
     }
 
     const outcome = await sender.send(row, row.definition, content, extras, ctx);
-    if (outcome.status !== 'retry') return done({ id, ...outcome });
+    if (outcome.status !== 'retry')
+      return done({ id, ...outcome, ...(deps.keepContent ? { content } : {}) });
     await sender.recordRetry([id], outcome.detail);
     ctx.log.warn({ deliveryId: id, err: outcome.detail }, 'delivery:retry');
     throw outcome.error;

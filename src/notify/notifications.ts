@@ -158,7 +158,7 @@ export function makeNotifications(db: Db, schema: string, queue: Queue) {
         const mine = `notification_id IN (SELECT id FROM ${s}.notifications WHERE recipient_id = $1)`;
         await cancelDeliveries(q, mine, recipientId, 'recipient_erased');
         await q.query(
-          `UPDATE ${s}.deliveries SET address = NULL, error = NULL, updated_at = now(),
+          `UPDATE ${s}.deliveries SET address = NULL, error = NULL, content = NULL, updated_at = now(),
              events = (SELECT coalesce(jsonb_agg(e - 'detail'), '[]'::jsonb) FROM jsonb_array_elements(events) e)
            WHERE ${mine}`,
           [recipientId],

@@ -4,9 +4,10 @@
  * trigger (who, payload, idempotency key), each channel's content, each delivery with its
  * status history, attempts, provider answers, errors and skip reasons, and retry/cancel.
  *
- * Content is rendered again from the type's templates with the notification's data and the
- * recipient's locale (Herald keeps the inbox item, not each email): it is what was sent as
- * long as the templates did not change since, and the page says so. The email's HTML is shown
+ * Content is what was sent, kept on each delivery (HERALD_KEEP_CONTENT, default on), and the
+ * inbox item as stored; where it was not kept (turned off, or sent by an older Herald) it is
+ * rendered again from the type's current templates with the notification's data, and the
+ * page says which. The email's HTML is shown
  * in a sandboxed frame from its own URL, whose CSP lets it style itself and run nothing.
  */
 import type { Context, Hono } from 'hono';
@@ -145,7 +146,7 @@ export function notificationRoutes(app: Hono<AdminEnv>, herald: Herald): void {
   app.get('/notifications/:id', async (c) => {
     const n = isUuid(c.req.param('id')) ? await herald.notifications.get(c.req.param('id')) : null;
     if (!n) return c.html(missing(c), 404);
-    const [idem, jobs, recipient, type] = await Promise.all([
+    const [idem, jobs, recipient, type, stored] = await Promise.all([
       herald.db.query<{ key: string }>(
         `SELECT key FROM ${s}.idempotency_keys WHERE trigger_id = $1`,
         [n.triggerId],
@@ -156,11 +157,12 @@ export function notificationRoutes(app: Hono<AdminEnv>, herald: Herald): void {
       ),
       n.recipientId ? herald.recipients.get(n.recipientId) : null,
       herald.types.get(n.type),
+      storedContent(herald, n.id),
     ]);
     const jobOf = new Map(jobs.rows.map((j) => [j.key.slice('deliver:'.length), j]));
     const session = c.get('session');
     const pending = n.deliveries.some((d) => d.status === 'queued');
-    const content = await contentOf(herald, n, recipient, type);
+    const content = await contentOf(herald, n, recipient, type, stored);
     const body = html` <section class="card">
         <h2>Trigger</h2>
         <dl>
@@ -202,10 +204,6 @@ export function notificationRoutes(app: Hono<AdminEnv>, herald: Herald): void {
       <h2>Deliveries</h2>
       ${n.deliveries.map((d) => deliveryCard(d, jobOf.get(d.id), session, n.id))}
       <h2>Content</h2>
-      <p class="muted">
-        Rendered now from the type's current templates with this notification's data and the
-        recipient's locale.
-      </p>
       ${content}`;
     return c.html(
       page(
@@ -224,17 +222,9 @@ export function notificationRoutes(app: Hono<AdminEnv>, herald: Herald): void {
   // The email as HTML, for the sandboxed frame: styles may apply, nothing may run or load.
   app.get('/notifications/:id/email.html', async (c) => {
     const n = isUuid(c.req.param('id')) ? await herald.notifications.get(c.req.param('id')) : null;
-    const type = n ? await herald.types.get(n.type) : null;
-    if (!n || !type || !type.channels.includes('email')) return c.text('no email', 404);
-    const recipient = n.recipientId ? await herald.recipients.get(n.recipientId) : null;
-    const out = renderChannel(
-      herald,
-      await herald.templateParts.current(),
-      n,
-      recipient,
-      type,
-      'email',
-    );
+    if (!n) return c.text('no email', 404);
+    const out = await emailOf(herald, n);
+    if (!out) return c.text('no email', 404);
     c.header(
       'content-security-policy',
       "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'",
@@ -346,21 +336,53 @@ function renderChannel(
   }
 }
 
+/** The content each channel's delivery was sent with (HERALD_KEEP_CONTENT), by channel. */
+async function storedContent(
+  herald: Herald,
+  id: string,
+): Promise<Map<string, Record<string, string>>> {
+  const { rows } = await herald.db.query<{ channel: string; content: Record<string, string> }>(
+    `SELECT channel, content FROM ${quoteIdent(herald.config.schema)}.deliveries
+     WHERE notification_id = $1 AND content IS NOT NULL ORDER BY id`,
+    [id],
+  );
+  return new Map(rows.map((r) => [r.channel, r.content]));
+}
+
+const AS_SENT = html`<small class="muted">as sent</small>`;
+const RENDERED_NOW = html`<small class="muted"
+  >rendered now from the type's current templates with this notification's data (the content sent
+  was not kept)</small
+>`;
+
+/** The notification's email: as sent if kept, else rendered now; undefined if it has none. */
+async function emailOf(herald: Herald, n: NotificationDetail): Promise<Rendered | undefined> {
+  const sent = (await storedContent(herald, n.id)).get('email');
+  if (sent) return { ok: true, fields: sent };
+  const type = await herald.types.get(n.type);
+  if (!type || !type.channels.includes('email')) return undefined;
+  const recipient = n.recipientId ? await herald.recipients.get(n.recipientId) : null;
+  const parts = await herald.templateParts.current();
+  return renderChannel(herald, parts, n, recipient, type, 'email');
+}
+
 async function contentOf(
   herald: Herald,
   n: NotificationDetail,
   recipient: Awaited<ReturnType<Herald['recipients']['get']>>,
   type: Awaited<ReturnType<Herald['types']['get']>>,
+  stored: Map<string, Record<string, string>>,
 ): Promise<Html> {
-  if (!type) return html`<p class="muted">The type "${n.type}" no longer exists.</p>`;
   if (n.recipientId === null)
-    return html`<p class="muted">The recipient was erased, and with them the data.</p>`;
+    return html`<p class="muted">The recipient was erased, and with them the content.</p>`;
   const parts = await herald.templateParts.current();
   const channels = [...new Set(n.deliveries.map((d) => d.channel as Channel))];
   return html`${channels.map((channel) => {
-    if (channel === 'email')
+    const sent = stored.get(channel);
+    if (channel === 'email' && (sent || type))
       return html`<section class="card">
-        <h3>email</h3>
+        <h3>email ${sent ? AS_SENT : RENDERED_NOW}</h3>
+        ${sent?.subject ? html`<p>Subject: <strong>${sent.subject}</strong></p>` : ''}
         <iframe
           class="email"
           sandbox
@@ -370,12 +392,22 @@ async function contentOf(
       </section>`;
     if (channel === 'inapp' && n.inbox)
       return html`<section class="card">
-        <h3>inapp (as stored in the inbox)</h3>
+        <h3>inapp <small class="muted">as stored in the inbox</small></h3>
         ${jsonBlock(n.inbox)}
+      </section>`;
+    if (sent)
+      return html`<section class="card">
+        <h3>${channel} ${AS_SENT}</h3>
+        ${jsonBlock(sent)}
+      </section>`;
+    if (!type)
+      return html`<section class="card">
+        <h3>${channel}</h3>
+        <p class="muted">Not kept, and the type "${n.type}" no longer exists.</p>
       </section>`;
     const out = renderChannel(herald, parts, n, recipient, type, channel);
     return html`<section class="card">
-      <h3>${channel}</h3>
+      <h3>${channel} ${RENDERED_NOW}</h3>
       ${out.ok ? jsonBlock(out.fields) : html`<p class="error">${out.error}</p>`}
     </section>`;
   })}`;

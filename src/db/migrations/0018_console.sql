@@ -39,3 +39,7 @@ CREATE INDEX idempotency_keys_trigger_idx ON {{schema}}.idempotency_keys (trigge
 -- GET /v1/recipients?prefix=: a prefix of the id or of the email in any case (LIKE 'p%').
 CREATE INDEX recipients_id_prefix_idx ON {{schema}}.recipients (id text_pattern_ops);
 CREATE INDEX recipients_email_prefix_idx ON {{schema}}.recipients (lower(email) text_pattern_ops);
+
+-- The rendered message as sent (subject, text, HTML; push title and body), for the timeline
+-- (HERALD_KEEP_CONTENT, default on). Personal data: erased with the recipient.
+ALTER TABLE {{schema}}.deliveries ADD COLUMN content jsonb;
