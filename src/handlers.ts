@@ -44,8 +44,7 @@ export function builtinHandlers(
     }),
     fallback: herald.config.fallback,
     failoverAfter: herald.config.delivery.failoverAfter,
-    countDelivery: (channel, status, reason) =>
-      herald.metrics.countDelivery(channel, status, reason),
+    metrics: herald.metrics,
     inboxChanged: (recipientIds) => herald.realtime.changed(recipientIds),
   };
   const taskContext: TaskContext = {

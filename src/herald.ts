@@ -223,12 +223,17 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
 
   const queue = makeQueue(db, { schema: config.schema, maxPayloadBytes: config.maxPayloadBytes });
   const workers = new Set<Worker>();
-  const metrics = makeMetrics(queue);
   const recipients = makeRecipients(db, config.schema);
   const schedules = makeCronSchedules(db, config.schema, queue);
   const localSchedules = makeLocalSchedules(db, config.schema, queue, {
     definitions: { ...RECIPES, ...config.localSchedules },
     batchSize: config.scheduler.batchSize,
+  });
+  const metrics = makeMetrics(queue, {
+    scheduleLag: async () => ({
+      cron: await schedules.dueLagSeconds(),
+      local: await localSchedules.dueLagSeconds(),
+    }),
   });
   const schedulers = new Set<Scheduler>();
   const types = makeTypes(db, config.schema);
@@ -251,8 +256,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     recipients,
     hasProvider: (channel) => providers.has(channel),
     deliveryMaxAttempts: config.delivery.maxAttempts,
-    countDelivery: (channel, status, reason, n) =>
-      metrics.countDelivery(channel, status, reason, n),
+    metrics,
     templateParts,
   });
 
@@ -315,6 +319,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
         local: localSchedules,
         log,
         intervalMs: schedulerOptions.intervalMs ?? config.scheduler.intervalMs,
+        ticked: () => metrics.schedulerTicked(),
       });
       schedulers.add(scheduler);
       return scheduler;

@@ -113,7 +113,10 @@ for (const backend of BACKENDS) {
         const [mail] = await sink.waitForMessages(1);
         assert.ok(mail);
         const p = mail.parsed;
-        assert.deepEqual(p.from?.value.map((a) => [a.name, a.address]), [['Acme', 'no-reply@acme.test']]);
+        assert.deepEqual(
+          p.from?.value.map((a) => [a.name, a.address]),
+          [['Acme', 'no-reply@acme.test']],
+        );
         assert.deepEqual(mail.envelope.rcptTo, ['ann@example.com']);
         assert.equal(p.subject, 'Bald fällig: <b>Tax & VAT</b>');
         assert.equal(p.html, '<p>&lt;b&gt;Tax &amp; VAT&lt;/b&gt; is due tomorrow</p>');
@@ -137,10 +140,12 @@ for (const backend of BACKENDS) {
 
         const metrics = await (await app.request('/metrics')).text();
         for (const line of [
-          'herald_deliveries_total{channel="email",status="queued",reason=""} 1',
-          'herald_deliveries_total{channel="inapp",status="queued",reason=""} 1',
-          'herald_deliveries_total{channel="email",status="sent",reason=""} 1',
-          'herald_deliveries_total{channel="inapp",status="sent",reason=""} 1',
+          'herald_notifications_total{type="due-soon",status="created"} 1',
+          'herald_deliveries_queued_total{channel="email",reason=""} 1',
+          'herald_deliveries_queued_total{channel="inapp",reason=""} 1',
+          'herald_deliveries_total{channel="email",provider="smtp",status="sent",reason=""} 1',
+          'herald_deliveries_total{channel="inapp",provider="inbox",status="sent",reason=""} 1',
+          'herald_delivery_duration_seconds_count{channel="email",provider="smtp",outcome="sent"} 1',
         ])
           assert.ok(metrics.includes(line), `${line} in /metrics`);
 

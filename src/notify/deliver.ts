@@ -19,6 +19,7 @@ import { quoteIdent } from '../db/sql.js';
 import { ValidationError, toError } from '../errors.js';
 import { redact } from '../obs/redact.js';
 import type { Logger } from '../obs/log.js';
+import type { Metrics, SendOutcomeLabel } from '../obs/metrics.js';
 import { RetryLaterError } from '../queue/errors.js';
 import type { JobContext, JobHandler } from '../queue/worker.js';
 import {
@@ -51,8 +52,8 @@ export interface DeliverDeps {
   /** Keep each sent message's rendered content on its delivery (HERALD_KEEP_CONTENT). */
   keepContent?: boolean;
   log: Logger;
-  /** Counts each outcome (metrics). */
-  countDelivery?: (channel: string, status: string, reason: string | null) => void;
+  /** Told each outcome and the time of each provider call (obs/metrics.ts). */
+  metrics?: Pick<Metrics, 'countDelivery' | 'observeSend'>;
   /** Layouts and partials (cached; see template-parts.ts for how fresh). */
   templateParts: TemplateParts;
   /** Per-provider send-rate limits shared by all workers (none: unlimited). */
@@ -279,22 +280,42 @@ export function makeSender(deps: DeliverDeps) {
     // When the send began, by this process's clock (what a rate limit holds to; arrivals at
     // the provider add the network's jitter).
     ctx.log.debug({ deliveryId: id, provider: provider.name }, 'delivery:sending');
-    return transmit(provider, message, address, ctx, [row.email, row.phone]);
+    return transmit(provider, message, address, ctx, [row.email, row.phone], deps.metrics);
   }
 
   return { record, recordRetry, send };
 }
 
-/** Hands `message` to `provider` and classifies what happened (channels/provider.ts). */
+/** What one provider call came to, as the send-time histogram's `outcome` label. */
+function outcomeOf(err: Error | undefined): SendOutcomeLabel {
+  if (!err) return 'sent';
+  if (isProviderError(err, 'permanent')) return 'permanent_error';
+  return isProviderError(err, 'rate_limited') ? 'rate_limited' : 'transient_error';
+}
+
+/**
+ * Hands `message` to `provider` and classifies what happened (channels/provider.ts); the call's
+ * time and outcome go to `metrics`.
+ */
 async function transmit(
   provider: Provider,
   message: OutboundMessage,
   address: string,
   ctx: JobContext,
-  known: readonly (string | null)[] = [],
+  known: readonly (string | null)[],
+  metrics: DeliverDeps['metrics'],
 ): Promise<SendOutcome> {
+  const started = performance.now();
+  const observe = (err?: Error) =>
+    metrics?.observeSend(
+      message.channel,
+      provider.name,
+      outcomeOf(err),
+      (performance.now() - started) / 1_000,
+    );
   try {
     const sent = await provider.send(message, ctx.signal);
+    observe();
     return {
       status: 'sent',
       provider: provider.name,
@@ -304,6 +325,7 @@ async function transmit(
     };
   } catch (thrown) {
     const err = toError(thrown);
+    observe(err);
     // Providers quote what they refused (the address, the number): keep it out of
     // deliveries.error, jobs.last_error and the log (obs/redact.ts).
     const detail = `${provider.name}: ${redact(err.message, [address, ...known])}`;
@@ -345,7 +367,12 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
     const id = row.id;
     const channel = row.channel;
     const done = (outcome: Outcome) => {
-      deps.countDelivery?.(channel, outcome.status, outcome.reason ?? null);
+      deps.metrics?.countDelivery(
+        channel,
+        outcome.provider ?? null,
+        outcome.status,
+        outcome.reason ?? null,
+      );
       return sender.record(outcome);
     };
     if (!row.definition) {

@@ -266,7 +266,12 @@ export function makeDigestJob(deps: DeliverDeps): JobHandler {
     if (ids.length === 0) return;
     await Promise.all(
       ids.map((id) => {
-        deps.countDelivery?.(channel, outcome.status, outcome.reason ?? null);
+        deps.metrics?.countDelivery(
+          channel,
+          outcome.provider ?? null,
+          outcome.status,
+          outcome.reason ?? null,
+        );
         return sender.record({ id, ...outcome });
       }),
     );

@@ -21,6 +21,7 @@ import { z } from 'zod';
 import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { HeraldError, ValidationError } from '../errors.js';
+import type { Metrics } from '../obs/metrics.js';
 import type { Queue } from '../queue/queue.js';
 import { makeDigestHolds } from './digests.js';
 import {
@@ -132,8 +133,8 @@ export interface SendDeps {
   recipients: Recipients;
   hasProvider: (channel: Channel) => boolean;
   deliveryMaxAttempts: number;
-  /** Counts each delivery as written (metrics). */
-  countDelivery?: (channel: string, status: string, reason: string | null, n: number) => void;
+  /** Told what each trigger wrote (obs/metrics.ts). */
+  metrics?: TriggerMetrics;
   /**
    * Layouts and partials, for rendering the trigger's data before it is accepted: `current()`
    * outside a caller's transaction, else the last one seen (`peek()`), since PGlite's single
@@ -377,9 +378,7 @@ export function makeSend(deps: SendDeps) {
 
     const result = await (options.tx ? run(options.tx) : deps.db.transaction(run));
     // Counted once written (in the caller's transaction: once handed to it).
-    if (!result.replayed && deps.countDelivery)
-      for (const c of deliveryCounts(result.notifications))
-        deps.countDelivery(c.channel, c.status, c.reason, c.n);
+    if (deps.metrics) countTrigger(deps.metrics, t.type, result);
     return result;
   }
 
@@ -403,6 +402,23 @@ export function makeSend(deps: SendDeps) {
 }
 
 export type Sender = ReturnType<typeof makeSend>;
+
+type TriggerMetrics = Pick<Metrics, 'countNotifications' | 'countDelivery' | 'countQueued'>;
+
+/**
+ * What a trigger wrote, for metrics: its notifications, created or (a repeated idempotency key)
+ * deduplicated; its deliveries queued, or skipped, which is their outcome.
+ */
+function countTrigger(metrics: TriggerMetrics, type: string, result: SendResult): void {
+  const n = result.notifications.length;
+  if (result.replayed) return metrics.countNotifications(type, 'deduplicated', n);
+  metrics.countNotifications(type, 'created', n);
+  for (const c of deliveryCounts(result.notifications)) {
+    if (c.status === 'queued') metrics.countQueued(c.channel, c.reason, c.n);
+    else if (c.status === 'skipped')
+      metrics.countDelivery(c.channel, null, 'skipped', c.reason, c.n);
+  }
+}
 
 const NO_PARTS: RenderParts = { partials: {}, layouts: {} };
 

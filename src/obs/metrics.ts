@@ -1,41 +1,92 @@
 /**
- * Prometheus metrics (prom-client), served at GET /metrics. Counters follow the workers'
- * events; queue depth and lag are read from the database when scraped (cached for a second, so
- * a busy scraper costs one query a second at most).
+ * Prometheus metrics (prom-client), served at GET /metrics. Counters and the send-time
+ * histogram follow what this process does (triggers, deliveries, job events); the gauges of
+ * queue depth, queue lag and schedule lag are read from the database when scraped
+ * (db-gauges.ts). docs/operations.md#metrics lists them with their labels; every label has a
+ * small, bounded set of values (channels, provider names, status and reason codes, job kinds,
+ * type and schedule names the operator defines), never a recipient, an address or error text.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from '../queue/queue.js';
 import type { Worker } from '../queue/worker.js';
+import { registerDbGauges, type ScheduleLag } from './db-gauges.js';
 
 export type Metrics = ReturnType<typeof makeMetrics>;
 
-export function makeMetrics(queue: Queue) {
-  const registry = new Registry();
+/** What came of one provider send call (the histogram's `outcome`). */
+export type SendOutcomeLabel = 'sent' | 'permanent_error' | 'transient_error' | 'rate_limited';
+
+/**
+ * Seconds a provider send call takes: a local SMTP relay answers in milliseconds, an HTTP API
+ * in tens to hundreds, a struggling one in seconds until the job times out (30 s by default).
+ */
+export const SEND_SECONDS_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+] as const;
+
+/**
+ * prom-client's Node metrics, less the three gauges it names `*_total` (active handles,
+ * requests and resources summed over types), which break the convention that `_total` is a
+ * counter; the same numbers by type stay (`herald_nodejs_active_handles` ...).
+ */
+function collectNodeMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry, prefix: 'herald_' });
-  const labelNames = ['queue', 'kind'] as const;
-  const counter = (name: string, help: string) =>
-    new Counter({ name, help, labelNames, registers: [registry] });
-  const completed = counter(
+  for (const name of ['handles', 'requests', 'resources'])
+    registry.removeSingleMetric(`herald_nodejs_active_${name}_total`);
+}
+
+export function makeMetrics(
+  queue: Pick<Queue, 'status'>,
+  options: { scheduleLag?: ScheduleLag } = {},
+) {
+  const registry = new Registry();
+  collectNodeMetrics(registry);
+  registerDbGauges(registry, queue, options.scheduleLag);
+
+  const jobCounter = (name: string, help: string) =>
+    new Counter({ name, help, labelNames: ['queue', 'kind'] as const, registers: [registry] });
+  const completed = jobCounter(
     'herald_jobs_completed_total',
-    'Jobs whose handler succeeded and whose completion was recorded.',
+    'Jobs whose handler succeeded and whose completion was recorded, by this process.',
   );
-  const failed = counter('herald_jobs_failed_total', 'Failed attempts that will be retried.');
-  const dead = counter(
+  const failed = jobCounter(
+    'herald_jobs_failed_total',
+    'Failed job attempts that will be retried, by this process.',
+  );
+  const dead = jobCounter(
     'herald_jobs_dead_total',
-    'Jobs that failed permanently or used up their attempts.',
+    'Jobs that failed permanently or used up their attempts (dead letters), by this process.',
   );
-  const stale = counter(
+  const stale = jobCounter(
     'herald_jobs_stale_total',
-    'Results refused because another attempt held the job (lease lost).',
+    'Job results refused because another attempt held the job (lease lost), by this process.',
   );
 
-  const deliveries = new Counter({
-    name: 'herald_deliveries_total',
-    help: 'Deliveries by channel and outcome: queued or skipped when triggered, then sent, failed or skipped when sent; reason as recorded on the delivery.',
-    labelNames: ['channel', 'status', 'reason'] as const,
+  const notifications = new Counter({
+    name: 'herald_notifications_total',
+    help: 'Notifications by type: created by a trigger (HTTP, library, schedule, reminder), or deduplicated (a repeated idempotency key answered with the first trigger, nothing new written).',
+    labelNames: ['type', 'status'] as const,
     registers: [registry],
   });
-
+  const deliveries = new Counter({
+    name: 'herald_deliveries_total',
+    help: 'Deliveries by the outcome they reached, once each: sent or failed by the provider, or skipped (by the trigger or at send time); reason as recorded on the delivery; provider empty when none was called.',
+    labelNames: ['channel', 'provider', 'status', 'reason'] as const,
+    registers: [registry],
+  });
+  const queued = new Counter({
+    name: 'herald_deliveries_queued_total',
+    help: 'Deliveries queued by triggers, by channel; reason quiet_hours or digest when held back, else empty.',
+    labelNames: ['channel', 'reason'] as const,
+    registers: [registry],
+  });
+  const sendSeconds = new Histogram({
+    name: 'herald_delivery_duration_seconds',
+    help: 'Time of one provider send call (one attempt; rate-limit waits excluded), by channel, provider and outcome.',
+    labelNames: ['channel', 'provider', 'outcome'] as const,
+    buckets: [...SEND_SECONDS_BUCKETS],
+    registers: [registry],
+  });
   const scheduleRuns = new Counter({
     name: 'herald_schedule_runs_total',
     help: 'Finished runs of cron schedules by schedule and status (succeeded, failed).',
@@ -43,36 +94,9 @@ export function makeMetrics(queue: Queue) {
     registers: [registry],
   });
 
-  let cached: { at: number; rows: Awaited<ReturnType<Queue['status']>> } | undefined;
-  const rows = async () => {
-    if (!cached || Date.now() - cached.at > 1_000)
-      cached = { at: Date.now(), rows: await queue.status() };
-    return cached.rows;
-  };
-  new Gauge({
-    name: 'herald_jobs',
-    help: 'Jobs in the table by queue, kind and status (completed jobs are deleted).',
-    labelNames: ['queue', 'kind', 'status'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const r of await rows())
-        this.set({ queue: r.queue, kind: r.kind, status: r.status }, r.count);
-    },
-  });
-  new Gauge({
-    name: 'herald_jobs_oldest_due_lag_seconds',
-    help: 'How long the oldest due queued job of each queue and kind has waited.',
-    labelNames,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const r of await rows()) {
-        if (r.status === 'queued' && r.oldestDueLagMs !== null)
-          this.set({ queue: r.queue, kind: r.kind }, r.oldestDueLagMs / 1_000);
-      }
-    },
-  });
+  // Registered by the first scheduler round: a process that runs no scheduler has no such
+  // series, so `absent()` in an alert can tell that none runs anywhere.
+  let schedulerTick: Gauge | undefined;
 
   let realtime: (() => { connections: number; recipients: number; slowClosed: number }) | undefined;
   new Gauge({
@@ -107,13 +131,40 @@ export function makeMetrics(queue: Queue) {
     watchRealtime(stats: NonNullable<typeof realtime>): void {
       realtime = stats;
     },
-    /** Counts delivery outcomes (the trigger's and the deliver job's). */
-    countDelivery(channel: string, status: string, reason: string | null, n = 1): void {
-      deliveries.inc({ channel, status, reason: reason ?? '' }, n);
+    /** Counts a trigger's notifications of a type. */
+    countNotifications(type: string, status: 'created' | 'deduplicated', n: number): void {
+      notifications.inc({ type, status }, n);
+    },
+    /** Counts deliveries that reached an outcome (`provider` null when none was called). */
+    countDelivery(
+      channel: string,
+      provider: string | null,
+      status: 'sent' | 'failed' | 'skipped',
+      reason: string | null,
+      n = 1,
+    ): void {
+      deliveries.inc({ channel, provider: provider ?? '', status, reason: reason ?? '' }, n);
+    },
+    /** Counts deliveries a trigger queued (reason: why held back, if it was). */
+    countQueued(channel: string, reason: string | null, n: number): void {
+      queued.inc({ channel, reason: reason ?? '' }, n);
+    },
+    /** Records how long one provider send call took, and what came of it. */
+    observeSend(channel: string, provider: string, outcome: SendOutcomeLabel, seconds: number) {
+      sendSeconds.observe({ channel, provider, outcome }, seconds);
     },
     /** Counts a finished run of a cron schedule. */
     countScheduleRun(schedule: string, status: 'succeeded' | 'failed'): void {
       scheduleRuns.inc({ schedule, status });
+    },
+    /** Notes that a scheduler of this process finished a round (cron and local) now. */
+    schedulerTicked(): void {
+      schedulerTick ??= new Gauge({
+        name: 'herald_scheduler_last_tick_timestamp_seconds',
+        help: 'When a scheduler of this process last finished a round (Unix time); absent where no scheduler runs.',
+        registers: [registry],
+      });
+      schedulerTick.setToCurrentTime();
     },
     /** Counts a worker's job events. */
     watch(worker: Worker, queueName: string): void {

@@ -344,6 +344,15 @@ export function makeCronSchedules(
       );
       return rows[0]?.t ?? null;
     },
+
+    /** How late the oldest due tick is by the database's clock, in seconds (0: none due). */
+    async dueLagSeconds(): Promise<number> {
+      const { rows } = await db.query<{ lag: number }>(
+        `SELECT coalesce(extract(epoch FROM now() - min(next_tick)), 0)::float8 AS lag
+         FROM ${s}.schedules WHERE enabled AND next_tick <= now()`,
+      );
+      return Math.max(0, rows[0]?.lag ?? 0);
+    },
   };
 }
 

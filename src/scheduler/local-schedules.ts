@@ -308,6 +308,15 @@ export function makeLocalSchedules(
       return rows[0]?.t ?? null;
     },
 
+    /** How late the oldest due run is by the database's clock, in seconds (0: none due). */
+    async dueLagSeconds(): Promise<number> {
+      const { rows } = await db.query<{ lag: number }>(
+        `SELECT coalesce(extract(epoch FROM now() - min(next_run_at)), 0)::float8 AS lag
+         FROM ${s}.recipient_schedules WHERE next_run_at <= now()`,
+      );
+      return Math.max(0, rows[0]?.lag ?? 0);
+    },
+
     /** Refuses schedule names no definition has, naming the known ones. */
     check(names: string[], field = 'schedules'): void {
       const unknown = names.filter((n) => !definitions[n]);

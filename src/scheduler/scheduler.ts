@@ -17,6 +17,8 @@ export interface SchedulerOptions {
   log: Logger;
   /** The longest sleep between rounds. Default 1,000 ms. */
   intervalMs?: number;
+  /** Told after each round that completed (metrics: the scheduler is alive). */
+  ticked?: () => void;
 }
 
 export interface Scheduler {
@@ -38,6 +40,7 @@ export function makeScheduler(options: SchedulerOptions): Scheduler {
     const cron = await options.cron.fireDue();
     const local = await options.local.fireDue();
     if (cron + local > 0) options.log.info({ cron, local }, 'scheduler:fired');
+    options.ticked?.();
     return { cron, local };
   }
 
