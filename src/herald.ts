@@ -340,7 +340,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
         },
       );
       workers.add(worker);
-      metrics.watch(worker, workerOptions.queue ?? 'default');
+      metrics.watch(worker, workerOptions.queue ?? 'default', Object.keys(workerOptions.handlers));
       return worker;
     },
     async close() {

@@ -166,8 +166,13 @@ export function makeMetrics(
       });
       schedulerTick.setToCurrentTime();
     },
-    /** Counts a worker's job events. */
-    watch(worker: Worker, queueName: string): void {
+    /**
+     * Counts a worker's job events. The series of the kinds it handles start at 0, so that
+     * `increase()` sees their first dead letter (a series born at 1 has no increase).
+     */
+    watch(worker: Worker, queueName: string, kinds: readonly string[] = []): void {
+      for (const c of [completed, failed, dead, stale])
+        for (const kind of kinds) c.inc({ queue: queueName, kind }, 0);
       // One labelled child per kind, kept: hashing the labels on every job costs more than
       // the job itself when jobs are short.
       const child = (c: Counter<'queue' | 'kind'>) => {
