@@ -19,7 +19,7 @@ const KEY = 'redaction-test-key-0123456789';
 const skipPg = await pgSkipReason();
 
 describe('redact', () => {
-  it('takes out addresses, numbers, tokens, URL paths and known values', () => {
+  it('takes out addresses, numbers, tokens, credentials, JWTs, URL paths and known values', () => {
     const cases: [string, string][] = [
       [
         '550 5.1.1 <Ada.Lovelace+x@Example.co.uk>: no such user',
@@ -41,6 +41,20 @@ describe('redact', () => {
         'delivery 0b6f3f1e-4f59-4c8e-9d55-2a4f7f0c9b1e',
         'delivery 0b6f3f1e-4f59-4c8e-9d55-2a4f7f0c9b1e',
       ],
+      // A recipient JWT whole (its header alone is shorter than a token), and an unsigned one.
+      [
+        'bad token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk here',
+        'bad token [jwt] here',
+      ],
+      ['eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZGEifQ. refused', '[jwt] refused'],
+      // Unsubscribe tokens are signed base64url JSON too.
+      ['token=eyJyIjoiYWRhIn0.c2lnbmF0dXJl', 'token=[jwt]'],
+      ['key hk_1a2b3c4d_Zm9vYmFyYmF6cXV4cXV1eGNvcmdl refused', 'key [api-key] refused'],
+      ['key hk_1a2b3c4d_short', 'key [api-key]'],
+      ['authorization: Bearer redaction-test-key-0123456789', 'authorization: Bearer [redacted]'],
+      ['Authorization: Basic QUMxMjM6c2VjcmV0', 'Authorization: Basic [redacted]'],
+      ['signing key whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/+Q=', 'signing key [secret]'],
+      ['Bearer realm="twilio"; basic auth failed', 'Bearer realm="twilio"; basic auth failed'],
     ];
     for (const [input, expected] of cases) assert.equal(redact(input), expected, input);
     assert.equal(redact('user ada-lovelace refused', ['ada-lovelace']), 'user [redacted] refused');

@@ -6,15 +6,22 @@
  * in the logger (obs/log.ts), so every error column and log line goes through it.
  *
  * What it takes out: the recipient's own known values (address, email, phone) when the caller
- * has them; any email address; phone numbers (a `+` and 7-15 digits, or 10-15 bare digits);
- * long opaque tokens (device tokens, keys: 40+ letters, digits, `_` and `-`); and the path and
- * query of URLs (webhook and Slack URLs carry secrets there), keeping scheme and host.
+ * has them; the path and query of URLs (webhook, Slack and Web Push URLs carry secrets there),
+ * keeping scheme and host; credentials after `Bearer` or `Basic`; Herald API keys
+ * (`hk_<id>_<secret>`) and signing secrets (`whsec_…`); JWTs and other signed base64url JSON
+ * (`eyJ…` with one to four `.`-separated parts: recipient tokens, unsubscribe tokens); any
+ * email address; long opaque tokens (device tokens, keys: 40+ letters, digits, `_` and `-`);
+ * and phone numbers (a `+` and 7-15 digits, or 10-15 bare digits).
  */
 
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
 const URL_PATH = /\b(https?:\/\/[^\s/?#"'<>]+)[/?#][^\s"'<>]*/gi;
-const PHONE = /\+\d(?:[\s().-]?\d){6,14}\b|\b\d{10,15}\b/g;
+const AUTH = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+const API_KEY = /\bhk_[A-Za-z0-9]+_[A-Za-z0-9_-]+/g;
+const SIGNING_SECRET = /\bwhsec_[A-Za-z0-9+/=]+/g;
+const JWT = /\beyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){1,4}/g;
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
 const TOKEN = /[A-Za-z0-9_-]{40,}/g;
+const PHONE = /\+\d(?:[\s().-]?\d){6,14}\b|\b\d{10,15}\b/g;
 
 export function redact(text: string, known: readonly (string | null | undefined)[] = []): string {
   let out = text;
@@ -25,8 +32,14 @@ export function redact(text: string, known: readonly (string | null | undefined)
     const lower = value.toLowerCase();
     if (lower !== value) out = out.split(lower).join('[redacted]');
   }
+  // In this order: a URL's path may hold anything below; a credential or a JWT is masked
+  // whole before its long parts would be masked one by one as tokens.
   return out
     .replace(URL_PATH, '$1/[redacted]')
+    .replace(AUTH, '$1 [redacted]')
+    .replace(API_KEY, '[api-key]')
+    .replace(SIGNING_SECRET, '[secret]')
+    .replace(JWT, '[jwt]')
     .replace(EMAIL, '[email]')
     .replace(TOKEN, '[token]')
     .replace(PHONE, '[phone]');
