@@ -373,6 +373,11 @@ export function makeDeliver(deps: DeliverDeps): JobHandler {
         outcome.status,
         outcome.reason ?? null,
       );
+      // A failure is worth a line of its own; its error was redacted where it was made.
+      if (outcome.status === 'failed') {
+        const { provider = null, reason = null, error = null } = outcome;
+        ctx.log.info({ deliveryId: id, channel, provider, reason, err: error }, 'delivery:failed');
+      }
       return sender.record(outcome);
     };
     if (!row.definition) {
