@@ -65,7 +65,10 @@ export const RESOURCE_OPERATIONS: Operation[] = [
     path: '/metrics',
     tag: 'Operations',
     summary: 'Prometheus metrics',
-    description: 'Queue depth by status, jobs completed and failed, HTTP and process metrics.',
+    description:
+      'Notifications by type, deliveries by channel, provider and outcome, provider send times, ' +
+      'queue depth and lag by kind, dead letters, schedule lag, the scheduler’s last round, ' +
+      'real-time connections, and Node process metrics (docs/operations.md#metrics).',
     realm: 'none',
     responses: {
       200: { description: 'the Prometheus text format', contentType: 'text/plain; version=0.0.4' },
