@@ -11,7 +11,7 @@
  * (log-masking.test.ts) tests share it.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { exportPKCS8, generateKeyPair } from 'jose';
 import { makeApnsSender } from '../../src/channels/push/apns.js';
 import type { DeviceSender } from '../../src/channels/push/fanout.js';
@@ -67,20 +67,27 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const APNS = { teamId: 'TEAM123456', keyId: 'KEY1234567', topic: 'com.example.invoices' };
 const FCM = { projectId: 'herald-obs', clientEmail: 'herald@herald-obs.iam.gserviceaccount.com' };
 
-/** The local services, one per provider. */
-async function startServices() {
+type Stops = (() => Promise<unknown>)[];
+
+/** The local services, one per provider; each one's close is in `stops` once it runs. */
+async function startServices(stops: Stops) {
+  const started = async <T extends { close(): Promise<unknown> }>(service: Promise<T>) => {
+    const one = await service;
+    stops.push(() => one.close());
+    return one;
+  };
   const apnsKeys = await generateKeyPair('ES256', { extractable: true });
   const fcmKeys = await generateKeyPair('RS256', { extractable: true });
   return {
-    sink: await startSmtpSink({ reject: /^refused\./ }),
-    twilio: await startTwilioServer(),
-    meta: await startWhatsappServer(),
-    receiver: await startWebhookReceiver(),
-    slack: await startSlackServer(),
-    webPush: await startPushService(),
-    apns: await startApnsServer({ ...APNS, publicKey: apnsKeys.publicKey }),
+    sink: await started(startSmtpSink({ reject: /^refused\./ })),
+    twilio: await started(startTwilioServer()),
+    meta: await started(startWhatsappServer()),
+    receiver: await started(startWebhookReceiver()),
+    slack: await started(startSlackServer()),
+    webPush: await started(startPushService()),
+    apns: await started(startApnsServer({ ...APNS, publicKey: apnsKeys.publicKey })),
     apnsKey: await exportPKCS8(apnsKeys.privateKey),
-    fcm: await startFcmServer({ ...FCM, publicKey: fcmKeys.publicKey }),
+    fcm: await started(startFcmServer({ ...FCM, publicKey: fcmKeys.publicKey })),
     fcmKey: await exportPKCS8(fcmKeys.privateKey),
     vapid: generateVapidKeys(),
   };
@@ -119,7 +126,7 @@ function pushSenders(s: Services, log: Logger): DeviceSender[] {
  * way stops what it had started (else the test process could not exit).
  */
 export async function startEveryChannel(backend: Backend, logger?: Logger) {
-  const stops: (() => Promise<unknown>)[] = [];
+  const stops: Stops = [];
   const stop = async () => {
     for (const one of stops.splice(0).reverse()) await one();
   };
@@ -131,20 +138,8 @@ export async function startEveryChannel(backend: Backend, logger?: Logger) {
   }
 }
 
-async function start(
-  backend: Backend,
-  log: Logger,
-  stops: (() => Promise<unknown>)[],
-  stop: () => Promise<void>,
-) {
-  const s = await startServices();
-  stops.push(() =>
-    Promise.all(
-      [s.sink, s.twilio, s.meta, s.receiver, s.slack, s.webPush, s.apns, s.fcm].map((x) =>
-        x.close(),
-      ),
-    ),
-  );
+async function start(backend: Backend, log: Logger, stops: Stops, stop: () => Promise<void>) {
+  const s = await startServices(stops);
   const herald: Herald = await openHerald(backend, {
     logger: log,
     jwtSecret: hex(32),
@@ -193,7 +188,7 @@ async function start(
   async function enrol(id: string, devices: { apns: string; fcm: string }): Promise<Person> {
     const fields = {
       email: `${id === 'bob' ? 'refused.' : ''}${id}.lovelace@example.com`,
-      phone: `+49151${String(10_000_000 + Math.floor(Math.random() * 89_999_999))}`,
+      phone: `+49151${randomInt(10_000_000, 100_000_000)}`,
       webhookUrl: s.receiver.url(`/hooks/${id}/${hex(12)}`),
       slackWebhookUrl: id === 'bob' ? s.slack.unknownHook() : s.slack.hook(),
     };
