@@ -229,7 +229,9 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     definitions: { ...RECIPES, ...config.localSchedules },
     batchSize: config.scheduler.batchSize,
   });
+  const pauses = makePauses(db, config.schema);
   const metrics = makeMetrics(queue, {
+    pausedKinds: () => pauses.list(),
     scheduleLag: async () => ({
       cron: await schedules.dueLagSeconds(),
       local: await localSchedules.dueLagSeconds(),
@@ -266,7 +268,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     log,
     queue,
     deadLetters: makeDeadLetters(db, config.schema),
-    pauses: makePauses(db, config.schema),
+    pauses,
     metrics,
     keys: makeKeys(db, config.schema, {
       api: config.apiKey,

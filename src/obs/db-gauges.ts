@@ -1,6 +1,6 @@
 /**
  * The gauges read from the database when Prometheus scrapes: jobs by queue, kind and status,
- * the lag of the oldest due job, and how late the due schedules are. They describe the shared
+ * the lag of the oldest due job, the kinds paused, and how late the due schedules are. They describe the shared
  * tables, not this process, so every Herald process reports the same values: aggregate them
  * with `max`, not `sum` (docs/operations.md#metrics). Each read is cached for a second, so a
  * busy scraper (or several) costs a few queries a second at most.
@@ -10,6 +10,15 @@ import type { Queue } from '../queue/queue.js';
 
 /** How late the oldest due schedule of each kind is, in seconds (0 when none is due). */
 export type ScheduleLag = () => Promise<{ cron: number; local: number }>;
+
+/** The job kinds an operator paused (queue/pauses.ts). */
+export type PausedKinds = () => Promise<{ queue: string; kind: string }[]>;
+
+export interface DbGaugeSources {
+  queue: Pick<Queue, 'status'>;
+  scheduleLag?: ScheduleLag | undefined;
+  pausedKinds?: PausedKinds | undefined;
+}
 
 /** `read`, at most once a second: the scrape's gauges share one query. */
 function cachedFor<T>(ms: number, read: () => Promise<T>): () => Promise<T> {
@@ -25,11 +34,8 @@ function cachedFor<T>(ms: number, read: () => Promise<T>): () => Promise<T> {
   };
 }
 
-export function registerDbGauges(
-  registry: Registry,
-  queue: Pick<Queue, 'status'>,
-  scheduleLag: ScheduleLag | undefined,
-): void {
+export function registerDbGauges(registry: Registry, sources: DbGaugeSources): void {
+  const { queue, scheduleLag, pausedKinds } = sources;
   const rows = cachedFor(1_000, () => queue.status());
   new Gauge({
     name: 'herald_jobs',
@@ -56,6 +62,20 @@ export function registerDbGauges(
       }
     },
   });
+  if (pausedKinds) {
+    const paused = cachedFor(1_000, pausedKinds);
+    new Gauge({
+      name: 'herald_jobs_paused',
+      help: 'Job kinds an operator paused (1 each; claims skip them, so their jobs wait on purpose). The same in every process: aggregate with max.',
+      labelNames: ['queue', 'kind'] as const,
+      registers: [registry],
+      async collect() {
+        const now = await paused();
+        this.reset();
+        for (const p of now) this.set({ queue: p.queue, kind: p.kind }, 1);
+      },
+    });
+  }
   if (!scheduleLag) return;
   const lag = cachedFor(1_000, scheduleLag);
   new Gauge({

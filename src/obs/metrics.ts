@@ -9,7 +9,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from '../queue/queue.js';
 import type { Worker } from '../queue/worker.js';
-import { registerDbGauges, type ScheduleLag } from './db-gauges.js';
+import { registerDbGauges, type DbGaugeSources } from './db-gauges.js';
 
 export type Metrics = ReturnType<typeof makeMetrics>;
 
@@ -37,11 +37,11 @@ function collectNodeMetrics(registry: Registry): void {
 
 export function makeMetrics(
   queue: Pick<Queue, 'status'>,
-  options: { scheduleLag?: ScheduleLag } = {},
+  sources: Omit<DbGaugeSources, 'queue'> = {},
 ) {
   const registry = new Registry();
   collectNodeMetrics(registry);
-  registerDbGauges(registry, queue, options.scheduleLag);
+  registerDbGauges(registry, { queue, ...sources });
 
   const jobCounter = (name: string, help: string) =>
     new Counter({ name, help, labelNames: ['queue', 'kind'] as const, registers: [registry] });
