@@ -89,14 +89,15 @@ describe(`metrics after traffic on every channel (${backend})`, () => {
       202,
     );
 
-    // A dead letter (a deliver job naming no delivery fails its only attempt) and a job of a
-    // kind no worker handles (it waits: depth and lag).
+    // A dead letter (a deliver job naming no delivery fails its only attempt), a job of a kind
+    // no worker handles (it waits: depth and lag), and a kind an operator paused.
     await h.herald.queue.enqueue({
       kind: 'deliver',
       payload: { deliveryId: 'not-a-uuid' },
       maxAttempts: 1,
     });
     await h.herald.queue.enqueue({ kind: 'legacy.export', runAt: new Date(Date.now() - 5_000) });
+    await h.herald.pauses.pause('reminder');
 
     // A real-time connection of ada's.
     ws = new WebSocket(`${h.origin.replace('http', 'ws')}/v1/me/ws`, {
@@ -183,6 +184,7 @@ describe(`metrics after traffic on every channel (${backend})`, () => {
       ['herald_jobs_oldest_due_lag_seconds', 'gauge', ['queue', 'kind']],
       ['herald_jobs_completed_total', 'counter', ['queue', 'kind']],
       ['herald_jobs_dead_total', 'counter', ['queue', 'kind']],
+      ['herald_jobs_paused', 'gauge', ['queue', 'kind']],
       ['herald_schedule_lag_seconds', 'gauge', ['kind']],
       ['herald_scheduler_last_tick_timestamp_seconds', 'gauge', []],
       ['herald_schedule_runs_total', 'counter', ['schedule', 'status']],
@@ -204,6 +206,7 @@ describe(`metrics after traffic on every channel (${backend})`, () => {
         kind: 'legacy.export',
       }) ?? 0) >= 5,
     );
+    assert.equal(sample(text, 'herald_jobs_paused', { queue: 'default', kind: 'reminder' }), 1);
     const tick = Number(/^herald_scheduler_last_tick_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
     assert.ok(Math.abs(tick - Date.now() / 1000) < 60, `the scheduler ticked recently (${tick})`);
   });
