@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Herald } from '../src/index.js';
 import { builtinHandlers } from '../src/handlers.js';
 import { BACKENDS, closeHerald, openHerald, pgSkipReason, waitFor } from './helpers/db.js';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.js';
