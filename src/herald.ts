@@ -19,6 +19,7 @@ import { parseConfig, type HeraldConfig, type HeraldConfigInput } from './config
 import { makeLogger, type Logger } from './obs/log.js';
 import { makeQueue, type Queue } from './queue/queue.js';
 import { makeWorker, type Worker, type WorkerOptions } from './queue/worker.js';
+import { makePresence, type Presence } from './queue/presence.js';
 import { makeMetrics, type Metrics } from './obs/metrics.js';
 import { makeDeadLetters, type DeadLetters } from './queue/dead-letters.js';
 import { makePauses, type Pauses } from './queue/pauses.js';
@@ -126,6 +127,11 @@ export interface Herald {
   readonly schedules: CronSchedules;
   /** Recipients' local-time schedules (from their preferences): list, preview. */
   readonly localSchedules: LocalSchedules;
+  /**
+   * Which processes run which roles (the `workers` table): `record` the roles of this process
+   * (`herald start` does), `list` them all (`herald status`).
+   */
+  readonly presence: Presence;
   /** The scheduler loop with the configured interval. Call `start()` on it. */
   scheduler(options?: { intervalMs?: number }): Scheduler;
   /** A worker pool with the configured defaults; options given here win. Call `start()` on it. */
@@ -238,6 +244,8 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     }),
   });
   const schedulers = new Set<Scheduler>();
+  const presence = makePresence(db, queue.sql, log);
+  const recordings = new Set<{ stop(): Promise<void> }>();
   const types = makeTypes(db, config.schema);
   const notifications = makeNotifications(db, config.schema, queue);
   const templateParts = makeTemplateParts(db, config.schema);
@@ -315,6 +323,14 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     }),
     schedules,
     localSchedules,
+    presence: {
+      ...presence,
+      async record(roles) {
+        const recorded = await presence.record(roles);
+        recordings.add(recorded);
+        return recorded;
+      },
+    },
     scheduler(schedulerOptions = {}) {
       const scheduler = makeScheduler({
         cron: schedules,
@@ -348,6 +364,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
     async close() {
       await Promise.all([...schedulers].map((sc) => sc.stop()));
       await Promise.all([...workers].map((w) => w.stop()));
+      await Promise.all([...recordings].map((r) => r.stop()));
       await realtime.close();
       await providers.close();
       await db.close();

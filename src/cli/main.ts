@@ -21,13 +21,12 @@ import { serveHerald } from '../http/server.js';
 import { packageVersion } from '../version.js';
 import { runUntilSignal } from '../process.js';
 import type { Worker } from '../queue/worker.js';
+import type { Role } from '../queue/presence.js';
 import { builtinHandlers } from '../handlers.js';
 import { loadTemplateFolder } from '../notify/template-files.js';
 import { ensureDevKey } from './dev-key.js';
 import { sendCommand } from './send.js';
 import { demoCommand } from './demo.js';
-
-type Role = 'api' | 'worker' | 'scheduler';
 
 async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
   const config = configFrom(flags);
@@ -56,6 +55,8 @@ async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
   const server = roles.includes('api')
     ? await serveHerald(herald, config.port, config.host)
     : undefined;
+  // For `herald status`: worker pools record themselves; the other roles are recorded here.
+  await herald.presence.record(roles.filter((r) => r !== 'worker'));
   // Signals are handled before the process says it started: whoever reads that line may
   // send SIGTERM at once, and before process.on the default action kills without a shutdown.
   const stopped = runUntilSignal({ herald, workers, ...(server ? { server } : {}) });

@@ -244,6 +244,12 @@ export function makeQueueSql(schema: string) {
     /** Also forgets workers not seen for a day (crashed without saying goodbye). */
     workerGone: `DELETE FROM ${workers} WHERE id = $1 OR last_seen_at < now() - interval '1 day'`,
 
+    /** Every worker pool and role row (presence.ts), with its age by the database's clock. */
+    workersList: `
+      SELECT id, queue, kinds, started_at, last_seen_at,
+        extract(epoch FROM now() - last_seen_at) * 1000 AS seen_ms_ago
+      FROM ${workers} ORDER BY started_at, id`,
+
     notify: `SELECT pg_notify($1, $2)`,
   };
 }

@@ -18,9 +18,7 @@
  * How it is fast: one claim statement fetches up to `prefetch + concurrency` jobs; finished
  * jobs are deleted together in one statement per event-loop turn (batched completion).
  */
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { hostname } from 'node:os';
 import type { Db } from '../db/db.js';
 import { toError } from '../errors.js';
 import type { Logger } from '../obs/log.js';
@@ -30,6 +28,7 @@ import { makeClaims } from './claims.js';
 import { makeCompletions } from './completions.js';
 import { DeferError, PermanentError, RetryLaterError } from './errors.js';
 import { makeLeases } from './leases.js';
+import { instanceId } from './presence.js';
 import { noop, report as reportTo, type Held, type Pool, type WorkerEvents } from './pool.js';
 import type { Queue } from './queue.js';
 import { redact, redactError } from '../obs/redact.js';
@@ -94,8 +93,7 @@ export function makeWorker(ctx: { db: Db; queue: Queue; log: Logger }, options: 
   const shutdownGraceMs = options.shutdownGraceMs ?? 25_000;
   const backoff = { ...defaultBackoff, ...options.backoff };
   const completionDelayMs = options.completionDelayMs ?? 0;
-  const workerId =
-    options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const workerId = options.workerId ?? instanceId();
   const log = ctx.log.child({ worker: workerId, queue: queueName });
   const events = new EventEmitter<WorkerEvents>();
 
