@@ -42,6 +42,16 @@ export interface QueueStatusRow {
 /** enqueueMany writes this many jobs per statement. */
 const BULK_CHUNK = 5_000;
 
+/** replay('all') brings back this many jobs per statement. */
+const REPLAY_BATCH = 1_000;
+
+export interface ReplayOptions {
+  /** Jobs per statement of `replay('all')`. Default 1,000. */
+  batchSize?: number;
+  /** Told the number replayed so far after each batch of `replay('all')`. */
+  onBatch?: (replayed: number) => void;
+}
+
 export type Queue = ReturnType<typeof makeQueue>;
 
 export function makeQueue(db: Db, options: QueueOptions) {
@@ -206,12 +216,39 @@ export function makeQueue(db: Db, options: QueueOptions) {
       return rows[0] ? toDeadJob(rows[0]) : null;
     },
 
-    /** Queues dead jobs again as a new series of attempts; returns the ids replayed. */
-    async replay(ids: string[] | 'all'): Promise<string[]> {
-      const param = ids === 'all' ? null : ids.map(checkId);
-      const { rows } = await db.query<{ id: string }>(sql.replay, [param]);
-      if (rows.length > 0) await db.query(sql.notify, [channel, String(Date.now())]);
-      return rows.map((r) => r.id);
+    /**
+     * Queues dead jobs again as a new series of attempts; returns the ids replayed. `'all'`
+     * goes through them `batchSize` (1,000) at a time, each batch its own statement, telling
+     * `onBatch` how many are replayed so far (a long replay shows its progress, and workers
+     * start on the first batch while the next is written).
+     */
+    async replay(ids: string[] | 'all', options: ReplayOptions = {}): Promise<string[]> {
+      if (ids !== 'all') {
+        const { rows } = await db.query<{ id: string }>(sql.replay, [ids.map(checkId)]);
+        if (rows.length > 0) await db.query(sql.notify, [channel, String(Date.now())]);
+        return rows.map((r) => r.id);
+      }
+      const batchSize = options.batchSize ?? REPLAY_BATCH;
+      const replayed: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const rows: { id: string; grp: string }[] = (
+          await db.query<{ id: string; grp: string }>(sql.replayBatch, [after, batchSize])
+        ).rows;
+        if (rows.length > 0) {
+          for (const r of rows) replayed.push(r.id);
+          after = (rows.at(-1) as { grp: string }).grp;
+          await db.query(sql.notify, [channel, String(Date.now())]);
+          options.onBatch?.(replayed.length);
+        }
+        if (rows.length < batchSize) return replayed;
+      }
+    },
+
+    /** How many jobs `replay('all')` would bring back now (one per key). */
+    async replayable(): Promise<number> {
+      const { rows } = await db.query<{ n: number }>(sql.replayable);
+      return rows[0]?.n ?? 0;
     },
 
     async dead(limit = 100): Promise<DeadJob[]> {

@@ -27,6 +27,30 @@ function lockHeldSql(jobs: string, ids: string, attempts: string): string {
         ORDER BY h.id FOR UPDATE OF h`;
 }
 
+/**
+ * The dead jobs a replay may bring back, among those matching `filter`: one per key (two dead
+ * jobs sharing a key cannot both be live again, the newest is taken), none whose key is live
+ * in another job. `grp` is the key, or the id of an unkeyed job.
+ */
+function replayCandidatesSql(jobs: string, filter: string, limit: string): string {
+  return `
+        SELECT DISTINCT ON (coalesce(d.key, d.id::text)) d.id, coalesce(d.key, d.id::text) AS grp
+        FROM ${jobs} d
+        WHERE d.status = 'dead' AND ${filter}
+          AND (d.key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM ${jobs} live WHERE live.key = d.key AND live.status IN ('queued', 'processing')))
+        ORDER BY coalesce(d.key, d.id::text), d.updated_at DESC
+        ${limit}`;
+}
+
+/** Puts the `candidates` back in the queue as a new series of attempts. */
+function replayUpdateSql(jobs: string): string {
+  return `UPDATE ${jobs} j
+      SET status = 'queued', attempts = 0, run_at = now(), locked_by = NULL, locked_until = NULL,
+        updated_at = now()
+      FROM candidates WHERE j.id = candidates.id`;
+}
+
 export function makeQueueSql(schema: string) {
   const jobs = `${quoteIdent(schema)}.jobs`;
   const workers = `${quoteIdent(schema)}.workers`;
@@ -198,23 +222,31 @@ export function makeQueueSql(schema: string) {
     getJob: `SELECT ${JOB_COLUMNS}, errors, updated_at FROM ${jobs} WHERE id = $1::bigint`,
 
     /**
-     * Replays dead jobs ($1 ids, or all when null) as a new series of attempts. A dead job whose
-     * key is live again in another job is left dead (the unique key would refuse it anyway).
+     * Replays dead jobs ($1 ids) as a new series of attempts. A dead job whose key is live
+     * again in another job is left dead (the unique key would refuse it anyway).
      */
     replay: `
-      WITH candidates AS (
-        -- One job per key: two dead jobs sharing a key cannot both be live again.
-        SELECT DISTINCT ON (coalesce(d.key, d.id::text)) d.id FROM ${jobs} d
-        WHERE d.status = 'dead' AND ($1::bigint[] IS NULL OR d.id = ANY($1::bigint[]))
-          AND (d.key IS NULL OR NOT EXISTS (
-            SELECT 1 FROM ${jobs} live WHERE live.key = d.key AND live.status IN ('queued', 'processing')))
-        ORDER BY coalesce(d.key, d.id::text), d.updated_at DESC
-      )
-      UPDATE ${jobs} j
-      SET status = 'queued', attempts = 0, run_at = now(), locked_by = NULL, locked_until = NULL,
-        updated_at = now()
-      FROM candidates WHERE j.id = candidates.id
+      WITH candidates AS (${replayCandidatesSql(jobs, 'd.id = ANY($1::bigint[])', '')})
+      ${replayUpdateSql(jobs)}
       RETURNING j.id::text AS id`,
+
+    /**
+     * Replays every dead job, $2 groups at a time: a group is a key (or an unkeyed job's id),
+     * visited in order after $1 (the last group of the previous batch; null at first), so
+     * each group is replayed once however the replayed jobs fare meanwhile, as one statement
+     * over all of them would. Returns the ids and the batch's last group.
+     */
+    replayBatch: `
+      WITH candidates AS (${replayCandidatesSql(
+        jobs,
+        '($1::text IS NULL OR coalesce(d.key, d.id::text) > $1::text)',
+        'LIMIT $2',
+      )}),
+      replayed AS (${replayUpdateSql(jobs)} RETURNING j.id::text AS id, candidates.grp)
+      SELECT id, grp FROM replayed ORDER BY grp`,
+
+    /** How many groups a replay of every dead job would bring back now (its progress total). */
+    replayable: `SELECT count(*)::int AS n FROM (${replayCandidatesSql(jobs, 'true', '')}) c`,
 
     dead: `SELECT ${JOB_COLUMNS}, errors, updated_at FROM ${jobs}
       WHERE status = 'dead' ORDER BY updated_at DESC, id DESC LIMIT $1`,
