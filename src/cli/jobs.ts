@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { openForCommand, withDbFlags, type SettingsFlags } from './common.js';
 import { ValidationError } from '../errors.js';
 import { viaHttp } from './startup.js';
+import { count, duration, print, table } from './format.js';
 
 export function jobsCommand(): Command {
   const jobs = new Command('jobs').description('inspect and repair the job queue');
@@ -106,7 +107,7 @@ export function jobsCommand(): Command {
           process.exitCode = 1;
           return;
         }
-        print(`replayed ${replayed.length} job${replayed.length === 1 ? '' : 's'}`);
+        print(`replayed ${count(replayed.length, 'job')}`);
       } finally {
         await herald.close();
       }
@@ -126,25 +127,4 @@ export function jobsCommand(): Command {
     });
 
   return jobs;
-}
-
-function print(text: string): void {
-  process.stdout.write(text + '\n');
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(head), ...rows.map(line)].join('\n');
-}
-
-function duration(ms: number): string {
-  if (ms < 1_000) return `${ms} ms`;
-  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)} s`;
-  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min`;
-  return `${(ms / 3_600_000).toFixed(1)} h`;
 }

@@ -10,6 +10,7 @@ import {
 } from './common.js';
 import { readyLine, startupLines } from './startup.js';
 import { jobsCommand } from './jobs.js';
+import { statusCommand } from './status.js';
 import { templatesCommand } from './templates.js';
 import { openingStep } from '../herald.js';
 import { migrate } from '../db/migrate.js';
@@ -166,6 +167,7 @@ export function program(): Command {
       },
     );
 
+  prog.addCommand(statusCommand());
   prog.addCommand(jobsCommand());
   prog.addCommand(sendCommand());
   prog.addCommand(demoCommand());

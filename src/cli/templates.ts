@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { configFrom, openForCommand, withDbFlags, type SettingsFlags } from './common.js';
 import { HeraldError } from '../errors.js';
+import { count, print } from './format.js';
 import type { HeraldConfig } from '../config.js';
 import {
   loadTemplateFolder,
@@ -87,12 +88,4 @@ function templatesDir(config: HeraldConfig): string {
     'config_invalid',
     'no templates folder: give --templates-dir, set HERALD_TEMPLATES_DIR, or make a templates/ folder beside herald.config.json',
   );
-}
-
-function count(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`;
-}
-
-function print(text: string): void {
-  process.stdout.write(text + '\n');
 }

@@ -82,6 +82,17 @@ const toRow = (r: Row): DeliveryRow => ({
   updatedAt: r.updated_at.toISOString(),
 });
 
+/** Failed deliveries of one kind in a recent window (`herald status`). */
+export interface FailureCount {
+  channel: string;
+  /** null when it failed before a provider was tried (render_error, unknown_type). */
+  provider: string | null;
+  /** `failed` (refused, out of attempts, not renderable) or `bounced` (reported later). */
+  status: string;
+  reason: string | null;
+  count: number;
+}
+
 export function makeDeliveries(db: Db, schema: string, queue: Queue, maxAttempts: number) {
   const s = quoteIdent(schema);
   const cols = `d.id, d.notification_id, n.recipient_id, n.type, d.channel, d.status, d.reason,
@@ -124,6 +135,23 @@ export function makeDeliveries(db: Db, schema: string, queue: Queue, maxAttempts
         items: page.map(toRow),
         nextCursor: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null,
       };
+    },
+
+    /**
+     * Deliveries that failed or bounced in the last `ms`, by channel, provider, status and
+     * reason, most first (read through the (status, updated_at) index).
+     */
+    async failuresSince(ms: number): Promise<FailureCount[]> {
+      const { rows } = await db.query<FailureCount>(
+        `SELECT channel, provider, status, reason, count(*)::int AS count
+         FROM ${s}.deliveries
+         WHERE status IN ('failed', 'bounced')
+           AND updated_at > now() - $1::float8 * interval '1 millisecond'
+         GROUP BY channel, provider, status, reason
+         ORDER BY count DESC, channel, provider, status, reason`,
+        [ms],
+      );
+      return rows;
     },
 
     /** Queues a failed or cancelled delivery again, now; null if there is no such delivery. */

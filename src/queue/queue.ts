@@ -251,6 +251,15 @@ export function makeQueue(db: Db, options: QueueOptions) {
       return rows[0]?.n ?? 0;
     },
 
+    /** Jobs that died in the last `ms`, per queue and kind, most first. */
+    async diedSince(ms: number): Promise<{ queue: string; kind: string; count: number }[]> {
+      const { rows } = await db.query<{ queue: string; kind: string; count: number }>(
+        sql.diedSince,
+        [ms],
+      );
+      return rows;
+    },
+
     async dead(limit = 100): Promise<DeadJob[]> {
       const { rows } = await db.query<DeadJobDbRow>(sql.dead, [limit]);
       return rows.map(toDeadJob);

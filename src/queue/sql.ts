@@ -268,6 +268,12 @@ export function makeQueueSql(schema: string) {
       ) s
       ORDER BY queue, kind, status`,
 
+    /** Jobs that died in the last $1 ms, per queue and kind. */
+    diedSince: `
+      SELECT queue, kind, count(*)::int AS count FROM ${jobs}
+      WHERE status = 'dead' AND updated_at > now() - $1::float8 * interval '1 millisecond'
+      GROUP BY queue, kind ORDER BY count DESC, queue, kind`,
+
     /** $1 id, $2 queue, $3 kinds. */
     workerSeen: `
       INSERT INTO ${workers} (id, queue, kinds) VALUES ($1, $2, $3::text[])

@@ -81,6 +81,15 @@ export interface LocalScheduleRow {
   type: string;
 }
 
+/** Recipients of one schedule and zone whose run is due at one instant. */
+export interface UpcomingRun {
+  /** UTC, ISO 8601. */
+  at: string;
+  name: string;
+  timezone: string;
+  recipients: number;
+}
+
 /** The payload of a `local-schedule` job. */
 export interface LocalScheduleJobPayload {
   schedule: string;
@@ -170,6 +179,29 @@ export function makeLocalSchedules(
            updated_at = now()`,
         [recipientId, zone, names, crons, next],
       );
+    },
+
+    /**
+     * The next `count` instants any recipient's schedule fires, each with how many recipients
+     * of which schedule and zone (`herald status`). The instants come off the due index.
+     */
+    async upcoming(count: number): Promise<UpcomingRun[]> {
+      const { rows } = await db.query<{
+        at: Date;
+        name: string;
+        timezone: string;
+        recipients: number;
+      }>(
+        `SELECT rs.next_run_at AS at, rs.name, rs.timezone, count(*)::int AS recipients
+         FROM ${s}.recipient_schedules rs
+         JOIN (SELECT DISTINCT next_run_at FROM ${s}.recipient_schedules
+               WHERE next_run_at IS NOT NULL ORDER BY next_run_at LIMIT $1) soon
+           ON soon.next_run_at = rs.next_run_at
+         GROUP BY rs.next_run_at, rs.name, rs.timezone
+         ORDER BY rs.next_run_at, rs.name, rs.timezone`,
+        [count],
+      );
+      return rows.map((r) => ({ ...r, at: r.at.toISOString() }));
     },
 
     /** The recipient's schedules with their next runs (GET /v1/recipients/{id}/schedules). */
