@@ -4,6 +4,7 @@ import { openForCommand, withDbFlags, type SettingsFlags } from './common.js';
 import { ValidationError } from '../errors.js';
 import { viaHttp } from './startup.js';
 import { count, duration, print, table } from './format.js';
+import { makeProgress } from './progress.js';
 
 export function jobsCommand(): Command {
   const jobs = new Command('jobs').description('inspect and repair the job queue');
@@ -90,7 +91,10 @@ export function jobsCommand(): Command {
   withDbFlags(jobs.command('replay'))
     .description('queue dead jobs again as a new series of attempts')
     .argument('[id]', 'the dead job to replay')
-    .option('--all', 'replay every dead job')
+    .option(
+      '--all',
+      'replay every dead job, 1,000 per statement (progress on stderr when it is a terminal)',
+    )
     .action(async (id: string | undefined, flags: SettingsFlags & { all?: boolean }) => {
       if (!id === !flags.all) {
         throw new ValidationError([
@@ -99,14 +103,26 @@ export function jobsCommand(): Command {
       }
       const herald = await openForCommand(flags, viaHttp('POST /v1/admin/jobs/replay'));
       try {
-        const replayed = await herald.queue.replay(flags.all ? 'all' : [id as string]);
-        if (!flags.all && replayed.length === 0) {
-          process.stderr.write(
-            `herald: job ${id} is not dead (or its key is live in another job); nothing replayed\n`,
-          );
-          process.exitCode = 1;
-          return;
+        if (!flags.all) {
+          const replayed = await herald.queue.replay([id as string]);
+          if (replayed.length === 0) {
+            process.stderr.write(
+              `herald: job ${id} is not dead (or its key is live in another job); nothing replayed\n`,
+            );
+            process.exitCode = 1;
+            return;
+          }
+          return print('replayed 1 job');
         }
+        const progress = makeProgress({
+          doing: 'replaying',
+          what: 'jobs',
+          total: await herald.queue.replayable(),
+        });
+        progress.update(0);
+        const replayed = await herald.queue
+          .replay('all', { onBatch: (n) => progress.update(n) })
+          .finally(() => progress.end());
         print(`replayed ${count(replayed.length, 'job')}`);
       } finally {
         await herald.close();
