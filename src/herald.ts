@@ -292,6 +292,13 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
           await localSchedules.syncRecipient(q ?? db, result.recipient.id);
         return result;
       },
+      // The same for many: the ones given a zone move their local-time schedules.
+      async upsertMany(items, q) {
+        const results = await recipients.upsertMany(items, q);
+        const zoned = items.filter((i) => i.input.timezone !== undefined).map((i) => i.id);
+        await localSchedules.syncRecipients(q ?? db, [...new Set(zoned)]);
+        return results;
+      },
       // Erasing reaches into the notifications and deliveries too.
       erase: (id: string) => notifications.eraseRecipient(checked(recipientIdSchema, id, 'id')),
     },

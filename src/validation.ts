@@ -84,3 +84,18 @@ export function nestedDeeperThan(value: unknown, max = MAX_JSON_DEPTH): boolean 
   }
   return false;
 }
+
+/**
+ * Refuses a JSON value as an HTTP body is refused (http/body.ts) before its schema sees it:
+ * nested too deep, a `__proto__` key, or text PostgreSQL cannot store. Throws the ValidationError.
+ */
+export function checkJsonValue(value: unknown): void {
+  // Depth first: the checks after it, and PostgreSQL's jsonb, recurse once per level.
+  if (nestedDeeperThan(value))
+    throw new ValidationError([{ field: '(body)', message: TOO_DEEP_MESSAGE }]);
+  const proto = findProtoKey(value);
+  if (proto)
+    throw new ValidationError([{ field: proto, message: '`__proto__` is not allowed as a key' }]);
+  const bad = findUnstorable(value);
+  if (bad) throw new ValidationError([{ field: bad, message: UNSTORABLE_MESSAGE }]);
+}

@@ -1,6 +1,6 @@
 /**
  * Progress of long CLI work: the line itself and its redraws (at most ten a second, with a fake
- * clock), then `herald jobs replay --all` on a real terminal
+ * clock), then `herald jobs replay --all` and `herald recipients import` on a real terminal
  * (a pseudo-terminal from `script`, or HERALD_PROGRESS=always where there is none) and piped:
  * an updating line on the terminal, nothing but the summary when piped. The replay goes in
  * batches of 1,000 and brings back what one statement did: one job per key, none whose key is
@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -217,5 +217,24 @@ describe('progress of herald commands', { skip: pgSkip }, () => {
     const replayed = await h.queue.replay('all', { onBatch: (n) => batches.push(n) });
     assert.deepEqual(batches, [1_000, 1_201]);
     assert.equal(new Set(replayed).size, 1_201);
+  });
+
+  it('recipients import: progress on a terminal, bad lines above it; piped, only the summary', () => {
+    const file = join(dir, 'people.csv');
+    const rows = ['id,email'];
+    for (let i = 0; i < 3_000; i++)
+      rows.push(i === 1_500 ? 'x,not-an-email' : `p${i},p${i}@example.com`);
+    writeFileSync(file, rows.join('\n'));
+    const r = onTerminal(['recipients', 'import', file, ...db()]);
+    assert.equal(r.code, 1, r.screen);
+    assert.match(r.screen, /<CR>importing recipients: [\d,]+ {2}\d+%/);
+    assert.match(r.screen, /<CR><CLEAR>herald: line 1502: email: Invalid email address\n/);
+    assert.match(r.screen, /(\n|<CR><CLEAR>)imported 2999, updated 0, failed 1\n$/);
+
+    const quiet = piped(['recipients', 'import', file, ...db()]);
+    assert.equal(quiet.code, 1);
+    assert.equal(quiet.out, 'imported 0, updated 2999, failed 1\n');
+    assert.doesNotMatch(visible(quiet.err), /importing|<CR>/);
+    assert.match(quiet.err, /^herald: line 1502: email: Invalid email address$/m);
   });
 });

@@ -11,6 +11,7 @@ import {
 import { readyLine, startupLines } from './startup.js';
 import { jobsCommand } from './jobs.js';
 import { statusCommand } from './status.js';
+import { recipientsCommand } from './recipients.js';
 import { templatesCommand } from './templates.js';
 import { openingStep } from '../herald.js';
 import { migrate } from '../db/migrate.js';
@@ -169,6 +170,7 @@ export function program(): Command {
 
   prog.addCommand(statusCommand());
   prog.addCommand(jobsCommand());
+  prog.addCommand(recipientsCommand());
   prog.addCommand(sendCommand());
   prog.addCommand(demoCommand());
   prog.addCommand(templatesCommand());

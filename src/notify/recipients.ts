@@ -2,6 +2,7 @@
  * Recipients: the app's users, under the app's own ids. `upsert` merges the fields it is
  * given into the stored recipient (a field set to null is cleared; `data` is replaced whole),
  * as Knock's identify and Novu's subscriber update do, so an app can send only what changed.
+ * `upsertMany` does the same for many at once (`herald recipients import`).
  */
 import { z } from 'zod';
 import type { Db, Queryable } from '../db/db.js';
@@ -61,6 +62,40 @@ export const recipientInputSchema = z.strictObject({
 
 export type RecipientInput = z.infer<typeof recipientInputSchema>;
 
+/** The fields of a recipient besides its id, as PUT /v1/recipients/{id} names them. */
+type RecipientField = keyof RecipientInput;
+const FIELDS: RecipientField[] = [
+  'email',
+  'phone',
+  'locale',
+  'timezone',
+  'data',
+  'webhookUrl',
+  'slackWebhookUrl',
+];
+
+/** A recipient checked as PUT /v1/recipients/{id} checks it, ready for `upsertMany`. */
+export interface RecipientUpsert {
+  id: string;
+  input: RecipientInput;
+}
+
+/** Checks an id and a body as PUT /v1/recipients/{id} does; throws its ValidationError. */
+export function checkRecipient(id: unknown, input: unknown): RecipientUpsert {
+  return {
+    id: checked(recipientIdSchema, id, 'id'),
+    input: checked(recipientInputSchema, input),
+  };
+}
+
+export interface UpsertResult {
+  recipient: Recipient;
+  created: boolean;
+}
+
+/** Recipients per statement of `upsertMany`. */
+const UPSERT_BATCH = 1_000;
+
 export interface Recipient {
   id: string;
   email: string | null;
@@ -116,50 +151,82 @@ export function makeRecipients(db: Db, schema: string) {
   const table = `${quoteIdent(schema)}.recipients`;
   const cols =
     'id, email, phone, locale, timezone, data, webhook_url, slack_webhook_url, created_at, updated_at';
+  /**
+   * One statement per batch. The rows travel as one JSON array ($1); which fields each
+   * recipient gave travels as an object by id ($2), since an update must tell a field left
+   * out (kept) from one set to null (cleared), and `excluded` holds only the values. Ids are
+   * unique within a batch: ON CONFLICT cannot update one row twice in one statement.
+   */
+  async function upsertBatch(q: Queryable, batch: RecipientUpsert[]): Promise<UpsertResult[]> {
+    const given: Record<string, string[]> = {};
+    const rows = batch.map(({ id, input: v }) => {
+      given[id] = FIELDS.filter((f) => v[f] !== undefined);
+      return {
+        id,
+        email: v.email ?? null,
+        phone: v.phone ?? null,
+        locale: v.locale ?? null,
+        timezone: v.timezone ?? null,
+        data: v.data ?? null,
+        webhook_url: v.webhookUrl ?? null,
+        slack_webhook_url: v.slackWebhookUrl ?? null,
+      };
+    });
+    const keep = (column: string, field: RecipientField) =>
+      `${column} = CASE WHEN ($2::jsonb -> excluded.id) ? '${field}' THEN excluded.${column} ELSE r.${column} END`;
+    const { rows: written } = await q.query<RecipientRow>(
+      `INSERT INTO ${table} AS r (id, email, phone, locale, timezone, data, webhook_url, slack_webhook_url)
+       SELECT x.id, x.email, x.phone, x.locale, x.timezone, coalesce(x.data, '{}'::jsonb),
+         x.webhook_url, x.slack_webhook_url
+       FROM jsonb_to_recordset($1::jsonb) AS x (id text, email text, phone text, locale text,
+         timezone text, data jsonb, webhook_url text, slack_webhook_url text)
+       ON CONFLICT (id) DO UPDATE SET
+         ${keep('email', 'email')}, ${keep('phone', 'phone')}, ${keep('locale', 'locale')},
+         ${keep('timezone', 'timezone')}, ${keep('data', 'data')},
+         ${keep('webhook_url', 'webhookUrl')}, ${keep('slack_webhook_url', 'slackWebhookUrl')},
+         updated_at = now()
+       RETURNING ${cols}, (xmax = 0) AS inserted`,
+      [JSON.stringify(rows), JSON.stringify(given)],
+    );
+    const byId = new Map(written.map((r) => [r.id, r]));
+    return batch.map(({ id }) => {
+      const row = byId.get(id) as RecipientRow;
+      return { recipient: toRecipient(row), created: row.inserted === true };
+    });
+  }
+
+  /** Checked recipients, written in order, one statement per run of distinct ids. */
+  async function upsertMany(items: RecipientUpsert[], q: Queryable = db): Promise<UpsertResult[]> {
+    const out: UpsertResult[] = [];
+    let batch: RecipientUpsert[] = [];
+    let ids = new Set<string>();
+    const flush = async () => {
+      if (batch.length > 0) out.push(...(await upsertBatch(q, batch)));
+      batch = [];
+      ids = new Set();
+    };
+    for (const item of items) {
+      // A second write of an id goes in the next statement, after the first: as two PUTs.
+      if (ids.has(item.id) || batch.length === UPSERT_BATCH) await flush();
+      batch.push(item);
+      ids.add(item.id);
+    }
+    await flush();
+    return out;
+  }
+
   return {
     /** Creates or updates; `created` says which. `q`: run inside this transaction. */
-    async upsert(
-      id: string,
-      input: unknown,
-      q: Queryable = db,
-    ): Promise<{ recipient: Recipient; created: boolean }> {
-      const rid = checked(recipientIdSchema, id, 'id');
-      const v = checked(recipientInputSchema, input);
-      const has = (k: keyof RecipientInput) => v[k] !== undefined;
-      // $n::boolean says whether field n was given; an absent field keeps its stored value.
-      const { rows } = await q.query<RecipientRow>(
-        `INSERT INTO ${table} AS r (id, email, phone, locale, timezone, data, webhook_url, slack_webhook_url)
-         VALUES ($1, $2, $4, $6, $8, coalesce($10::jsonb, '{}'::jsonb), $11, $13)
-         ON CONFLICT (id) DO UPDATE SET
-           email = CASE WHEN $3::boolean THEN $2 ELSE r.email END,
-           phone = CASE WHEN $5::boolean THEN $4 ELSE r.phone END,
-           locale = CASE WHEN $7::boolean THEN $6 ELSE r.locale END,
-           timezone = CASE WHEN $9::boolean THEN $8 ELSE r.timezone END,
-           data = coalesce($10::jsonb, r.data),
-           webhook_url = CASE WHEN $12::boolean THEN $11 ELSE r.webhook_url END,
-           slack_webhook_url = CASE WHEN $14::boolean THEN $13 ELSE r.slack_webhook_url END,
-           updated_at = now()
-         RETURNING ${cols}, (xmax = 0) AS inserted`,
-        [
-          rid,
-          v.email ?? null,
-          has('email'),
-          v.phone ?? null,
-          has('phone'),
-          v.locale ?? null,
-          has('locale'),
-          v.timezone ?? null,
-          has('timezone'),
-          v.data === undefined ? null : JSON.stringify(v.data),
-          v.webhookUrl ?? null,
-          has('webhookUrl'),
-          v.slackWebhookUrl ?? null,
-          has('slackWebhookUrl'),
-        ],
-      );
-      const row = rows[0] as RecipientRow;
-      return { recipient: toRecipient(row), created: row.inserted === true };
+    async upsert(id: string, input: unknown, q: Queryable = db): Promise<UpsertResult> {
+      return (await upsertMany([checkRecipient(id, input)], q))[0] as UpsertResult;
     },
+
+    /**
+     * Creates or updates many recipients, each as `upsert` would, in order, a few statements
+     * for all (an import). Check each with `checkRecipient` first: a bad one is refused there,
+     * alone. Inside `q` if given; else a batch of more than 1,000 is not one transaction.
+     */
+    upsertMany,
 
     async get(id: string): Promise<Recipient | null> {
       const { rows } = await db.query<RecipientRow>(`SELECT ${cols} FROM ${table} WHERE id = $1`, [

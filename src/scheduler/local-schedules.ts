@@ -182,6 +182,22 @@ export function makeLocalSchedules(
     },
 
     /**
+     * `syncRecipient` for many recipients whose zone may have changed (an import): only those
+     * with schedules, in their preferences or their rows, can have anything to move.
+     */
+    async syncRecipients(q: Queryable, recipientIds: string[]): Promise<void> {
+      if (recipientIds.length === 0) return;
+      const { rows } = await q.query<{ id: string }>(
+        `SELECT recipient_id AS id FROM ${s}.preferences
+         WHERE recipient_id = ANY($1::text[]) AND document ? 'schedules'
+         UNION
+         SELECT recipient_id FROM ${s}.recipient_schedules WHERE recipient_id = ANY($1::text[])`,
+        [recipientIds],
+      );
+      for (const { id } of rows) await this.syncRecipient(q, id);
+    },
+
+    /**
      * The next `count` instants any recipient's schedule fires, each with how many recipients
      * of which schedule and zone (`herald status`). The instants come off the due index.
      */
