@@ -1,12 +1,13 @@
 /**
  * The `herald` command as a user runs it (the compiled bin): help, one-line errors with a
  * non-zero exit, migrate, jobs status/dead/replay, refusing a newer schema, and `start`
- * serving /health and /ready on the embedded database.
+ * serving /health and /ready on the embedded database, while every other command on its
+ * folder is refused naming the HTTP call that does the same.
  */
 import assert from 'node:assert/strict';
 import { knownMigrations } from '../src/db/migrate.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -303,6 +304,7 @@ describe('herald CLI', () => {
       const second = herald('migrate', '--data-dir', dir);
       assert.equal(second.code, 1);
       assert.match(second.err, /is in use by another Herald process/);
+      assert.match(second.err, /GET \/ready answers with the migration it is at$/m);
       const refused = (args: string[], hint: RegExp) => {
         const r = herald(...args, '--data-dir', dir);
         assert.equal(r.code, 1, r.err);
@@ -321,8 +323,23 @@ describe('herald CLI', () => {
         ['jobs', 'run', 'nightly'],
         /does the same: POST \/v1\/admin\/schedules\/nightly\/run /,
       );
+      refused(['status'], /its HTTP API does the same: GET \/v1\/admin\/jobs\/status /);
+      const people = join(dir, 'people.csv');
+      writeFileSync(people, 'id,email\nada,ada@example.com\n');
+      refused(
+        ['recipients', 'import', people],
+        /does the same: PUT \/v1\/recipients\/\{id\}, once per recipient /,
+      );
+      refused(['worker'], /it runs the API, the workers and the scheduler already: GET \/health/);
       child.kill('SIGTERM');
       assert.equal(await exit, 0);
+      // Once it stopped, the commands run on the folder themselves: status shows no process.
+      const status = herald('status', '--data-dir', dir);
+      assert.equal(status.code, 0, status.err);
+      assert.match(
+        status.out,
+        /^Processes\nnone recorded: no Herald process runs on this database$/m,
+      );
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import {
   withDbFlags,
   type SettingsFlags,
 } from './common.js';
-import { readyLine, startupLines } from './startup.js';
+import { readyLine, startupLines, withHint } from './startup.js';
 import { jobsCommand } from './jobs.js';
 import { statusCommand } from './status.js';
 import { recipientsCommand } from './recipients.js';
@@ -32,7 +32,10 @@ import { demoCommand } from './demo.js';
 
 async function run(roles: Role[], flags: SettingsFlags): Promise<void> {
   const config = configFrom(flags);
-  const herald = await openHerald(config);
+  const herald = await openHerald(
+    config,
+    'If it is `herald start`, it runs the API, the workers and the scheduler already: GET /health answers while it runs',
+  );
   if (config.templatesDir) {
     try {
       const loaded = await loadTemplateFolder(herald, config.templatesDir);
@@ -125,6 +128,11 @@ export function program(): Command {
         dataDir: config.dataDir,
         pgliteSeed: config.pgliteSeed,
         log,
+      }).catch((err: unknown) => {
+        throw withHint(
+          err,
+          'It brought the schema up to date when it started: GET /ready answers with the migration it is at',
+        );
       });
       lines.opened();
       try {
