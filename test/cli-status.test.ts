@@ -1,6 +1,7 @@
 /**
  * `herald status` on PostgreSQL while a `herald start` runs beside it: the process is listed
- * with its three roles, the queue per kind (a kind no worker handles, a dead job), a delivery
+ * with its three roles, the queue per kind (a kind no worker handles, a dead job, a paused
+ * kind), a delivery
  * refused by the SMTP server and a job that died in the last hour, the next cron tick with its
  * last run, and the next local-time run; `--json` gives the same as data. Once the server
  * stops, its roles are gone from the list.
@@ -50,6 +51,7 @@ describe('herald status', { skip: pgSkip }, () => {
     // A run of the schedule, so it has a last run to show (the server's worker runs it).
     await h.schedules.runNow('nightly');
     await h.queue.enqueueMany([{ kind: 'orphan.kind' }, { kind: 'orphan.kind' }]);
+    await h.pauses.pause('held.kind');
     // A job that dies at once, run here: the server has no handler for its kind.
     const doomed = h.worker({
       handlers: {
@@ -106,6 +108,10 @@ describe('herald status', { skip: pgSkip }, () => {
       /^default\s+orphan\.kind\s+2\s+0\s+0\s+[\d.]+ m?s\s+NONE handles this kind$/m,
     );
     assert.match(r.out, /^default\s+doomed\s+0\s+0\s+1\s+-\s+-$/m);
+    assert.match(
+      r.out,
+      /^default\s+held\.kind\s+0\s+0\s+0\s+-\s+PAUSED \(resume it in the console\)$/m,
+    );
     // The last hour's failures: the refused deliveries, and the job that died.
     assert.match(r.out, /^email\s+smtp\s+failed\s+permanent_error\s+2$/m);
     assert.match(r.out, /^default\s+doomed\s+1$/m);
@@ -164,8 +170,10 @@ describe('herald status', { skip: pgSkip }, () => {
         cancelled: 0,
         oldestDueLagMs: 0,
         handled: false,
+        paused: false,
       },
     );
+    assert.equal(report.queues.find((q) => q.kind === 'held.kind')?.paused, true);
     assert.equal(report.queues.find((q) => q.kind === 'doomed')?.dead, 1);
     assert.deepEqual(report.failures.deliveries, [
       { channel: 'email', provider: 'smtp', status: 'failed', reason: 'permanent_error', count: 2 },

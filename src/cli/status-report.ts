@@ -27,6 +27,8 @@ export interface QueueLine {
   oldestDueLagMs: number | null;
   /** Whether a live worker handles this kind on this queue. */
   handled: boolean;
+  /** Paused by an operator (the console's Jobs page): claims skip it until resumed. */
+  paused: boolean;
 }
 
 export interface ScheduleLine {
@@ -60,15 +62,17 @@ export interface StatusReport {
 }
 
 export async function statusReport(herald: Herald): Promise<StatusReport> {
-  const [clock, processes, queue, deliveries, deadJobs, schedules, localRuns] = await Promise.all([
-    herald.db.query<{ now: Date }>('SELECT now() AS now'),
-    herald.presence.list(),
-    herald.queue.status(),
-    herald.deliveries.failuresSince(FAILURE_WINDOW_MS),
-    herald.queue.diedSince(FAILURE_WINDOW_MS),
-    herald.schedules.list(),
-    herald.localSchedules.upcoming(UPCOMING_INSTANTS),
-  ]);
+  const [clock, processes, queue, paused, deliveries, deadJobs, schedules, localRuns] =
+    await Promise.all([
+      herald.db.query<{ now: Date }>('SELECT now() AS now'),
+      herald.presence.list(),
+      herald.queue.status(),
+      herald.pauses.list(),
+      herald.deliveries.failuresSince(FAILURE_WINDOW_MS),
+      herald.queue.diedSince(FAILURE_WINDOW_MS),
+      herald.schedules.list(),
+      herald.localSchedules.upcoming(UPCOMING_INSTANTS),
+    ]);
   return {
     at: (clock.rows[0]?.now ?? new Date()).toISOString(),
     // Where, as the commands' first line says it (a server without its password, or a folder).
@@ -78,7 +82,7 @@ export async function statusReport(herald: Herald): Promise<StatusReport> {
       schema: herald.config.schema,
     },
     processes,
-    queues: queueLines(queue),
+    queues: queueLines(queue, paused),
     failures: { windowMs: FAILURE_WINDOW_MS, deliveries, deadJobs },
     schedules: schedules.map((sc) => ({
       name: sc.name,
@@ -101,9 +105,16 @@ export async function statusReport(herald: Herald): Promise<StatusReport> {
 
 const isoOf = (time: string) => new Date(time).toISOString();
 
-/** The queue's rows (one per queue, kind and status) as one line per queue and kind. */
-export function queueLines(rows: QueueStatusRow[]): QueueLine[] {
+/**
+ * The queue's rows (one per queue, kind and status) as one line per queue and kind, with the
+ * kinds paused (a paused kind with no jobs gets a line too: it is not forgotten).
+ */
+export function queueLines(
+  rows: QueueStatusRow[],
+  paused: { queue: string; kind: string }[] = [],
+): QueueLine[] {
   const lines = new Map<string, QueueLine>();
+  const isPaused = new Set(paused.map((p) => `${p.queue}\n${p.kind}`));
   for (const r of rows) {
     const key = `${r.queue}\n${r.kind}`;
     let line = lines.get(key);
@@ -117,6 +128,7 @@ export function queueLines(rows: QueueStatusRow[]): QueueLine[] {
         cancelled: 0,
         oldestDueLagMs: null,
         handled: false,
+        paused: isPaused.has(key),
       };
       lines.set(key, line);
     }
@@ -125,5 +137,22 @@ export function queueLines(rows: QueueStatusRow[]): QueueLine[] {
       line.oldestDueLagMs = Math.max(line.oldestDueLagMs ?? 0, r.oldestDueLagMs);
     line.handled ||= r.handled;
   }
-  return [...lines.values()];
+  for (const p of paused) {
+    const key = `${p.queue}\n${p.kind}`;
+    if (!lines.has(key))
+      lines.set(key, {
+        queue: p.queue,
+        kind: p.kind,
+        queued: 0,
+        processing: 0,
+        dead: 0,
+        cancelled: 0,
+        oldestDueLagMs: null,
+        handled: false,
+        paused: true,
+      });
+  }
+  return [...lines.values()].sort(
+    (a, b) => a.queue.localeCompare(b.queue) || a.kind.localeCompare(b.kind),
+  );
 }

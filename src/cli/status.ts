@@ -71,7 +71,13 @@ export function statusText(r: StatusReport): string {
             String(q.processing),
             String(q.dead),
             q.oldestDueLagMs === null ? '-' : duration(q.oldestDueLagMs),
-            q.handled ? 'running' : q.queued > 0 ? 'NONE handles this kind' : '-',
+            q.paused
+              ? 'PAUSED (resume it in the console)'
+              : q.handled
+                ? 'running'
+                : q.queued > 0
+                  ? 'NONE handles this kind'
+                  : '-',
           ]),
         ),
   );
