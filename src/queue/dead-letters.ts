@@ -3,8 +3,8 @@
  * contains a text (or one, by id), listed, counted, replayed or discarded together ("all that match", as
  * Oban Web's bulk actions do), not only by id.
  *
- * A replay keeps queue.ts's rule: of dead jobs sharing a key only the newest is queued again,
- * and none while a live job holds the key. Discarding marks them `cancelled` (kept for the
+ * A replay keeps queue.ts's rule (the same SQL, sql.ts): of dead jobs sharing a key only the
+ * newest is queued again, and none while a live job holds the key. Discarding marks them `cancelled` (kept for the
  * record, out of the dead letters).
  */
 import { z } from 'zod';
@@ -14,6 +14,7 @@ import { quoteIdent } from '../db/sql.js';
 import { checked } from '../validation.js';
 import type { DeadJob } from '../types.js';
 import { toDeadJob, type DeadJobDbRow } from './queue.js';
+import { replayCandidatesSql, replayUpdateSql } from './sql.js';
 
 export const deadFilterSchema = z.strictObject({
   kind: z.string().min(1).max(200).optional(),
@@ -67,17 +68,8 @@ export function makeDeadLetters(db: Db, schema: string) {
     /** Queues every matching dead job again (a new series of attempts); how many. */
     async replay(filter: unknown): Promise<number> {
       const { rows } = await db.query<{ id: string }>(
-        `WITH candidates AS (
-           SELECT DISTINCT ON (coalesce(d.key, d.id::text)) d.id FROM ${jobs} d
-           WHERE ${where('d.')}
-             AND (d.key IS NULL OR NOT EXISTS (
-               SELECT 1 FROM ${jobs} live WHERE live.key = d.key AND live.status IN ('queued', 'processing')))
-           ORDER BY coalesce(d.key, d.id::text), d.updated_at DESC
-         )
-         UPDATE ${jobs} j
-         SET status = 'queued', attempts = 0, run_at = now(), locked_by = NULL,
-           locked_until = NULL, updated_at = now()
-         FROM candidates WHERE j.id = candidates.id
+        `WITH candidates AS (${replayCandidatesSql(jobs, where('d.'), '')})
+         ${replayUpdateSql(jobs)}
          RETURNING j.id::text AS id`,
         params(filter),
       );

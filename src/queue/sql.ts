@@ -32,7 +32,7 @@ function lockHeldSql(jobs: string, ids: string, attempts: string): string {
  * jobs sharing a key cannot both be live again, the newest is taken), none whose key is live
  * in another job. `grp` is the key, or the id of an unkeyed job.
  */
-function replayCandidatesSql(jobs: string, filter: string, limit: string): string {
+export function replayCandidatesSql(jobs: string, filter: string, limit: string): string {
   return `
         SELECT DISTINCT ON (coalesce(d.key, d.id::text)) d.id, coalesce(d.key, d.id::text) AS grp
         FROM ${jobs} d
@@ -44,7 +44,7 @@ function replayCandidatesSql(jobs: string, filter: string, limit: string): strin
 }
 
 /** Puts the `candidates` back in the queue as a new series of attempts. */
-function replayUpdateSql(jobs: string): string {
+export function replayUpdateSql(jobs: string): string {
   return `UPDATE ${jobs} j
       SET status = 'queued', attempts = 0, run_at = now(), locked_by = NULL, locked_until = NULL,
         updated_at = now()
