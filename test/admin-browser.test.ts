@@ -157,6 +157,8 @@ describe('the console in Chromium', { skip }, () => {
     await page.waitForSelector('[data-chart="byChannel"] .uplot', { timeout: WAIT });
     assert.equal(await page.locator('.uplot').count(), 4);
     assert.match(await page.locator('.cards').innerText(), /4\s+dead jobs/);
+    // This process's worker pool, heard from just now.
+    assert.match(await page.locator('h2:has-text("Processes") + table').innerText(), /worker/);
     await shot('02-overview');
   });
 

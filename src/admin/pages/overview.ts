@@ -1,12 +1,12 @@
 /**
- * The overview: notifications and deliveries per bucket by channel and status, the failure
+ * The overview: the processes running (their roles, last heartbeat), notifications and deliveries per bucket by channel and status, the failure
  * rate, per-provider time to send, the queue with its lag and the dead letters, over the last
  * hour, day or week. The charts (uPlot, admin.js) read /admin/overview.json and refresh while
  * the tab is visible (every 10 s for the hour, less often for longer ranges).
  */
 import type { Hono } from 'hono';
 import type { Herald } from '../../herald.js';
-import { duration, html, query } from '../html.js';
+import { duration, html, query, when } from '../html.js';
 import { page } from '../layout.js';
 import type { AdminEnv } from '../env.js';
 import { overview, RANGES, type Range } from '../stats.js';
@@ -24,7 +24,7 @@ export function overviewRoutes(app: Hono<AdminEnv>, herald: Herald): void {
 
   app.get('/', async (c) => {
     const range = rangeOf(c.req.query('range'));
-    const o = await overview(herald, range);
+    const [o, processes] = await Promise.all([overview(herald, range), herald.presence.list()]);
     const sent = o.totals.deliveries.sent ?? 0;
     const failed = o.totals.deliveries.failed ?? 0;
     const body = html` <nav class="tabs" aria-label="Range">
@@ -99,6 +99,41 @@ export function overviewRoutes(app: Hono<AdminEnv>, herald: Herald): void {
                 <td>${p.failed}</td>
                 <td>${duration(p.p50Ms)}</td>
                 <td>${duration(p.p95Ms)}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+      <h2>Processes</h2>
+      <table>
+        <thead>
+          <tr>
+            <th>host</th>
+            <th>pid</th>
+            <th>roles</th>
+            <th>queues</th>
+            <th>started</th>
+            <th>last heard</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${
+            processes.length === 0
+              ? html`<tr>
+                  <td colspan="6" class="muted">No process has reported in the last day.</td>
+                </tr>`
+              : ''
+          }
+          ${processes.map(
+            (p) =>
+              html`<tr>
+                <td>${p.host}</td>
+                <td>${p.pid ?? '–'}</td>
+                <td>
+                  ${p.roles.join(', ')}${p.live ? '' : html` <span class="badge s-failed">gone</span>`}
+                </td>
+                <td>${p.queues.map((q) => `${q.queue} (${q.kinds} kinds)`).join(', ') || '–'}</td>
+                <td>${when(p.startedAt)}</td>
+                <td>${duration(p.lastSeenMsAgo)} ago</td>
               </tr>`,
           )}
         </tbody>
