@@ -98,17 +98,34 @@ describe('reminders across worker processes on PostgreSQL', { skip }, () => {
     // Replacements start in the background: a busy machine takes seconds to start a process,
     // and the 1m offset's burst (4 s after the late one) does not wait for it.
     const starting: Promise<void>[] = [];
-    const killOne = async () => {
-      const victim = live.splice(Math.floor(Math.random() * live.length), 1)[0] as ChildProcess;
+    /** Kills `victim` (default: a random live worker), counting the reminder jobs in flight. */
+    const killOne = async (victim?: ChildProcess) => {
+      const target = victim ?? live[Math.floor(Math.random() * live.length)];
+      live.splice(live.indexOf(target as ChildProcess), 1);
       const inFlight = await running();
-      victim.kill('SIGKILL');
+      target?.kill('SIGKILL');
       kills.push({ at: Date.now(), running: inFlight });
       starting.push(startWorker().then((w) => void live.push(w)));
     };
+    /**
+     * Kills a worker that holds a reminder job right now (its pid is in the job's `locked_by`,
+     * `host:pid:...`): on a busy machine a random victim after a random pause often found the
+     * burst already done.
+     */
     const whileRunning = async (what: string) => {
-      await waitFor(async () => (await running()) > 0, 15_000, `reminder jobs running (${what})`);
-      await sleep(Math.random() * 150);
-      await killOne();
+      const holder = await waitFor(
+        async () => {
+          const { rows } = await herald.db.query<{ locked_by: string }>(
+            `SELECT locked_by FROM "${schema}".jobs
+             WHERE kind = 'reminder' AND status = 'processing' AND locked_by IS NOT NULL`,
+          );
+          const pids = new Set(rows.map((r) => Number(r.locked_by.split(':')[1])));
+          return live.find((w) => w.pid !== undefined && pids.has(w.pid));
+        },
+        15_000,
+        `a worker holding a reminder job (${what})`,
+      );
+      await killOne(holder);
     };
     await whileRunning('late burst');
     // Watch from a moment before the burst: 200 short jobs can all finish between a late
