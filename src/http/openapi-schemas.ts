@@ -33,6 +33,19 @@ export interface NamedSchema {
 }
 
 const instant = z.iso.datetime({ offset: true });
+/** What a notification answers with in a list and alone. */
+const notificationFields = {
+  id: z.string(),
+  triggerId: z.string(),
+  recipientId: z.string().nullable(),
+  type: z.string(),
+  priority: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  sendAt: instant,
+  cancelledAt: instant.nullable(),
+  createdAt: instant,
+  read: z.boolean(),
+};
 
 const scheduleOutput = z.object({
   name: z.string(),
@@ -357,15 +370,7 @@ export const SCHEMAS = {
     io: 'output',
     description: 'A notification with its deliveries, their attempts and status events.',
     schema: z.object({
-      id: z.string(),
-      triggerId: z.string(),
-      recipientId: z.string().nullable(),
-      type: z.string(),
-      priority: z.string(),
-      data: z.record(z.string(), z.unknown()),
-      sendAt: instant,
-      cancelledAt: instant.nullable(),
-      createdAt: instant,
+      ...notificationFields,
       inbox: z
         .object({
           title: z.string().optional(),
@@ -373,7 +378,6 @@ export const SCHEMAS = {
           actionUrl: z.string().optional(),
         })
         .nullable(),
-      read: z.boolean(),
       deliveries: z.array(deliveryDetail),
     }),
   },
@@ -385,16 +389,7 @@ export const SCHEMAS = {
     schema: z.object({
       items: z.array(
         z.object({
-          id: z.string(),
-          triggerId: z.string(),
-          recipientId: z.string().nullable(),
-          type: z.string(),
-          priority: z.string(),
-          data: z.record(z.string(), z.unknown()),
-          sendAt: instant,
-          createdAt: instant,
-          cancelledAt: instant.nullable(),
-          read: z.boolean(),
+          ...notificationFields,
           deliveries: z.array(
             z.object({
               id: z.string(),

@@ -47,7 +47,8 @@ export interface NotificationSummary {
   }[];
 }
 
-interface Row {
+/** The columns of a notification row both readers use. */
+export interface NotificationRow {
   id: string;
   trigger_id: string;
   recipient_id: string | null;
@@ -58,6 +59,9 @@ interface Row {
   created_at: Date;
   cancelled_at: Date | null;
   read_at: Date | null;
+}
+
+interface Row extends NotificationRow {
   deliveries: NotificationSummary['deliveries'] | null;
 }
 
@@ -146,7 +150,8 @@ export function makeNotificationList(db: Db, schema: string) {
   };
 }
 
-function toSummary(r: Row): NotificationSummary {
+/** A notification row's own fields as the API answers them (here and in notifications.ts). */
+export function notificationFields(r: NotificationRow): Omit<NotificationSummary, 'deliveries'> {
   return {
     id: r.id,
     triggerId: r.trigger_id,
@@ -155,11 +160,14 @@ function toSummary(r: Row): NotificationSummary {
     priority: r.priority,
     data: r.data,
     sendAt: r.send_at.toISOString(),
-    createdAt: r.created_at.toISOString(),
     cancelledAt: r.cancelled_at ? r.cancelled_at.toISOString() : null,
+    createdAt: r.created_at.toISOString(),
     read: r.read_at !== null,
-    deliveries: r.deliveries ?? [],
   };
+}
+
+function toSummary(r: Row): NotificationSummary {
+  return { ...notificationFields(r), deliveries: r.deliveries ?? [] };
 }
 
 export type NotificationList = ReturnType<typeof makeNotificationList>;

@@ -7,7 +7,11 @@ import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import type { Queue } from '../queue/queue.js';
 import { isUuid } from './ids.js';
-import { makeNotificationList } from './notification-list.js';
+import {
+  makeNotificationList,
+  notificationFields,
+  type NotificationRow,
+} from './notification-list.js';
 
 export interface DeliveryDetail {
   id: string;
@@ -63,23 +67,15 @@ export function makeNotifications(db: Db, schema: string, queue: Queue) {
 
   async function get(id: string, q: Queryable = db): Promise<NotificationDetail | null> {
     if (!isUuid(id)) return null;
-    const { rows } = await q.query<{
-      id: string;
-      trigger_id: string;
-      recipient_id: string | null;
-      type: string;
-      priority: string;
-      data: Record<string, unknown>;
-      send_at: Date;
-      cancelled_at: Date | null;
-      created_at: Date;
-      inbox: NotificationDetail['inbox'];
-      read_at: Date | null;
-      deliveries: (Omit<DeliveryDetail, 'runAt' | 'sentAt'> & {
-        runAt: string | null;
-        sentAt: string | null;
-      })[];
-    }>(
+    const { rows } = await q.query<
+      NotificationRow & {
+        inbox: NotificationDetail['inbox'];
+        deliveries: (Omit<DeliveryDetail, 'runAt' | 'sentAt'> & {
+          runAt: string | null;
+          sentAt: string | null;
+        })[];
+      }
+    >(
       `SELECT n.*, coalesce((SELECT jsonb_agg(jsonb_build_object(
            'id', d.id, 'channel', d.channel, 'status', d.status, 'reason', d.reason,
            'runAt', d.run_at, 'address', d.address, 'provider', d.provider,
@@ -93,17 +89,8 @@ export function makeNotifications(db: Db, schema: string, queue: Queue) {
     const r = rows[0];
     if (!r) return null;
     return {
-      id: r.id,
-      triggerId: r.trigger_id,
-      recipientId: r.recipient_id,
-      type: r.type,
-      priority: r.priority,
-      data: r.data,
-      sendAt: r.send_at.toISOString(),
-      cancelledAt: iso(r.cancelled_at),
-      createdAt: r.created_at.toISOString(),
+      ...notificationFields(r),
       inbox: r.inbox,
-      read: r.read_at !== null,
       deliveries: r.deliveries.map((d) => ({
         id: d.id,
         channel: d.channel,
