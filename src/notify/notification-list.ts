@@ -27,7 +27,8 @@ export const notificationListQuerySchema = pageQuerySchema.extend({
   until: z.iso.datetime({ offset: true }).optional(),
 });
 
-export interface NotificationSummary {
+/** A notification's own fields, as the API answers them. */
+export interface NotificationFields {
   id: string;
   triggerId: string;
   recipientId: string | null;
@@ -35,9 +36,12 @@ export interface NotificationSummary {
   priority: string;
   data: Record<string, unknown>;
   sendAt: string;
-  createdAt: string;
   cancelledAt: string | null;
+  createdAt: string;
   read: boolean;
+}
+
+export interface NotificationSummary extends NotificationFields {
   deliveries: {
     id: string;
     channel: string;
@@ -151,7 +155,7 @@ export function makeNotificationList(db: Db, schema: string) {
 }
 
 /** A notification row's own fields as the API answers them (here and in notifications.ts). */
-export function notificationFields(r: NotificationRow): Omit<NotificationSummary, 'deliveries'> {
+export function notificationFields(r: NotificationRow): NotificationFields {
   return {
     id: r.id,
     triggerId: r.trigger_id,

@@ -10,6 +10,7 @@ import { isUuid } from './ids.js';
 import {
   makeNotificationList,
   notificationFields,
+  type NotificationFields,
   type NotificationRow,
 } from './notification-list.js';
 
@@ -30,18 +31,8 @@ export interface DeliveryDetail {
   events: { at: string; status: string; detail: string | null }[];
 }
 
-export interface NotificationDetail {
-  id: string;
-  triggerId: string;
-  recipientId: string | null;
-  type: string;
-  priority: string;
-  data: Record<string, unknown>;
-  sendAt: string;
-  cancelledAt: string | null;
-  createdAt: string;
+export interface NotificationDetail extends NotificationFields {
   inbox: { title?: string; body?: string; actionUrl?: string } | null;
-  read: boolean;
   deliveries: DeliveryDetail[];
 }
 
