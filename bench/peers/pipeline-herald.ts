@@ -22,6 +22,12 @@ import {
   type WorkerSpec,
 } from './pipeline.js';
 
+/**
+ * Whether deliveries keep their content (HERALD_KEEP_CONTENT, default on as in Herald): the
+ * environment reaches the forked worker processes too, so a run can measure what it costs.
+ */
+const KEEP_CONTENT = process.env.HERALD_KEEP_CONTENT !== 'false';
+
 export const HERALD_SCHEMA = 'bench_pipeline_herald';
 
 export class HeraldPipeline implements PipelineSystem {
@@ -45,6 +51,7 @@ export class HeraldPipeline implements PipelineSystem {
       logLevel: 'warn',
       ...(sink ? { smtpUrl: sink.url } : {}),
       emailFrom: EMAIL_FROM,
+      delivery: { keepContent: KEEP_CONTENT },
     });
     this.herald = herald;
     await herald.types.put(TYPE_NAME, {
@@ -109,6 +116,7 @@ export async function prepareHeraldWorker(spec: WorkerSpec): Promise<PreparedWor
     smtpPoolSize: spec.settings.smtpPoolSize,
     emailFrom: EMAIL_FROM,
     migrate: false,
+    delivery: { keepContent: KEEP_CONTENT },
   });
   const worker = herald.worker({
     handlers: builtinHandlers(herald),
