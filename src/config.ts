@@ -224,6 +224,32 @@ export const configSchema = z.object({
     })
     .prefault({}),
   /**
+   * How long records are kept (scheduler/retention.ts, docs/scaling.md#retention); 0 keeps
+   * that kind forever. The `retention` job runs every `intervalMinutes`.
+   */
+  retention: z
+    .object({
+      notificationsDays: int(0, 36_500)
+        .default(90)
+        .register(ENV, { env: 'HERALD_RETENTION_NOTIFICATIONS_DAYS' }),
+      inboxChangesDays: int(0, 36_500)
+        .default(30)
+        .register(ENV, { env: 'HERALD_RETENTION_INBOX_CHANGES_DAYS' }),
+      jobRunsDays: int(0, 36_500)
+        .default(30)
+        .register(ENV, { env: 'HERALD_RETENTION_JOB_RUNS_DAYS' }),
+      deadJobsDays: int(0, 36_500)
+        .default(30)
+        .register(ENV, { env: 'HERALD_RETENTION_DEAD_JOBS_DAYS' }),
+      batchSize: int(10, 100_000)
+        .default(1_000)
+        .register(ENV, { env: 'HERALD_RETENTION_BATCH_SIZE' }),
+      intervalMinutes: int(1, 10_080)
+        .default(10)
+        .register(ENV, { env: 'HERALD_RETENTION_INTERVAL_MINUTES' }),
+    })
+    .prefault({}),
+  /**
    * Send-rate limits per provider, in sends per second, held across all workers on all
    * machines (channels/rate-limit.ts): `{"twilio": 50, "ses": 14}`. In the environment:
    * `twilio=50,ses=14`.

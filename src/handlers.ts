@@ -15,6 +15,7 @@ import { makeLocalRun, type ScheduleContent } from './scheduler/local-run.js';
 import { egressFromConfig } from './net/egress.js';
 import { makeAlert, notifyTask, type TaskContext } from './scheduler/tasks.js';
 import { makeDigestJob } from './notify/digests.js';
+import { makeRetention } from './scheduler/retention.js';
 
 export interface BuiltinOptions {
   /** Schedule tasks of the app's own, by name (beside the built-in `notify`). */
@@ -62,6 +63,15 @@ export function builtinHandlers(
       alert: makeAlert(taskContext),
       countRun: (schedule, status) => herald.metrics.countScheduleRun(schedule, status),
     }),
+    // Deletes what is past its retention, in small batches (scheduler/retention.ts).
+    retention: async () => {
+      await makeRetention(
+        herald.db,
+        herald.config.schema,
+        herald.config.retention,
+        herald.log,
+      ).run();
+    },
     // A batch of recipients whose local-time schedule is due (scheduler/local-run.ts).
     'local-schedule': makeLocalRun({
       db: herald.db,

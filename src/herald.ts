@@ -345,6 +345,12 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
         log,
         intervalMs: schedulerOptions.intervalMs ?? config.scheduler.intervalMs,
         ticked: () => metrics.schedulerTicked(),
+        retention: {
+          everyMs: config.retention.intervalMinutes * 60_000,
+          async enqueue() {
+            await queue.enqueue({ kind: 'retention', key: 'retention', maxAttempts: 3 });
+          },
+        },
       });
       schedulers.add(scheduler);
       return scheduler;

@@ -78,7 +78,7 @@ describe('herald CLI', () => {
       version: string;
       packages: Record<string, { version?: string }>;
     };
-    assert.equal(pkg.version, '0.8.0');
+    assert.equal(pkg.version, '0.9.0');
     assert.equal(herald('--version').out.trim(), pkg.version);
     assert.equal(lock.version, pkg.version);
     assert.equal(lock.packages['']?.version, pkg.version);

@@ -19,6 +19,8 @@ export interface SchedulerOptions {
   intervalMs?: number;
   /** Told after each round that completed (metrics: the scheduler is alive). */
   ticked?: () => void;
+  /** Queues the retention job every `everyMs` (retention.ts); the job's key keeps it single. */
+  retention?: { everyMs: number; enqueue: () => Promise<void> };
 }
 
 export interface Scheduler {
@@ -36,7 +38,13 @@ export function makeScheduler(options: SchedulerOptions): Scheduler {
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
 
+  // The first pass one interval after start: a restart loop must not run it each time.
+  let retentionDueAt = Date.now() + (options.retention?.everyMs ?? 0);
   async function tick() {
+    if (options.retention && Date.now() >= retentionDueAt) {
+      await options.retention.enqueue();
+      retentionDueAt = Date.now() + options.retention.everyMs;
+    }
     const cron = await options.cron.fireDue();
     const local = await options.local.fireDue();
     if (cron + local > 0) options.log.info({ cron, local }, 'scheduler:fired');
