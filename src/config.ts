@@ -47,6 +47,18 @@ export const configSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
     .optional()
     .register(ENV, { env: 'DATABASE_URL' }),
+  /**
+   * A direct connection to the same PostgreSQL server, for what needs a session of its own
+   * (LISTEN, the migration's advisory lock), when `databaseUrl` points at a pooler that hands
+   * each transaction to any server connection (PgBouncer in transaction mode). Absent:
+   * `databaseUrl` serves both. Setting it also turns `preparedStatements` off unless they are
+   * set explicitly.
+   */
+  directDatabaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional()
+    .register(ENV, { env: 'HERALD_DIRECT_DATABASE_URL' }),
   /** Where the embedded database keeps its data. */
   dataDir: z.string().min(1).default('./.herald').register(ENV, { env: 'HERALD_DATA_DIR' }),
   /**
@@ -427,9 +439,10 @@ export const configSchema = z.object({
   /**
    * Send the queue's per-job statements as named prepared statements (parsed once per
    * connection). Turn off behind a pooler that does not keep them across transactions
-   * (PgBouncer before 1.21 in transaction mode).
+   * (PgBouncer before 1.21 in transaction mode). Unset: on, unless `directDatabaseUrl` is set
+   * (a pooler is in front, see db/open.ts).
    */
-  preparedStatements: flag().default(true).register(ENV, { env: 'HERALD_PREPARED_STATEMENTS' }),
+  preparedStatements: flag().optional().register(ENV, { env: 'HERALD_PREPARED_STATEMENTS' }),
   /** A database call not answered in this time fails and its connection is replaced. */
   queryTimeoutMs: int(100).default(30_000).register(ENV, { env: 'HERALD_QUERY_TIMEOUT_MS' }),
   /** How often the LISTEN connection is checked with a round trip (catches black-holed sockets). */
@@ -754,7 +767,21 @@ function checkRecipientTokens(config: Record<string, unknown>, ctx: z.Refinement
     });
 }
 
-export type HeraldConfig = z.infer<typeof configSchema>;
+/** A direct connection is the session side of a PostgreSQL server: it needs that server. */
+function checkDirectUrl(config: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  if (config.directDatabaseUrl && !config.databaseUrl)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['directDatabaseUrl'],
+      message:
+        'a direct database URL is set without DATABASE_URL: set DATABASE_URL (the pooler) too, or unset HERALD_DIRECT_DATABASE_URL',
+    });
+}
+
+/** The resolved settings: as the schema reads them, with the defaults that depend on others. */
+export type HeraldConfig = Omit<z.infer<typeof configSchema>, 'preparedStatements'> & {
+  preparedStatements: boolean;
+};
 export type HeraldConfigInput = z.input<typeof configSchema>;
 
 /** Environment variables and the settings they set (the README lists them all). */
@@ -882,6 +909,7 @@ export function parseConfig(input: unknown): HeraldConfig {
   const parsed = configSchema
     .superRefine(checkSecrets)
     .superRefine(checkRecipientTokens)
+    .superRefine(checkDirectUrl)
     .safeParse(input);
   if (!parsed.success) {
     const envFor = (path: string) => Object.entries(ENV_SETTINGS).find(([, p]) => p === path)?.[0];
@@ -892,5 +920,8 @@ export function parseConfig(input: unknown): HeraldConfig {
     });
     throw new HeraldError('config_invalid', `invalid configuration: ${lines.join('; ')}`);
   }
-  return parsed.data;
+  const data = parsed.data;
+  // A direct URL means a pooler is in front of `databaseUrl`; named prepared statements fail
+  // behind PgBouncer before 1.21 in transaction mode, so they are off there unless asked for.
+  return { ...data, preparedStatements: data.preparedStatements ?? !data.directDatabaseUrl };
 }

@@ -186,6 +186,7 @@ export async function createHerald(options: CreateHeraldOptions = {}): Promise<H
   onStartup?.(opening);
   const db = await openDb({
     databaseUrl: config.databaseUrl,
+    directDatabaseUrl: config.directDatabaseUrl,
     dataDir: config.dataDir,
     pgliteLoadDataDir,
     pgliteSeed: config.pgliteSeed,

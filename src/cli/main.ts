@@ -125,6 +125,8 @@ export function program(): Command {
       lines.onStartup(openingStep(config));
       const db = await openDb({
         databaseUrl: config.databaseUrl,
+        directDatabaseUrl: config.directDatabaseUrl,
+        preparedStatements: config.preparedStatements,
         dataDir: config.dataDir,
         pgliteSeed: config.pgliteSeed,
         log,

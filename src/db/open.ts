@@ -10,6 +10,11 @@ import type { Logger } from '../obs/log.js';
 
 export interface OpenDbOptions {
   databaseUrl?: string | undefined;
+  /**
+   * The PostgreSQL server itself when `databaseUrl` is a pooler in transaction mode: LISTEN and
+   * the migration lock use it (pg.ts). Absent: `databaseUrl` serves both.
+   */
+  directDatabaseUrl?: string | undefined;
   /** A folder, or `':memory:'` for a throw-away embedded database. */
   dataDir?: string;
   /** A dump of a data folder that an in-memory embedded database starts from (db/pglite.ts). */
@@ -19,6 +24,7 @@ export interface OpenDbOptions {
   poolSize?: number;
   /** PostgreSQL connections opened at start and kept open (pg.ts). */
   poolMin?: number;
+  /** Default: on, unless `directDatabaseUrl` is given (a pooler is in front). */
   preparedStatements?: boolean;
   queryTimeoutMs?: number;
   listenCheckMs?: number;
@@ -33,12 +39,14 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
         'a data-folder dump (pgliteLoadDataDir) is for the embedded database: unset it, or unset DATABASE_URL',
       );
     }
+    const direct = options.directDatabaseUrl;
     const db = makePgDb({
       url: options.databaseUrl,
+      directUrl: direct,
       log: options.log,
       poolSize: options.poolSize ?? 10,
       poolMin: options.poolMin ?? 1,
-      preparedStatements: options.preparedStatements ?? true,
+      preparedStatements: options.preparedStatements ?? !direct,
       queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
       listenCheckMs: options.listenCheckMs ?? 10_000,
     });
@@ -50,6 +58,16 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
     } catch (err) {
       await db.close().catch(() => undefined);
       throw unreachable(err, options.databaseUrl);
+    }
+    if (direct) {
+      // The direct connection is used only now and then (migrations, a LISTEN re-established
+      // after an outage): a wrong one is found now, not then.
+      try {
+        await db.withConnection((conn) => conn.query('SELECT 1'));
+      } catch (err) {
+        await db.close().catch(() => undefined);
+        throw unreachable(err, direct, 'Check HERALD_DIRECT_DATABASE_URL');
+      }
     }
     return db;
   }
@@ -63,7 +81,12 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
 }
 
 /** Why a PostgreSQL server could not be used, in words that say what to do. */
-export function unreachable(err: unknown, url: string): HeraldError {
+export function unreachable(
+  err: unknown,
+  url: string,
+  /** What to check, said after the reason. */
+  check = 'Check DATABASE_URL / --database-url, or unset it to use the embedded database',
+): HeraldError {
   const e = err as { code?: string; message?: string };
   const where = describeUrl(url);
   const reasons: Record<string, string> = {
@@ -78,6 +101,6 @@ export function unreachable(err: unknown, url: string): HeraldError {
   const reason = (e.code && reasons[e.code]) ?? e.message ?? String(err);
   return new HeraldError(
     'database_unreachable',
-    `cannot use PostgreSQL at ${where}: ${reason}. Check DATABASE_URL / --database-url, or unset it to use the embedded database`,
+    `cannot use PostgreSQL at ${where}: ${reason}. ${check}`,
   );
 }

@@ -7,6 +7,11 @@
  * past `queryTimeoutMs` fails and its connection is destroyed. LISTEN uses one dedicated
  * connection that is checked every `listenCheckMs` and re-established, with backoff, after an
  * error, an end or an unanswered check (a black-holed socket never reports an error).
+ *
+ * Behind a pooler in transaction mode (PgBouncer), `url` is the pooler and `directUrl` the
+ * server itself: a pooler gives each transaction whichever server connection is free, so what
+ * lives in a session (LISTEN, the migration's session advisory lock, held in `withConnection`)
+ * goes over the direct URL. Everything else Herald sends is one statement or one transaction.
  */
 import pg from 'pg';
 import type { Connection, Db, ListenHandlers, Queryable, QueryResult } from './db.js';
@@ -18,6 +23,8 @@ import { preparedName } from './prepared.js';
 
 export interface PgDbOptions {
   url: string;
+  /** The server itself, for LISTEN and `withConnection`, when `url` is a pooler. Default `url`. */
+  directUrl?: string | undefined;
   log: Logger;
   poolSize?: number;
   /**
@@ -76,10 +83,30 @@ export function makePgDb(options: PgDbOptions): Db {
     idleTimeoutMillis: 60_000,
   });
   const prepare = options.preparedStatements ?? true;
+  let toldPooled = false;
   /** The statement as pg takes it: named when it is marked in prepared.ts (and enabled). */
-  const statement = (text: string, values?: unknown[]): pg.QueryConfig => {
-    const name = prepare ? preparedName(text) : undefined;
-    return name ? { name, text, values } : { text, values };
+  const statement: Statement = {
+    of(text, values) {
+      const name = prepare ? preparedName(text) : undefined;
+      return name ? { name, text, values } : { text, values };
+    },
+    failed(config, err) {
+      // A named statement that the server does not know (26000), or knows already (42P05):
+      // its Parse and its Bind reached different server connections, which is what a pooler
+      // in transaction mode does. Every such query fails; say once what to do about it.
+      const code = (err as { code?: unknown }).code;
+      if (config.name && (code === '26000' || code === '42P05') && !toldPooled) {
+        toldPooled = true;
+        log.error(
+          {
+            err: (err as Error).message,
+            hint: 'DATABASE_URL hands transactions to different server connections (PgBouncer in transaction mode?): set HERALD_PREPARED_STATEMENTS=false, or set HERALD_DIRECT_DATABASE_URL (which turns them off unless set)',
+          },
+          'db:prepared-statements-behind-pooler',
+        );
+      }
+      return fromDatabase(err);
+    },
   };
   // Every client gets an 'error' listener of its own the moment the pool makes it, kept for
   // its whole life. pg-pool listens only while a client is idle, and a checked-out client
@@ -99,14 +126,19 @@ export function makePgDb(options: PgDbOptions): Db {
   // above has logged it. Without a listener here the pool's 'error' would crash the process.
   pool.on('error', () => undefined);
 
-  const listener = new PgListener(connection, log, options.listenCheckMs ?? 10_000);
+  // The session side: LISTEN and `withConnection` (see the header).
+  const direct = options.directUrl
+    ? { ...connection, connectionString: options.directUrl }
+    : undefined;
+  const listener = new PgListener(direct ?? connection, log, options.listenCheckMs ?? 10_000);
 
   const db: Db = {
     kind: 'pg',
     where: describeUrl(url),
     async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const res = await pool.query(statement(text, params)).catch((err: unknown) => {
-        throw fromDatabase(err);
+      const config = statement.of(text, params);
+      const res = await pool.query(config).catch((err: unknown) => {
+        throw statement.failed(config, err);
       });
       return { rows: res.rows as R[] };
     },
@@ -129,6 +161,7 @@ export function makePgDb(options: PgDbOptions): Db {
       }
     },
     async withConnection<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
+      if (direct) return onDirectConnection(direct, log, statement, fn);
       const held = await checkout(pool, errors);
       try {
         return await fn(wrapClient(held.client, statement));
@@ -177,10 +210,36 @@ async function checkout(pool: pg.Pool, errors: WeakMap<pg.ClientBase, Error>): P
   };
 }
 
-function wrapClient(
-  client: pg.ClientBase,
-  statement: (text: string, values?: unknown[]) => pg.QueryConfig,
-): Connection {
+/** How a statement is sent (named or not), and how its failure is reported. */
+interface Statement {
+  of(text: string, values?: unknown[]): pg.QueryConfig;
+  failed(config: pg.QueryConfig, err: unknown): unknown;
+}
+
+/**
+ * Runs `fn` on a connection of its own to the direct URL, closed afterwards: the session it
+ * held (an advisory lock) ends with it, and no pooler is in the way.
+ */
+async function onDirectConnection<T>(
+  config: pg.ClientConfig,
+  log: Logger,
+  statement: Statement,
+  fn: (conn: Connection) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client(config);
+  // An error of the connection fails its pending query; it must not reach the process.
+  client.on('error', (err) => log.warn({ err: err.message }, 'db:direct-connection-error'));
+  try {
+    await client.connect().catch((err: unknown) => {
+      throw fromDatabase(err);
+    });
+    return await fn(wrapClient(client, statement));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function wrapClient(client: pg.ClientBase, statement: Statement): Connection {
   return {
     async exec(script: string): Promise<void> {
       // No parameters: the simple protocol runs every statement.
@@ -189,12 +248,18 @@ function wrapClient(
       });
     },
     async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const res = await client.query(statement(text, params)).catch((err: unknown) => {
-        throw fromDatabase(err);
+      const config = statement.of(text, params);
+      const res = await client.query(config).catch((err: unknown) => {
+        throw statement.failed(config, err);
       });
       return { rows: res.rows as R[] };
     },
   };
+}
+
+async function backendPid(client: pg.Client): Promise<number> {
+  const res = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  return Number(res.rows[0]?.pid);
 }
 
 /** One LISTEN connection shared by all channels of a Db, kept alive across outages. */
@@ -206,6 +271,9 @@ class PgListener {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 100;
   private closed = false;
+  /** The server process of the live connection: a pooler shows up as it changing. */
+  private pid: number | undefined;
+  private toldPooled = false;
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -255,6 +323,7 @@ class PgListener {
       await client.connect();
       for (const channel of this.channels.keys())
         await client.query(`LISTEN ${quoteIdent(channel)}`);
+      this.pid = await backendPid(client);
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
@@ -271,12 +340,23 @@ class PgListener {
       const t = setTimeout(() => resolve('timeout'), Math.min(5_000, this.checkMs));
       t.unref();
     });
-    const answer = await Promise.race([
-      client.query('SELECT 1').then(() => 'ok' as const),
-      timeout,
-    ]).catch((err: unknown) => toError(err));
-    if (answer !== 'ok')
+    const answer = await Promise.race([backendPid(client), timeout]).catch((err: unknown) =>
+      toError(err),
+    );
+    if (typeof answer !== 'number')
       this.lost(client, answer === 'timeout' ? new Error('no answer to a check') : answer);
+    else if (answer !== this.pid && this.client === client && !this.toldPooled) {
+      // The same client connection reached another server session: a pooler in transaction
+      // mode is in between, and the LISTEN stayed behind on a session this client no longer
+      // has. Wake-ups are lost (polling still finds the work, late).
+      this.toldPooled = true;
+      this.log.error(
+        {
+          hint: 'the LISTEN connection goes through a pooler in transaction mode (PgBouncer?) and misses wake-ups: set HERALD_DIRECT_DATABASE_URL to the PostgreSQL server itself',
+        },
+        'db:listen-behind-pooler',
+      );
+    }
   }
 
   private lost(client: pg.Client, err: Error): void {
