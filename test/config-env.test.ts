@@ -51,6 +51,7 @@ const KNOWN: Record<string, string> = {
   HERALD_POOL_SIZE: 'poolSize',
   HERALD_POOL_MIN: 'poolMin',
   HERALD_PREPARED_STATEMENTS: 'preparedStatements',
+  HERALD_DIRECT_DATABASE_URL: 'directDatabaseUrl',
   HERALD_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
   HERALD_LISTEN_CHECK_MS: 'listenCheckMs',
   HERALD_MAX_PAYLOAD_BYTES: 'maxPayloadBytes',
@@ -149,5 +150,23 @@ describe('config: environment variables from the schema', () => {
     for (const on of ['true', '1', 'ON', 'yes']) assert.equal(prepared(on), true, on);
     assert.equal(resolveConfig({ noFile: true, env: {} }).preparedStatements, true);
     assert.throws(() => prepared('sometimes'), /preparedStatements \(HERALD_PREPARED_STATEMENTS\)/);
+  });
+
+  it('turns prepared statements off with a direct URL (a pooler in front), unless set', () => {
+    const env = {
+      DATABASE_URL: 'postgres://herald@pgbouncer:6432/app',
+      HERALD_DIRECT_DATABASE_URL: 'postgres://herald@db:5432/app',
+    };
+    assert.equal(resolveConfig({ noFile: true, env }).preparedStatements, false);
+    const asked = { ...env, HERALD_PREPARED_STATEMENTS: 'true' };
+    assert.equal(resolveConfig({ noFile: true, env: asked }).preparedStatements, true);
+    assert.throws(
+      () =>
+        resolveConfig({
+          noFile: true,
+          env: { HERALD_DIRECT_DATABASE_URL: env.HERALD_DIRECT_DATABASE_URL },
+        }),
+      /directDatabaseUrl \(HERALD_DIRECT_DATABASE_URL\): .*set DATABASE_URL/,
+    );
   });
 });
