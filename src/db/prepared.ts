@@ -8,8 +8,9 @@
  * own transaction (`enqueue(spec, { tx })`) gets the plain statement.
  *
  * Behind a pooler that hands each transaction a different server connection (PgBouncer before
- * 1.21 in transaction mode) named statements fail: turn them off there with
- * `HERALD_PREPARED_STATEMENTS=false` (docs/operations.md).
+ * 1.21 in transaction mode) named statements fail: they are off when
+ * `HERALD_DIRECT_DATABASE_URL` is set, or turn them off with `HERALD_PREPARED_STATEMENTS=false`
+ * (docs/scaling.md).
  */
 import { createHash } from 'node:crypto';
 
