@@ -51,10 +51,7 @@ function browser(app: Hono) {
     });
     // A request with a cookie of its own (a forged one) leaves the browser's cookie alone.
     const set = res.headers.get('set-cookie');
-    if (set && options.cookie === undefined)
-      cookie = /herald_admin=([^;]+)/.exec(set)
-        ? `herald_admin=${/herald_admin=([^;]+)/.exec(set)?.[1]}`
-        : '';
+    if (set && options.cookie === undefined) cookie = /herald_admin=[^;]+/.exec(set)?.[0] ?? '';
     return res;
   };
   return {

@@ -9,7 +9,8 @@
  */
 import type { Herald } from '../herald.js';
 import { quoteIdent } from '../db/sql.js';
-import { firstIdAt } from '../notify/notification-list.js';
+import { firstIdAt } from '../notify/ids.js';
+import { queueLines } from '../queue/queue-lines.js';
 
 export const RANGES = {
   hour: { ms: 3_600_000, bucketMs: 60_000, label: 'last hour' },
@@ -31,7 +32,14 @@ export interface Overview {
   failureRate: (number | null)[];
   totals: { notifications: number; deliveries: Record<string, number>; failureRate: number | null };
   providers: { provider: string; sent: number; failed: number; p50Ms: number; p95Ms: number }[];
-  queue: { kind: string; queued: number; processing: number; dead: number; lagMs: number | null }[];
+  queue: {
+    queue: string;
+    kind: string;
+    queued: number;
+    processing: number;
+    dead: number;
+    lagMs: number | null;
+  }[];
   oldestDueLagMs: number | null;
   deadJobs: number;
 }
@@ -41,7 +49,7 @@ export async function overview(herald: Herald, range: Range, now = Date.now()): 
   const { ms, bucketMs } = RANGES[range];
   const start = Math.floor((now - ms) / bucketMs) * bucketMs + bucketMs;
   const buckets = Array.from({ length: Math.round(ms / bucketMs) }, (_, i) => start + i * bucketMs);
-  const from = firstIdAt(new Date(start).toISOString());
+  const from = firstIdAt(start);
   const index = (at: Date | string) => Math.floor((new Date(at).getTime() - start) / bucketMs);
   const zeros = () => buckets.map(() => 0);
   const bin = `to_timestamp(floor(extract(epoch FROM created_at) * 1000 / $2) * $2 / 1000)`;
@@ -93,19 +101,16 @@ export async function overview(herald: Herald, range: Range, now = Date.now()): 
     rate(byStatus.failed?.[i] ?? 0, byStatus.sent?.[i] ?? 0),
   );
 
-  const kinds = new Map<string, Overview['queue'][number]>();
-  let oldestDueLagMs: number | null = null;
-  for (const r of queue) {
-    const k = kinds.get(r.kind) ?? { kind: r.kind, queued: 0, processing: 0, dead: 0, lagMs: null };
-    if (r.status === 'queued' || r.status === 'processing' || r.status === 'dead')
-      k[r.status] += r.count;
-    if (r.oldestDueLagMs !== null) {
-      k.lagMs = Math.max(k.lagMs ?? 0, r.oldestDueLagMs);
-      oldestDueLagMs = Math.max(oldestDueLagMs ?? 0, r.oldestDueLagMs);
-    }
-    kinds.set(r.kind, k);
-  }
-  const queueRows = [...kinds.values()];
+  const queueRows = queueLines(queue).map((l) => ({
+    queue: l.queue,
+    kind: l.kind,
+    queued: l.queued,
+    processing: l.processing,
+    dead: l.dead,
+    lagMs: l.oldestDueLagMs,
+  }));
+  const lags = queueRows.flatMap((k) => (k.lagMs === null ? [] : [k.lagMs]));
+  const oldestDueLagMs = lags.length > 0 ? Math.max(...lags) : null;
 
   return {
     range,

@@ -6,7 +6,7 @@
 import { openingStep, type Herald } from '../herald.js';
 import type { FailureCount } from '../notify/deliveries.js';
 import type { ProcessInfo } from '../queue/presence.js';
-import type { QueueStatusRow } from '../queue/queue.js';
+import { queueLines, type QueueLine } from '../queue/queue-lines.js';
 import type { UpcomingRun } from '../scheduler/local-schedules.js';
 
 /** The window of "recent" failures. */
@@ -14,22 +14,6 @@ export const FAILURE_WINDOW_MS = 3_600_000;
 
 /** How many instants of local-time runs are shown. */
 const UPCOMING_INSTANTS = 5;
-
-/** One kind of job on one queue, its statuses side by side. */
-export interface QueueLine {
-  queue: string;
-  kind: string;
-  queued: number;
-  processing: number;
-  dead: number;
-  cancelled: number;
-  /** How long the oldest due queued job has waited, in ms; null when none is due. */
-  oldestDueLagMs: number | null;
-  /** Whether a live worker handles this kind on this queue. */
-  handled: boolean;
-  /** Paused by an operator (the console's Jobs page): claims skip it until resumed. */
-  paused: boolean;
-}
 
 export interface ScheduleLine {
   name: string;
@@ -104,55 +88,3 @@ export async function statusReport(herald: Herald): Promise<StatusReport> {
 }
 
 const isoOf = (time: string) => new Date(time).toISOString();
-
-/**
- * The queue's rows (one per queue, kind and status) as one line per queue and kind, with the
- * kinds paused (a paused kind with no jobs gets a line too: it is not forgotten).
- */
-export function queueLines(
-  rows: QueueStatusRow[],
-  paused: { queue: string; kind: string }[] = [],
-): QueueLine[] {
-  const lines = new Map<string, QueueLine>();
-  const isPaused = new Set(paused.map((p) => `${p.queue}\n${p.kind}`));
-  for (const r of rows) {
-    const key = `${r.queue}\n${r.kind}`;
-    let line = lines.get(key);
-    if (!line) {
-      line = {
-        queue: r.queue,
-        kind: r.kind,
-        queued: 0,
-        processing: 0,
-        dead: 0,
-        cancelled: 0,
-        oldestDueLagMs: null,
-        handled: false,
-        paused: isPaused.has(key),
-      };
-      lines.set(key, line);
-    }
-    line[r.status] += r.count;
-    if (r.oldestDueLagMs !== null)
-      line.oldestDueLagMs = Math.max(line.oldestDueLagMs ?? 0, r.oldestDueLagMs);
-    line.handled ||= r.handled;
-  }
-  for (const p of paused) {
-    const key = `${p.queue}\n${p.kind}`;
-    if (!lines.has(key))
-      lines.set(key, {
-        queue: p.queue,
-        kind: p.kind,
-        queued: 0,
-        processing: 0,
-        dead: 0,
-        cancelled: 0,
-        oldestDueLagMs: null,
-        handled: false,
-        paused: true,
-      });
-  }
-  return [...lines.values()].sort(
-    (a, b) => a.queue.localeCompare(b.queue) || a.kind.localeCompare(b.kind),
-  );
-}

@@ -12,7 +12,7 @@ import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
 import { checked } from '../validation.js';
-import { isUuid } from './ids.js';
+import { firstIdAt, isUuid } from './ids.js';
 import { pageOf, pageQuerySchema, type Page } from './pages.js';
 
 const DELIVERY_STATUSES = ['queued', 'sent', 'failed', 'skipped', 'cancelled'] as const;
@@ -69,12 +69,6 @@ interface Row extends NotificationRow {
   deliveries: NotificationSummary['deliveries'] | null;
 }
 
-/** The first UUIDv7 of the millisecond `at`: ids at or after `at` compare at or above it. */
-export function firstIdAt(at: string): string {
-  const hex = new Date(at).getTime().toString(16).padStart(12, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8)}-0000-0000-000000000000`;
-}
-
 /**
  * `data.<key>=<value>` query parameters as `@>` documents. A value that reads as a number,
  * `true`, `false` or `null` also matches that JSON value (a query string has only text).
@@ -125,8 +119,8 @@ export function makeNotificationList(db: Db, schema: string) {
         ]);
       where.push(`n.id < ${p(after)}::uuid`);
     }
-    if (q.since) where.push(`n.id >= ${p(firstIdAt(q.since))}::uuid`);
-    if (q.until) where.push(`n.id < ${p(firstIdAt(q.until))}::uuid`);
+    if (q.since) where.push(`n.id >= ${p(firstIdAt(Date.parse(q.since)))}::uuid`);
+    if (q.until) where.push(`n.id < ${p(firstIdAt(Date.parse(q.until)))}::uuid`);
     if (q.recipient) where.push(`n.recipient_id = ${p(q.recipient)}`);
     if (q.type) where.push(`n.type = ${p(q.type)}`);
     for (const alternatives of data)

@@ -21,6 +21,7 @@
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/sql.js';
 import type { Logger } from '../obs/log.js';
+import { firstIdAt } from '../notify/ids.js';
 
 export interface RetentionSettings {
   notificationsDays: number;
@@ -35,12 +36,6 @@ export type RetentionCounts = Record<
   'notifications' | 'idempotencyKeys' | 'inboxChanges' | 'jobRuns' | 'jobs' | 'sessions',
   number
 >;
-
-/** The first UUIDv7 of an instant (ids at or after it compare at or above it). */
-const firstIdAt = (ms: number) => {
-  const hex = Math.max(0, ms).toString(16).padStart(12, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8)}-0000-0000-000000000000`;
-};
 
 export function makeRetention(db: Db, schema: string, settings: RetentionSettings, log: Logger) {
   const s = quoteIdent(schema);

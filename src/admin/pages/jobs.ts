@@ -6,6 +6,7 @@
 import type { Hono } from 'hono';
 import type { Herald } from '../../herald.js';
 import { HeraldError } from '../../errors.js';
+import { queueLines } from '../../queue/queue-lines.js';
 import { badge, duration, html, query, when } from '../html.js';
 import { actionButton, page } from '../layout.js';
 import { back, type AdminEnv } from '../env.js';
@@ -28,40 +29,7 @@ export function jobRoutes(app: Hono<AdminEnv>, herald: Herald): void {
         return { items: [], total: 0 };
       }),
     ]);
-    const pausedSet = new Set(paused.map((p) => `${p.queue}/${p.kind}`));
-    const rows = new Map<
-      string,
-      {
-        queue: string;
-        kind: string;
-        counts: Record<string, number>;
-        lag: number | null;
-        handled: boolean;
-      }
-    >();
-    for (const r of status) {
-      const k = `${r.queue}/${r.kind}`;
-      const row = rows.get(k) ?? {
-        queue: r.queue,
-        kind: r.kind,
-        counts: {},
-        lag: null,
-        handled: false,
-      };
-      row.counts[r.status] = r.count;
-      if (r.oldestDueLagMs !== null) row.lag = Math.max(row.lag ?? 0, r.oldestDueLagMs);
-      row.handled ||= r.handled;
-      rows.set(k, row);
-    }
-    for (const p of paused)
-      if (!rows.has(`${p.queue}/${p.kind}`))
-        rows.set(`${p.queue}/${p.kind}`, {
-          queue: p.queue,
-          kind: p.kind,
-          counts: {},
-          lag: null,
-          handled: false,
-        });
+    const rows = queueLines(status, paused);
     const here = `/admin/jobs${query(filter)}`;
     const body = html` <h2>By kind</h2>
       <table>
@@ -80,21 +48,21 @@ export function jobRoutes(app: Hono<AdminEnv>, herald: Herald): void {
         </thead>
         <tbody>
           ${
-            rows.size === 0
+            rows.length === 0
               ? html`<tr>
                   <td colspan="9" class="muted">No jobs.</td>
                 </tr>`
               : ''
-          }${[...rows.values()].map((r) => {
-            const isPaused = pausedSet.has(`${r.queue}/${r.kind}`);
+          }${rows.map((r) => {
+            const isPaused = r.paused;
             return html`<tr>
               <td>${r.queue}</td>
               <td>${r.kind}${isPaused ? html` <span class="badge s-paused">paused</span>` : ''}</td>
-              <td>${r.counts.queued ?? 0}</td>
-              <td>${r.counts.processing ?? 0}</td>
-              <td>${r.counts.dead ?? 0}</td>
-              <td>${r.counts.cancelled ?? 0}</td>
-              <td>${duration(r.lag)}</td>
+              <td>${r.queued}</td>
+              <td>${r.processing}</td>
+              <td>${r.dead}</td>
+              <td>${r.cancelled}</td>
+              <td>${duration(r.oldestDueLagMs)}</td>
               <td>${r.handled ? 'live' : html`<span class="muted">none seen</span>`}</td>
               <td>
                 ${actionButton(session, isPaused ? '/admin/jobs/resume' : '/admin/jobs/pause', isPaused ? `Resume ${r.kind}` : `Pause ${r.kind}`, { queue: r.queue, kind: r.kind, back: here })}

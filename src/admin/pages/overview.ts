@@ -159,7 +159,11 @@ export function overviewRoutes(app: Hono<AdminEnv>, herald: Herald): void {
           }${o.queue.map(
             (k) =>
               html`<tr>
-                <td><a href="/admin/jobs${query({ kind: k.kind })}">${k.kind}</a></td>
+                <td>
+                  <a href="/admin/jobs${query({ kind: k.kind })}"
+                    >${k.queue === 'default' ? '' : `${k.queue}/`}${k.kind}</a
+                  >
+                </td>
                 <td>${k.queued}</td>
                 <td>${k.processing}</td>
                 <td>${k.dead}</td>

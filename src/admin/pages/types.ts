@@ -5,7 +5,7 @@
  */
 import type { Hono } from 'hono';
 import type { Herald } from '../../herald.js';
-import { HeraldError } from '../../errors.js';
+import { HeraldError, ValidationError } from '../../errors.js';
 import { render } from '../../notify/render.js';
 import type { NotificationType } from '../../notify/types.js';
 import type { Channel } from '../../types.js';
@@ -16,9 +16,14 @@ import type { AdminEnv } from '../env.js';
 /** Sample data: what the form says, or a placeholder for each variable the templates use. */
 function sampleData(type: NotificationType, given: string | undefined): Record<string, unknown> {
   if (given) {
-    const parsed: unknown = JSON.parse(given);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(given);
+    } catch {
+      parsed = undefined;
+    }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-      throw new Error('the sample data must be a JSON object');
+      throw new ValidationError([{ field: 'data', message: 'must be a JSON object' }]);
     return parsed as Record<string, unknown>;
   }
   const names = new Set<string>();
@@ -106,12 +111,7 @@ export function typeRoutes(app: Hono<AdminEnv>, herald: Herald): void {
       data = sampleData(type, c.req.query('data'));
       rendered = previewOf(type, channel, data, locale, await herald.templateParts.current());
     } catch (err) {
-      if (
-        !(err instanceof HeraldError) &&
-        !(err instanceof SyntaxError) &&
-        !(err instanceof Error && /sample data/.test(err.message))
-      )
-        throw err;
+      if (!(err instanceof HeraldError)) throw err;
       error = err.message;
     }
     const frame = `/admin/types/${encodeURIComponent(type.name)}/email.html${query({ locale, data: JSON.stringify(data) })}`;
@@ -181,7 +181,8 @@ export function typeRoutes(app: Hono<AdminEnv>, herald: Herald): void {
       );
       return c.html(out.html ?? html`<pre>${out.text ?? ''}</pre>`.text);
     } catch (err) {
-      return c.html(html`<p>${(err as Error).message}</p>`.text, 400);
+      if (!(err instanceof HeraldError)) throw err;
+      return c.html(html`<p>${err.message}</p>`.text, 400);
     }
   });
 }
