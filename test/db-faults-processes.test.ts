@@ -178,6 +178,11 @@ describe('a herald process while its backends are terminated', { skip }, () => {
     // And it still shuts down cleanly.
     const exit = new Promise<number | null>((resolve) => proc.child.on('exit', resolve));
     proc.child.kill('SIGTERM');
-    assert.equal(await exit, 0, proc.stderr());
+    // On failure, the log's last lines say why (process:shutdown-overran or -failed).
+    assert.equal(
+      await exit,
+      0,
+      `${proc.stderr()}\n${proc.stdout().split('\n').slice(-15).join('\n')}`,
+    );
   });
 });
